@@ -1,0 +1,198 @@
+//! One attempt: build the request, sign it, send it, and classify the answer.
+
+use std::error::Error as _;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::clock::Clock;
+use crate::job::AttemptError;
+use crate::retry::{Verdict, classify_status, parse_retry_after};
+use crate::signing::Signer;
+use crate::store::queries::{AttemptResult, Claimed, RESPONSE_BODY_LIMIT};
+use crate::store::to_ms;
+
+/// Sends attempts over one pooled HTTP client.
+pub(crate) struct Dispatcher {
+    client: reqwest::Client,
+    signer: Signer,
+}
+
+/// Headers that timehook sets itself; a job may not set them.
+pub(crate) const RESERVED_HEADERS: &[&str] = &[
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "content-length",
+    "host",
+    "transfer-encoding",
+    "connection",
+];
+
+impl Dispatcher {
+    pub(crate) fn new(signer: Signer, user_agent: &str) -> crate::Result<Self> {
+        // reqwest is built without a default rustls provider; use ring unless the application
+        // installed one already (then `install_default` fails and theirs is used).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(user_agent)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| crate::Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Dispatcher { client, signer })
+    }
+
+    /// Sends one attempt of `c`. Never fails: every failure is part of the result.
+    pub(crate) async fn send(&self, c: &Claimed, clock: &dyn Clock) -> AttemptResult {
+        let now = clock.now();
+        let started = Instant::now();
+        let mut result = AttemptResult {
+            execution_id: c.execution_id.clone(),
+            job_id: c.job_id.clone(),
+            attempt: c.attempt,
+            started_at: to_ms(now),
+            duration_ms: 0,
+            status: None,
+            response_body: None,
+            error: None,
+            message: None,
+            verdict: Verdict::Retry,
+            retry_after: None,
+        };
+        let headers = match self.headers(c, now.timestamp()) {
+            Ok(h) => h,
+            Err(message) => {
+                result.error = Some(AttemptError::Request);
+                result.message = Some(message);
+                result.verdict = Verdict::Final;
+                return result;
+            }
+        };
+        let method = reqwest::Method::from_bytes(c.method.as_str().as_bytes())
+            .unwrap_or(reqwest::Method::POST);
+        let request = self
+            .client
+            .request(method, &c.url)
+            .headers(headers)
+            .timeout(c.timeout)
+            .body(c.body.clone());
+        match request.send().await {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                result.status = Some(status);
+                result.retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, now.into()));
+                let mut body = Vec::new();
+                while body.len() < RESPONSE_BODY_LIMIT {
+                    match response.chunk().await {
+                        Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                        Ok(None) => break,
+                        // The status decides the outcome; a body cut short only loses the excerpt.
+                        Err(_) => break,
+                    }
+                }
+                body.truncate(RESPONSE_BODY_LIMIT);
+                result.response_body = Some(body);
+                result.verdict = classify_status(status);
+                if result.verdict != Verdict::Success {
+                    let redirect = (300..400).contains(&status);
+                    result.error = Some(if redirect {
+                        AttemptError::Redirect
+                    } else {
+                        AttemptError::Status
+                    });
+                    result.message = Some(if redirect {
+                        format!("HTTP {status}: redirects are not followed")
+                    } else {
+                        format!("HTTP {status}")
+                    });
+                }
+            }
+            Err(e) => {
+                let kind = classify_error(&e);
+                result.error = Some(kind);
+                result.message = Some(error_chain(&e));
+                result.verdict = match kind {
+                    AttemptError::Timeout
+                    | AttemptError::Connect
+                    | AttemptError::Dns
+                    | AttemptError::Tls
+                    | AttemptError::Interrupted
+                    | AttemptError::Request => Verdict::Retry,
+                    AttemptError::Redirect | AttemptError::Status => Verdict::Final,
+                };
+            }
+        }
+        result.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        result
+    }
+
+    fn headers(&self, c: &Claimed, timestamp: i64) -> Result<HeaderMap, String> {
+        let mut map = HeaderMap::with_capacity(c.headers.len() + 4);
+        for (name, value) in &c.headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+            let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
+            map.append(name, value);
+        }
+        for (name, value) in self
+            .signer
+            .headers(c.execution_id.as_str(), timestamp, &c.body)
+        {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+            let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
+            map.insert(name, value);
+        }
+        Ok(map)
+    }
+}
+
+/// Sorts a transport error into the kinds users filter on.
+fn classify_error(e: &reqwest::Error) -> AttemptError {
+    if e.is_timeout() {
+        return AttemptError::Timeout;
+    }
+    let chain = error_chain(e).to_ascii_lowercase();
+    let mut source = e.source();
+    while let Some(s) = source {
+        if s.is::<rustls::Error>() {
+            return AttemptError::Tls;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return AttemptError::Timeout;
+        }
+        source = s.source();
+    }
+    if chain.contains("dns error") || chain.contains("failed to lookup address") {
+        AttemptError::Dns
+    } else if chain.contains("certificate") || chain.contains("tls") {
+        AttemptError::Tls
+    } else if e.is_connect() {
+        AttemptError::Connect
+    } else if e.is_redirect() {
+        AttemptError::Redirect
+    } else {
+        AttemptError::Request
+    }
+}
+
+/// The error and its causes, joined, so the recorded message says what really happened.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
+}

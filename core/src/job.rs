@@ -1,0 +1,604 @@
+//! Jobs: what a user schedules ([`JobSpec`]), what the store returns ([`Job`], [`Attempt`]), and the
+//! states a job moves through ([`JobState`]).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::cron::MissedRunPolicy;
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+
+/// A ULID that sorts after every earlier one made by this process, so ids sort in creation order
+/// even within one millisecond.
+fn next_ulid() -> ulid::Ulid {
+    static GENERATOR: std::sync::Mutex<ulid::Generator> =
+        std::sync::Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Overflow needs 2^80 ids in one millisecond; fall back to a random one rather than fail.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix every id of this kind starts with.
+            pub const PREFIX: &'static str = $prefix;
+
+            pub(crate) fn generate() -> Self {
+                $name(format!("{}{}", $prefix, next_ulid()))
+            }
+
+            pub(crate) fn from_db(s: String) -> Self {
+                $name(s)
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+
+            /// Accepts any id with the right prefix; whether it exists is checked by the store.
+            fn from_str(s: &str) -> Result<Self> {
+                let rest = s.strip_prefix($prefix).ok_or_else(|| {
+                    Error::invalid("id", format!("{s:?} is not a {} (expected {}...)", stringify!($name), $prefix))
+                })?;
+                if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(Error::invalid("id", format!("{s:?} is not a valid {}", stringify!($name))));
+                }
+                Ok($name(s.to_owned()))
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifies a job (one-time or cron). Looks like `job_01JD3...`.
+    JobId,
+    "job_"
+);
+id_type!(
+    /// Identifies one execution of a job: the single run of a one-time job, or one occurrence of a cron
+    /// job. Sent as `webhook-id`; it stays the same on every retry of that execution, so receivers can
+    /// deduplicate on it. Looks like `exec_01JD3...` and never contains `.`.
+    ExecutionId,
+    "exec_"
+);
+
+/// A one-time job or a cron job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Runs once, at an instant.
+    Once,
+    /// Runs on a cron schedule; each occurrence is an execution.
+    Cron,
+}
+
+impl JobKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Once => "once",
+            JobKind::Cron => "cron",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Self {
+        if s == "cron" {
+            JobKind::Cron
+        } else {
+            JobKind::Once
+        }
+    }
+}
+
+/// Where a job is in its life.
+///
+/// One-time jobs go `Scheduled → Running → Succeeded`, or `Running → Retrying → Running …` until they
+/// succeed or become `Failed`. Cron jobs stay `Scheduled` (or `Paused`) while their occurrences run;
+/// each occurrence has its own attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// Waiting for its time. Entered by `schedule`, `reschedule`, `retry` (from `Failed`) and `resume`
+    /// (cron). Left when a worker claims it (→ `Running`), or by `cancel` / `pause`.
+    Scheduled,
+    /// A worker holds a lease on it and is delivering it. Entered by a claim. Left when the attempt is
+    /// recorded (→ `Succeeded`, `Retrying` or `Failed`), or when the lease expires because the worker
+    /// died (the next claim takes it again, with the same `webhook-id`).
+    Running,
+    /// The last attempt failed and another is due later. Entered by a failed attempt with attempts
+    /// left. Left like `Scheduled`.
+    Retrying,
+    /// Delivered (2xx). Final, until pruned after the retention period.
+    Succeeded,
+    /// Attempts ran out or the receiver answered with a final failure: a dead letter. Stays queryable;
+    /// `retry` moves it back to `Scheduled`.
+    Failed,
+    /// Cancelled by `cancel`; never fires again. Final.
+    Cancelled,
+    /// A cron job that `pause` stopped; `resume` moves it back to `Scheduled`.
+    Paused,
+}
+
+impl JobState {
+    /// Every state.
+    pub const ALL: [JobState; 7] = [
+        JobState::Scheduled,
+        JobState::Running,
+        JobState::Retrying,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Cancelled,
+        JobState::Paused,
+    ];
+
+    /// The lowercase name used in the store and by the bindings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Scheduled => "scheduled",
+            JobState::Running => "running",
+            JobState::Retrying => "retrying",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+            JobState::Paused => "paused",
+        }
+    }
+
+    /// Whether the job will never run again by itself.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobState {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        JobState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| Error::invalid("state", format!("unknown job state {s:?}")))
+    }
+}
+
+/// The HTTP method of a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Method {
+    /// `POST`, the default.
+    #[default]
+    Post,
+    /// `GET`.
+    Get,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
+    /// `DELETE`.
+    Delete,
+}
+
+impl Method {
+    /// The method's name, upper case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Post => "POST",
+            Method::Get => "GET",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl FromStr for Method {
+    type Err = Error;
+
+    /// Case-insensitive.
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_uppercase().as_str() {
+            "POST" => Method::Post,
+            "GET" => Method::Get,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            _ => {
+                return Err(Error::invalid(
+                    "method",
+                    format!("{s:?} is not one of POST, GET, PUT, PATCH, DELETE"),
+                ));
+            }
+        })
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// When a job runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum When {
+    /// At an instant. An instant in the past means "due now".
+    At(DateTime<Utc>),
+    /// This long after the job is scheduled.
+    After(Duration),
+    /// On a cron schedule: a 5-field, 6-field (leading seconds) or nickname (`@hourly`) expression.
+    Cron(String),
+}
+
+/// A webhook to schedule: built with [`JobSpec::post`] (or [`JobSpec::new`] and [`JobSpec::method`]) for a
+/// one-time job, or [`JobSpec::cron`] for a cron job, then passed to `Scheduler::schedule`.
+///
+/// Nothing is checked until the job is scheduled; then every field is validated and a bad one is
+/// reported as [`Error::InvalidJob`] with nothing stored.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    pub(crate) url: String,
+    pub(crate) method: Method,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) content_type: Option<String>,
+    pub(crate) when: When,
+    pub(crate) tz: Option<String>,
+    pub(crate) missed: Option<MissedRunPolicy>,
+    pub(crate) name: Option<String>,
+    pub(crate) labels: Vec<String>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) idempotency_key: Option<String>,
+}
+
+impl JobSpec {
+    /// A one-time `POST` to `url`, due now unless [`JobSpec::at`] or [`JobSpec::after`] says otherwise.
+    pub fn new(url: impl Into<String>) -> Self {
+        JobSpec {
+            url: url.into(),
+            method: Method::Post,
+            headers: Vec::new(),
+            body: Vec::new(),
+            content_type: None,
+            when: When::After(Duration::ZERO),
+            tz: None,
+            missed: None,
+            name: None,
+            labels: Vec::new(),
+            timeout: None,
+            retry: None,
+            idempotency_key: None,
+        }
+    }
+
+    /// Same as [`JobSpec::new`]: a one-time `POST`.
+    pub fn post(url: impl Into<String>) -> Self {
+        JobSpec::new(url)
+    }
+
+    /// A cron job: a request to `url` at every occurrence of `expr`, in UTC unless [`JobSpec::tz`] says
+    /// otherwise. Occurrences are not retried unless [`JobSpec::retry`] says otherwise.
+    pub fn cron(url: impl Into<String>, expr: impl Into<String>) -> Self {
+        JobSpec {
+            when: When::Cron(expr.into()),
+            ..JobSpec::new(url)
+        }
+    }
+
+    /// The HTTP method (`POST` by default).
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Adds a request header. Names and values are validated when the job is scheduled.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The raw request body, sent as-is (`application/octet-stream` unless a content type is set).
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// A JSON request body (`application/json`).
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Result<Self> {
+        self.body = serde_json::to_vec(value)
+            .map_err(|e| Error::invalid("body", format!("cannot serialise to JSON: {e}")))?;
+        self.content_type = Some("application/json".to_owned());
+        Ok(self)
+    }
+
+    /// The `content-type` header.
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Runs at `at`. An instant in the past means "due now". Not for cron jobs.
+    pub fn at(mut self, at: DateTime<Utc>) -> Self {
+        self.when = When::At(at);
+        self
+    }
+
+    /// Runs `delay` after it is scheduled. Not for cron jobs.
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.when = When::After(delay);
+        self
+    }
+
+    /// The IANA time zone of a cron job (`UTC` by default).
+    pub fn tz(mut self, tz: impl Into<String>) -> Self {
+        self.tz = Some(tz.into());
+        self
+    }
+
+    /// What a cron job does about occurrences missed while no scheduler ran (`RunOnce` by default).
+    pub fn missed(mut self, policy: MissedRunPolicy) -> Self {
+        self.missed = Some(policy);
+        self
+    }
+
+    /// A name, for listing and filtering. Names need not be unique.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds a label, for listing and filtering.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.labels.push(label.into());
+        self
+    }
+
+    /// Per-attempt timeout (the scheduler's default, 30 s, otherwise).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Retry policy (the scheduler's default otherwise; for cron occurrences, no retry).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// An idempotency key: scheduling again with the same key returns the existing job's id and
+    /// creates nothing.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// The target URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A scheduled job, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// Its id.
+    pub id: JobId,
+    /// One-time or cron.
+    pub kind: JobKind,
+    /// Its state.
+    pub state: JobState,
+    /// Its name, if any.
+    pub name: Option<String>,
+    /// Its labels.
+    pub labels: Vec<String>,
+    /// Target URL.
+    pub url: String,
+    /// HTTP method.
+    pub method: Method,
+    /// User headers, `content-type` included.
+    pub headers: Vec<(String, String)>,
+    /// Request body.
+    pub body: Vec<u8>,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Idempotency key, if any.
+    pub idempotency_key: Option<String>,
+    /// Cron expression, for cron jobs.
+    pub cron: Option<String>,
+    /// Time zone, for cron jobs.
+    pub tz: Option<String>,
+    /// Missed-run policy, for cron jobs.
+    pub missed: Option<MissedRunPolicy>,
+    /// When it next runs: the due time of a scheduled or retrying one-time job, or a cron job's next
+    /// occurrence. `None` when nothing is due.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// The execution id (`webhook-id`) of a one-time job.
+    pub execution_id: Option<ExecutionId>,
+    /// Attempts made so far (for cron jobs, across all occurrences).
+    pub attempts: u32,
+    /// When it was scheduled.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptError {
+    /// No complete answer within the timeout.
+    Timeout,
+    /// The connection was refused, reset or could not be made.
+    Connect,
+    /// The host name did not resolve.
+    Dns,
+    /// The TLS handshake failed.
+    Tls,
+    /// The receiver answered with a redirect (3xx), which is not followed.
+    Redirect,
+    /// The receiver answered with a non-2xx status.
+    Status,
+    /// The worker stopped (crash, kill, shutdown deadline) before the outcome was recorded; the
+    /// request may or may not have reached the receiver.
+    Interrupted,
+    /// Any other failure while sending.
+    Request,
+}
+
+impl AttemptError {
+    /// The lowercase name used in the store and by the bindings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptError::Timeout => "timeout",
+            AttemptError::Connect => "connect",
+            AttemptError::Dns => "dns",
+            AttemptError::Tls => "tls",
+            AttemptError::Redirect => "redirect",
+            AttemptError::Status => "status",
+            AttemptError::Interrupted => "interrupted",
+            AttemptError::Request => "request",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Self {
+        match s {
+            "timeout" => AttemptError::Timeout,
+            "connect" => AttemptError::Connect,
+            "dns" => AttemptError::Dns,
+            "tls" => AttemptError::Tls,
+            "redirect" => AttemptError::Redirect,
+            "status" => AttemptError::Status,
+            "interrupted" => AttemptError::Interrupted,
+            _ => AttemptError::Request,
+        }
+    }
+}
+
+impl fmt::Display for AttemptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One delivery attempt, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// The job.
+    pub job_id: JobId,
+    /// The execution (`webhook-id`).
+    pub execution_id: ExecutionId,
+    /// 1 for the first attempt of the execution.
+    pub number: u32,
+    /// When the request was sent.
+    pub started_at: DateTime<Utc>,
+    /// How long it took.
+    pub duration: Duration,
+    /// The response status, if an answer came.
+    pub status: Option<u16>,
+    /// The first 1 KB of the response body.
+    pub response_body: Option<Vec<u8>>,
+    /// Why it failed, if it did.
+    pub error: Option<AttemptError>,
+    /// A human-readable description of the failure.
+    pub message: Option<String>,
+    /// When the next attempt is due, if one follows.
+    pub next_retry_at: Option<DateTime<Utc>>,
+}
+
+impl Attempt {
+    /// Whether the attempt delivered the webhook.
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Which jobs `Scheduler::list` returns. All conditions must hold; an empty filter lists everything.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only jobs in one of these states.
+    pub states: Vec<JobState>,
+    /// Only jobs with this name.
+    pub name: Option<String>,
+    /// Only jobs carrying this label.
+    pub label: Option<String>,
+    /// Only one-time or only cron jobs.
+    pub kind: Option<JobKind>,
+    /// Only jobs created at or after this instant.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only jobs created before this instant.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Only jobs next due at or after this instant.
+    pub due_after: Option<DateTime<Utc>>,
+    /// Only jobs next due before this instant.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Page size (default 100, at most 10 000).
+    pub limit: Option<u32>,
+    /// Continue after this id (from the last job of the previous page). Jobs are listed in id order,
+    /// which is creation order.
+    pub after: Option<JobId>,
+}
+
+impl ListFilter {
+    /// Only jobs in `state`.
+    pub fn state(mut self, state: JobState) -> Self {
+        self.states.push(state);
+        self
+    }
+
+    /// Only jobs named `name`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Only jobs carrying `label`.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Page size.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Continue after `id`.
+    pub fn after(mut self, id: JobId) -> Self {
+        self.after = Some(id);
+        self
+    }
+}

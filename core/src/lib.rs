@@ -1,0 +1,76 @@
+//! # timehook
+//!
+//! An embeddable, durable webhook scheduler. Schedule HTTP webhooks to run once (at an instant or after a
+//! delay) or on a cron schedule; timehook keeps them in one SQLite file, delivers each as a signed
+//! [Standard Webhooks](https://www.standardwebhooks.com/) request with a timeout and retries, and records
+//! every attempt. Receivers verify the signatures with [`signing::Verifier`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use timehook::{JobSpec, Scheduler, signing::Secret};
+//!
+//! # async fn run() -> timehook::Result<()> {
+//! let scheduler = Scheduler::builder("jobs.db")
+//!     .secret(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?)
+//!     .open()
+//!     .await?;
+//! scheduler.start()?;
+//! let id = scheduler
+//!     .schedule(JobSpec::post("https://example.com/hook").json(&serde_json::json!({"plan": "free"}))?
+//!         .after(Duration::from_secs(3600)))
+//!     .await?;
+//! println!("scheduled {id}");
+//! # Ok(()) }
+//! ```
+//!
+//! ## Features
+//!
+//! | feature     | default | what it adds |
+//! |-------------|---------|--------------|
+//! | `scheduler` | yes     | the durable [`Scheduler`]: SQLite store (rusqlite), tokio runtime, reqwest delivery, cron |
+//! | `rand`      | yes (via `scheduler`) | generating new secrets and keys |
+//!
+//! With `default-features = false` only [`signing`] remains: secrets, signing and verification, with no
+//! tokio, rusqlite or reqwest, and it builds for `wasm32-unknown-unknown`.
+
+pub mod signing;
+
+#[cfg(feature = "scheduler")]
+pub mod clock;
+#[cfg(feature = "scheduler")]
+pub mod cron;
+#[cfg(feature = "scheduler")]
+mod dispatch;
+#[cfg(feature = "scheduler")]
+mod error;
+#[cfg(feature = "scheduler")]
+pub mod job;
+#[cfg(feature = "scheduler")]
+pub mod retry;
+#[cfg(feature = "scheduler")]
+mod scheduler;
+#[cfg(feature = "scheduler")]
+mod store;
+
+#[cfg(feature = "scheduler")]
+pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "scheduler")]
+pub use cron::MissedRunPolicy;
+#[cfg(feature = "scheduler")]
+pub use error::{Error, Result};
+#[cfg(feature = "scheduler")]
+pub use job::{
+    Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobSpec, JobState, ListFilter, Method,
+};
+#[cfg(feature = "scheduler")]
+pub use retry::RetryPolicy;
+#[cfg(feature = "scheduler")]
+pub use scheduler::{Durability, Event, Scheduler, SchedulerBuilder};
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
+/// The version of this crate, as sent in the default `user-agent` (`timehook/<version>`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

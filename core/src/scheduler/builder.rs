@@ -1,0 +1,256 @@
+//! Options for opening a [`Scheduler`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast};
+
+use super::{Config, Inner, Scheduler};
+use crate::clock::{Clock, SystemClock};
+use crate::dispatch::Dispatcher;
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+use crate::signing::{Key, Secret, Signer, SigningKey, Verifier};
+use crate::store::{Db, Durability, Location, queries};
+
+/// Key under which a generated signing secret is kept in the file.
+const GENERATED_SECRET_KEY: &str = "generated_signing_secret";
+/// Capacity of the event channel.
+const EVENT_CAPACITY: usize = 1024;
+
+/// Options for a [`Scheduler`]; every option has a sensible default.
+#[must_use]
+pub struct SchedulerBuilder {
+    location: Location,
+    secrets: Vec<Secret>,
+    signing_keys: Vec<SigningKey>,
+    config: Config,
+    user_agent: String,
+    clock: Arc<dyn Clock>,
+    durability: Durability,
+    own_runtime: bool,
+}
+
+impl SchedulerBuilder {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> Self {
+        Self::at(Location::File(path.into()))
+    }
+
+    pub(crate) fn memory() -> Self {
+        Self::at(Location::Memory)
+    }
+
+    fn at(location: Location) -> Self {
+        SchedulerBuilder {
+            location,
+            secrets: Vec::new(),
+            signing_keys: Vec::new(),
+            config: Config {
+                max_concurrency: super::DEFAULT_MAX_CONCURRENCY,
+                per_host_concurrency: super::DEFAULT_PER_HOST_CONCURRENCY,
+                default_timeout: super::DEFAULT_TIMEOUT,
+                default_retry: RetryPolicy::default(),
+                default_cron_retry: RetryPolicy::none(),
+                max_payload_size: super::DEFAULT_MAX_PAYLOAD_SIZE,
+                lease_duration: super::LEASE_DURATION,
+                retention: super::DEFAULT_RETENTION,
+                failed_retention: super::DEFAULT_FAILED_RETENTION,
+                poll_interval: super::DEFAULT_POLL_INTERVAL,
+                missed_run_grace: crate::cron::DEFAULT_MISSED_RUN_GRACE
+                    .to_std()
+                    .unwrap_or_default(),
+            },
+            user_agent: format!("timehook/{}", crate::VERSION),
+            clock: Arc::new(SystemClock),
+            durability: Durability::default(),
+            own_runtime: false,
+        }
+    }
+
+    /// Adds an HMAC signing secret (`whsec_...`). With several, every request carries one `v1`
+    /// signature per secret, so receivers can rotate keys. Without any, a secret is generated on first
+    /// open and kept in the file (see `Scheduler::secrets`).
+    pub fn secret(mut self, secret: Secret) -> Self {
+        self.secrets.push(secret);
+        self
+    }
+
+    /// Adds an ed25519 signing key (`whsk_...`): requests then also carry a `v1a` signature.
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_keys.push(key);
+        self
+    }
+
+    /// Most deliveries in flight at once (default 256).
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.config.max_concurrency = n;
+        self
+    }
+
+    /// Most deliveries in flight to one host (default 64).
+    pub fn per_host_concurrency(mut self, n: usize) -> Self {
+        self.config.per_host_concurrency = n;
+        self
+    }
+
+    /// Per-attempt timeout for jobs that set none (default 30 s).
+    pub fn default_timeout(mut self, timeout: Duration) -> Self {
+        self.config.default_timeout = timeout;
+        self
+    }
+
+    /// Retry policy for one-time jobs that set none (default: exponential with jitter).
+    pub fn default_retry(mut self, policy: RetryPolicy) -> Self {
+        self.config.default_retry = policy;
+        self
+    }
+
+    /// Retry policy for cron occurrences whose job sets none (default: no retry).
+    pub fn default_cron_retry(mut self, policy: RetryPolicy) -> Self {
+        self.config.default_cron_retry = policy;
+        self
+    }
+
+    /// The `user-agent` header (default `timehook/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// The clock (default: the system clock). Tests pass a [`crate::ManualClock`].
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Largest accepted request body in bytes (default 1 MiB).
+    pub fn max_payload_size(mut self, bytes: usize) -> Self {
+        self.config.max_payload_size = bytes;
+        self
+    }
+
+    /// How long succeeded and cancelled jobs are kept (default 7 days).
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.config.retention = retention;
+        self
+    }
+
+    /// How long failed jobs (dead letters) are kept (default 30 days).
+    pub fn failed_retention(mut self, retention: Duration) -> Self {
+        self.config.failed_retention = retention;
+        self
+    }
+
+    /// How long a claim holds an execution before another worker may rescue it (default 30 s).
+    pub fn lease_duration(mut self, lease: Duration) -> Self {
+        self.config.lease_duration = lease;
+        self
+    }
+
+    /// How often the file is checked for jobs added by other processes (default 1 s).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.config.poll_interval = interval;
+        self
+    }
+
+    /// How late a cron occurrence may be and still count as on time rather than missed (default
+    /// 60 s).
+    pub fn missed_run_grace(mut self, grace: Duration) -> Self {
+        self.config.missed_run_grace = grace;
+        self
+    }
+
+    /// How hard commits are pushed to disk (default [`Durability::Full`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Deliver on a runtime that the scheduler owns (two worker threads) instead of the caller's.
+    pub fn own_runtime(mut self, own: bool) -> Self {
+        self.own_runtime = own;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let c = &self.config;
+        let checks = [
+            (c.max_concurrency == 0, "max_concurrency must be at least 1"),
+            (
+                c.per_host_concurrency == 0,
+                "per_host_concurrency must be at least 1",
+            ),
+            (
+                c.default_timeout.is_zero(),
+                "default_timeout must be positive",
+            ),
+            (
+                c.lease_duration < Duration::from_secs(1),
+                "lease_duration must be at least 1 s",
+            ),
+            (c.poll_interval.is_zero(), "poll_interval must be positive"),
+            (c.max_payload_size == 0, "max_payload_size must be positive"),
+            (self.user_agent.is_empty(), "user_agent must not be empty"),
+        ];
+        if let Some((_, message)) = checks.iter().find(|(bad, _)| *bad) {
+            return Err(Error::Config((*message).to_owned()));
+        }
+        reqwest::header::HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::Config("user_agent is not a valid header value".into()))?;
+        c.default_retry.validate()?;
+        c.default_cron_retry.validate()?;
+        Ok(())
+    }
+
+    /// Opens the store (creating and migrating it if needed). Delivery begins with
+    /// `Scheduler::start`.
+    pub async fn open(self) -> Result<Scheduler> {
+        self.validate()?;
+        let db = Db::open(self.location.clone(), self.durability)?;
+        let mut secrets = self.secrets;
+        if secrets.is_empty() && self.signing_keys.is_empty() {
+            let fresh = Secret::generate().expose_whsec();
+            let stored = db
+                .call(move |conn| queries::meta_init(conn, GENERATED_SECRET_KEY, &fresh))
+                .await?;
+            secrets.push(Secret::parse(&stored)?);
+        }
+        let keys: Vec<Key> = secrets
+            .iter()
+            .cloned()
+            .map(Key::Hmac)
+            .chain(self.signing_keys.iter().cloned().map(Key::Ed25519))
+            .collect();
+        let verifier = Verifier::from_keys(keys.iter().map(Key::verifying_key))?;
+        let signer = Signer::new(keys)?;
+        let dispatcher = Dispatcher::new(signer, &self.user_agent)?;
+        let runtime = if self.own_runtime {
+            Some(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("timehook")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::Config(format!("cannot start a runtime: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let inner = Inner {
+            db,
+            clock: self.clock,
+            config: self.config,
+            dispatcher,
+            verifier,
+            secrets,
+            owner: format!("w_{}", ulid::Ulid::new()),
+            nudge: Notify::new(),
+            planned_wake: AtomicI64::new(i64::MIN),
+            hosts: Default::default(),
+            events: broadcast::channel(EVENT_CAPACITY).0,
+        };
+        Ok(Scheduler::from_parts(inner, runtime))
+    }
+}

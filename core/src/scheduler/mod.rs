@@ -1,0 +1,379 @@
+//! The public [`Scheduler`]: open a store, schedule and inspect jobs, and run the
+//! claim → dispatch → record loop.
+
+mod builder;
+mod runner;
+mod validate;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, Semaphore, broadcast, watch};
+
+pub use crate::store::Durability;
+pub use builder::SchedulerBuilder;
+
+use crate::clock::Clock;
+use crate::dispatch::Dispatcher;
+use crate::error::{Error, Result};
+use crate::job::{Attempt, ExecutionId, Job, JobId, JobSpec, JobState, ListFilter};
+use crate::retry::RetryPolicy;
+use crate::signing::{Secret, Verifier};
+use crate::store::{Db, queries, to_ms};
+
+/// Default per-attempt timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default bound on deliveries in flight at once.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 256;
+/// Default bound on deliveries in flight to one host (scheme, host and port).
+pub const DEFAULT_PER_HOST_CONCURRENCY: usize = 64;
+/// Default largest accepted request body.
+pub const DEFAULT_MAX_PAYLOAD_SIZE: usize = 1024 * 1024;
+/// How long a claim holds an execution before another worker may rescue it. The live worker renews it
+/// every third of this.
+pub const LEASE_DURATION: Duration = Duration::from_secs(30);
+/// How long succeeded and cancelled jobs (and their attempts) are kept.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long failed jobs (dead letters) are kept.
+pub const DEFAULT_FAILED_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How often the loop looks at the file even when nothing is due, to see jobs added by other
+/// processes sharing it.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Executions claimed in one statement.
+pub const CLAIM_BATCH: usize = 512;
+/// How often finished jobs are pruned.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Something that happened in the scheduler, sent to every [`Scheduler::events`] receiver.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// An attempt was recorded.
+    Attempt {
+        /// The attempt.
+        attempt: Attempt,
+        /// The job's state after it.
+        state: JobState,
+    },
+}
+
+/// The scheduler's settings, validated once by the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub max_concurrency: usize,
+    pub per_host_concurrency: usize,
+    pub default_timeout: Duration,
+    pub default_retry: RetryPolicy,
+    pub default_cron_retry: RetryPolicy,
+    pub max_payload_size: usize,
+    pub lease_duration: Duration,
+    pub retention: Duration,
+    pub failed_retention: Duration,
+    pub poll_interval: Duration,
+    pub missed_run_grace: Duration,
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: Db,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: Config,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) verifier: Verifier,
+    pub(crate) secrets: Vec<Secret>,
+    /// Identifies this scheduler's leases in the file.
+    pub(crate) owner: String,
+    pub(crate) nudge: Notify,
+    /// When the loop plans to wake next (ms); a job due earlier nudges it.
+    pub(crate) planned_wake: AtomicI64,
+    pub(crate) hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    pub(crate) events: broadcast::Sender<Event>,
+}
+
+struct Running {
+    stop: watch::Sender<Option<Duration>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A durable webhook scheduler over one SQLite file.
+///
+/// Every method that changes a job returns only after the change is committed to the file. Call
+/// [`Scheduler::start`] to begin delivering, or [`Scheduler::run_due`] to deliver what is due now and
+/// return.
+pub struct Scheduler {
+    inner: Arc<Inner>,
+    running: Mutex<Option<Running>>,
+    closed: std::sync::atomic::AtomicBool,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("owner", &self.inner.owner)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scheduler {
+    /// Opens (creating if needed) the store at `path` with default options. Everything already in the
+    /// file resumes once [`Scheduler::start`] is called.
+    pub async fn open(path: impl Into<std::path::PathBuf>) -> Result<Scheduler> {
+        SchedulerBuilder::new(path).open().await
+    }
+
+    /// A builder for a store at `path`.
+    pub fn builder(path: impl Into<std::path::PathBuf>) -> SchedulerBuilder {
+        SchedulerBuilder::new(path)
+    }
+
+    /// A builder for an in-memory store, for tests: nothing survives the scheduler.
+    pub fn in_memory() -> SchedulerBuilder {
+        SchedulerBuilder::memory()
+    }
+
+    pub(crate) fn from_parts(inner: Inner, runtime: Option<tokio::runtime::Runtime>) -> Self {
+        Scheduler {
+            inner: Arc::new(inner),
+            running: Mutex::new(None),
+            closed: false.into(),
+            runtime,
+        }
+    }
+
+    /// Schedules one job and returns its id once it is committed. With an idempotency key that exists
+    /// already, returns the existing job's id and creates nothing. An `at` in the past means "due now".
+    pub async fn schedule(&self, spec: JobSpec) -> Result<JobId> {
+        let mut ids = self.schedule_many(std::iter::once(spec)).await?;
+        Ok(ids.pop().expect("one id per job"))
+    }
+
+    /// Schedules many jobs in one transaction: all are stored, or (on any invalid job) none is. The ids
+    /// come back in the order of the input.
+    pub async fn schedule_many(
+        &self,
+        specs: impl IntoIterator<Item = JobSpec>,
+    ) -> Result<Vec<JobId>> {
+        let now = self.inner.clock.now();
+        let jobs = specs
+            .into_iter()
+            .map(|spec| validate::validate(&spec, &self.inner.config, now))
+            .collect::<Result<Vec<_>>>()?;
+        let earliest = jobs.iter().map(|j| j.due_at).min();
+        let ids = self
+            .inner
+            .db
+            .call(move |conn| queries::insert_jobs(conn, &jobs, to_ms(now)))
+            .await?;
+        if let Some(due) = earliest {
+            self.inner.nudge_if_before(due);
+        }
+        Ok(ids)
+    }
+
+    /// One job.
+    pub async fn get(&self, id: &JobId) -> Result<Job> {
+        let id = id.clone();
+        self.inner
+            .db
+            .call(move |conn| queries::get(conn, &id))
+            .await
+    }
+
+    /// A page of jobs matching `filter`, in creation order. Pass the last id as `filter.after` for the
+    /// next page.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Job>> {
+        let filter = filter.clone();
+        self.inner
+            .db
+            .call(move |conn| queries::list(conn, &filter))
+            .await
+    }
+
+    /// Every attempt of a job (of every occurrence, for a cron job), oldest first.
+    pub async fn attempts(&self, id: &JobId) -> Result<Vec<Attempt>> {
+        let id = id.clone();
+        self.inner
+            .db
+            .call(move |conn| queries::attempts(conn, &id))
+            .await
+    }
+
+    /// Cancels a job. A scheduled or retrying job never fires afterwards; a cron job stops. An attempt
+    /// already in flight finishes but is not retried.
+    pub async fn cancel(&self, id: &JobId) -> Result<()> {
+        self.change(id, queries::cancel).await
+    }
+
+    /// Moves a scheduled or retrying one-time job to `at` (in the past means "due now").
+    pub async fn reschedule(&self, id: &JobId, at: DateTime<Utc>) -> Result<()> {
+        let (id, now) = (id.clone(), to_ms(self.inner.clock.now()));
+        let at = to_ms(at);
+        self.inner
+            .db
+            .call(move |conn| queries::reschedule(conn, &id, at, now))
+            .await?;
+        self.inner.nudge_if_before(at);
+        Ok(())
+    }
+
+    /// Pauses a cron job: no occurrence fires until [`Scheduler::resume`].
+    pub async fn pause(&self, id: &JobId) -> Result<()> {
+        self.change(id, queries::pause).await
+    }
+
+    /// Resumes a paused cron job from its next occurrence; those during the pause are skipped.
+    pub async fn resume(&self, id: &JobId) -> Result<()> {
+        self.change(id, queries::resume).await
+    }
+
+    /// Runs a job now: a new occurrence of a cron job (its schedule is unchanged), or the pending run
+    /// of a one-time job. Returns the execution id that the delivery will carry as `webhook-id`.
+    pub async fn trigger(&self, id: &JobId) -> Result<ExecutionId> {
+        let exec = self.change(id, queries::trigger).await?;
+        self.inner.nudge.notify_one();
+        Ok(exec)
+    }
+
+    /// Re-queues a failed job (a dead letter) now, with a fresh retry budget and the same `webhook-id`.
+    /// For a cron job, re-queues its failed occurrences.
+    pub async fn retry(&self, id: &JobId) -> Result<()> {
+        self.change(id, queries::retry).await?;
+        self.inner.nudge.notify_one();
+        Ok(())
+    }
+
+    async fn change<T: Send + 'static>(
+        &self,
+        id: &JobId,
+        f: fn(&rusqlite::Connection, &JobId, i64) -> Result<T>,
+    ) -> Result<T> {
+        let (id, now) = (id.clone(), to_ms(self.inner.clock.now()));
+        self.inner.db.call(move |conn| f(conn, &id, now)).await
+    }
+
+    /// Deletes finished jobs older than the retention periods now (the running loop also does this
+    /// every few minutes). Returns how many jobs were deleted.
+    pub async fn prune(&self) -> Result<usize> {
+        self.inner.prune().await
+    }
+
+    /// Receives every [`Event`] from now on. A receiver that falls more than 1024 events behind
+    /// skips the oldest.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// A verifier for this scheduler's own signing secrets, as a receiver would build it.
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    /// The HMAC secrets requests are signed with (the first is the newest). When none was configured,
+    /// this is the secret generated for the file on first open and kept in it.
+    pub fn secrets(&self) -> &[Secret] {
+        &self.inner.secrets
+    }
+
+    /// Begins delivering in the background: on the scheduler's own runtime if the builder asked for
+    /// one, otherwise on the caller's tokio runtime. Jobs due while no scheduler ran fire at once,
+    /// and leases of dead workers are rescued.
+    pub fn start(&self) -> Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        let mut running = self.running.lock().expect("lock poisoned");
+        if running.is_some() {
+            return Ok(());
+        }
+        let handle = match &self.runtime {
+            Some(rt) => rt.handle().clone(),
+            None => tokio::runtime::Handle::try_current().map_err(|_| {
+                Error::Config(
+                    "start() must be called inside a tokio runtime, or the builder must ask for its own runtime (own_runtime)".into(),
+                )
+            })?,
+        };
+        let (stop, stop_rx) = watch::channel(None);
+        let task = handle.spawn(runner::run(self.inner.clone(), stop_rx));
+        *running = Some(Running { stop, task });
+        Ok(())
+    }
+
+    /// Stops claiming work, lets deliveries in flight finish for up to `grace`, then records any still
+    /// unfinished as interrupted and makes them due again, so nothing is left half-done. Store calls
+    /// keep working afterwards; `start` does not.
+    pub async fn shutdown(&self, grace: Duration) -> Result<()> {
+        self.closed.store(true, Ordering::SeqCst);
+        let running = self.running.lock().expect("lock poisoned").take();
+        if let Some(Running { stop, task }) = running {
+            let _ = stop.send(Some(grace));
+            task.await
+                .map_err(|e| Error::Store(format!("the delivery loop failed: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Delivers every execution due now and waits for the outcomes; returns the number of attempts
+    /// made. Useful without [`Scheduler::start`] (in tests with a manual clock, or from a cron-driven
+    /// serverless function). Needs a tokio runtime.
+    pub async fn run_due(&self) -> Result<usize> {
+        runner::run_due(&self.inner).await
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        if let Some(Running { stop, .. }) = self.running.get_mut().ok().and_then(Option::take) {
+            // Deliveries in flight are released by the loop as it ends.
+            let _ = stop.send(Some(Duration::ZERO));
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn nudge_if_before(&self, due_ms: i64) {
+        if due_ms <= self.planned_wake.load(Ordering::SeqCst) {
+            self.nudge.notify_one();
+        }
+    }
+
+    pub(crate) async fn prune(&self) -> Result<usize> {
+        let now = self.clock.now();
+        let cut = |d: Duration| to_ms(now) - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2);
+        let (done, failed) = (
+            cut(self.config.retention),
+            cut(self.config.failed_retention),
+        );
+        self.db
+            .call(move |conn| queries::prune(conn, done, failed))
+            .await
+    }
+
+    pub(crate) fn host_semaphore(&self, url: &str) -> Arc<Semaphore> {
+        let key = url::Url::parse(url)
+            .map(|u| {
+                format!(
+                    "{}://{}:{}",
+                    u.scheme(),
+                    u.host_str().unwrap_or_default(),
+                    u.port_or_known_default().unwrap_or(0)
+                )
+            })
+            .unwrap_or_default();
+        let mut hosts = self.hosts.lock().expect("lock poisoned");
+        if hosts.len() > 10_000 {
+            hosts.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        hosts
+            .entry(key)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_host_concurrency)))
+            .clone()
+    }
+}

@@ -1,0 +1,823 @@
+//! Every SQL statement the scheduler runs. Each function runs inside the transaction of its `Db::call`.
+//! Time is always a bound parameter (milliseconds since the epoch), never SQLite's own clock.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{from_ms, to_ms};
+use crate::cron::{CronSchedule, MissedRunPolicy, due_occurrences};
+use crate::error::{Error, Result};
+use crate::job::{
+    Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobState, ListFilter, Method,
+};
+use crate::retry::{RetryPolicy, Verdict};
+
+/// Largest page `list` returns.
+pub(crate) const MAX_PAGE: u32 = 10_000;
+/// Page size when the filter gives none.
+pub(crate) const DEFAULT_PAGE: u32 = 100;
+/// Cron jobs materialised per tick; the rest follow on the next tick.
+const CRON_BATCH: usize = 1_000;
+/// Largest slice of the response body that is kept.
+pub(crate) const RESPONSE_BODY_LIMIT: usize = 1024;
+
+/// A validated job, ready to insert.
+#[derive(Debug, Clone)]
+pub(crate) struct NewJob {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub name: Option<String>,
+    pub labels: String,
+    pub url: String,
+    pub method: Method,
+    pub headers: String,
+    pub body: Vec<u8>,
+    pub timeout_ms: i64,
+    pub retry: String,
+    pub idempotency_key: Option<String>,
+    pub cron_expr: Option<String>,
+    pub cron_tz: Option<String>,
+    pub missed: Option<MissedRunPolicy>,
+    /// One-time: when it is due. Cron: its first occurrence.
+    pub due_at: i64,
+}
+
+/// Inserts jobs (and the execution of each one-time job). A job whose idempotency key exists already
+/// is not inserted; the existing job's id is returned in its place.
+pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> Result<Vec<JobId>> {
+    let mut find_key = conn.prepare_cached("SELECT id FROM jobs WHERE idempotency_key = ?1")?;
+    let mut insert_job = conn.prepare_cached(
+        "INSERT INTO jobs (id, kind, state, name, labels, url, method, headers, body, timeout_ms, retry,
+                           idempotency_key, cron_expr, cron_tz, missed, next_fire_at, created_at, updated_at)
+         VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16)",
+    )?;
+    let mut insert_exec = conn.prepare_cached(
+        "INSERT INTO executions (id, job_id, state, due_at, scheduled_for, updated_at)
+         VALUES (?1, ?2, 'pending', ?3, ?3, ?4)",
+    )?;
+    let mut ids = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if let Some(key) = &job.idempotency_key
+            && let Some(existing) = find_key
+                .query_row([key], |r| r.get::<_, String>(0))
+                .optional()?
+        {
+            ids.push(JobId::from_db(existing));
+            continue;
+        }
+        let cron = job.kind == JobKind::Cron;
+        insert_job.execute(params![
+            job.id.as_str(),
+            job.kind.as_str(),
+            job.name,
+            job.labels,
+            job.url,
+            job.method.as_str(),
+            job.headers,
+            job.body,
+            job.timeout_ms,
+            job.retry,
+            job.idempotency_key,
+            job.cron_expr,
+            job.cron_tz,
+            job.missed.map(missed_to_db),
+            cron.then_some(job.due_at),
+            now,
+        ])?;
+        if !cron {
+            let exec = ExecutionId::generate();
+            insert_exec.execute(params![exec.as_str(), job.id.as_str(), job.due_at, now])?;
+        }
+        ids.push(job.id.clone());
+    }
+    Ok(ids)
+}
+
+/// An execution claimed by this worker, with everything needed to send it.
+#[derive(Debug, Clone)]
+pub(crate) struct Claimed {
+    pub execution_id: ExecutionId,
+    pub job_id: JobId,
+    pub attempt: u32,
+    pub due_at: i64,
+    pub url: String,
+    pub method: Method,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub timeout: Duration,
+}
+
+/// What one pass of the dispatch loop found.
+#[derive(Debug, Default)]
+pub(crate) struct Tick {
+    pub claimed: Vec<Claimed>,
+    /// The earliest instant at which more work may become due: a pending execution, an expired lease
+    /// of another worker, or a cron occurrence.
+    pub next_wake: Option<i64>,
+}
+
+/// Parameters of a tick.
+#[derive(Debug, Clone)]
+pub(crate) struct TickParams {
+    pub owner: String,
+    pub now: i64,
+    pub lease_ms: i64,
+    pub limit: usize,
+    pub missed_grace: chrono::Duration,
+}
+
+/// One pass: rescue executions whose worker died, turn due cron occurrences into executions, then
+/// claim up to `limit` due executions with a lease.
+pub(crate) fn tick(conn: &Connection, p: &TickParams) -> Result<Tick> {
+    rescue_expired(conn, &p.owner, p.now)?;
+    materialize_cron(conn, p.now, p.missed_grace)?;
+    let claimed = if p.limit > 0 {
+        claim(conn, p)?
+    } else {
+        Vec::new()
+    };
+    let next_wake = next_wake(conn, &p.owner)?;
+    Ok(Tick { claimed, next_wake })
+}
+
+/// Which in-flight executions [`requeue_interrupted`] takes back.
+#[derive(Debug, Clone, Copy)]
+enum Interrupted {
+    /// Another worker's, whose lease has expired: that worker died or lost the file.
+    Expired,
+    /// This worker's own (shutdown deadline passed).
+    Owned,
+}
+
+/// Executions whose lease expired belong to a worker that died (or lost contact with the file): each
+/// in-flight attempt is recorded as interrupted, and the execution becomes due again at once, keeping
+/// its id. An interrupted attempt does not count against the retry policy.
+fn rescue_expired(conn: &Connection, owner: &str, now: i64) -> Result<usize> {
+    requeue_interrupted(conn, owner, now, Interrupted::Expired)
+}
+
+/// Releases every execution this worker still holds (shutdown deadline passed): each is recorded as
+/// interrupted and due again at once.
+pub(crate) fn release_owned(conn: &Connection, owner: &str, now: i64) -> Result<usize> {
+    requeue_interrupted(conn, owner, now, Interrupted::Owned)
+}
+
+fn requeue_interrupted(
+    conn: &Connection,
+    owner: &str,
+    now: i64,
+    which: Interrupted,
+) -> Result<usize> {
+    let (filter, message) = match which {
+        Interrupted::Expired => (
+            "lease_until <= ?2 AND lease_owner IS NOT ?1",
+            "the worker delivering it stopped before recording an outcome (lease expired)",
+        ),
+        Interrupted::Owned => (
+            "lease_owner = ?1",
+            "shutdown deadline reached before the attempt finished",
+        ),
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE executions SET state = 'pending', due_at = ?2, budget_start = budget_start + 1,
+                lease_owner = NULL, lease_until = NULL, updated_at = ?2
+         WHERE state = 'running' AND {filter}
+         RETURNING id, job_id, attempt, started_at"
+    ))?;
+    let rows = stmt
+        .query_map(params![owner, now], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u32>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut attempt_row = conn.prepare_cached(
+        "INSERT OR IGNORE INTO attempts (execution_id, number, job_id, started_at, duration_ms, error_kind, message, next_retry_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'interrupted', ?6, ?7)",
+    )?;
+    let mut job_state = conn.prepare_cached(
+        "UPDATE jobs SET state = CASE WHEN ?3 > 1 THEN 'retrying' ELSE 'scheduled' END, updated_at = ?2
+         WHERE id = ?1 AND kind = 'once' AND state = 'running'",
+    )?;
+    for (exec, job, attempt, started) in &rows {
+        let started = started.unwrap_or(now);
+        attempt_row.execute(params![
+            exec,
+            attempt,
+            job,
+            started,
+            (now - started).max(0),
+            message,
+            now
+        ])?;
+        job_state.execute(params![job, now, attempt])?;
+    }
+    Ok(rows.len())
+}
+
+/// Extends the leases of everything this worker is delivering.
+pub(crate) fn renew_leases(conn: &Connection, owner: &str, until: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE executions SET lease_until = ?2 WHERE state = 'running' AND lease_owner = ?1",
+        )?
+        .execute(params![owner, until])?)
+}
+
+fn materialize_cron(conn: &Connection, now: i64, grace: chrono::Duration) -> Result<()> {
+    let due: Vec<(String, String, String, Option<String>, i64)> = conn
+        .prepare_cached(
+            "SELECT id, cron_expr, cron_tz, missed, next_fire_at FROM jobs
+             WHERE kind = 'cron' AND state = 'scheduled' AND next_fire_at <= ?1
+             ORDER BY next_fire_at LIMIT ?2",
+        )?
+        .query_map(params![now, CRON_BATCH as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut insert_exec = conn.prepare_cached(
+        "INSERT INTO executions (id, job_id, state, due_at, scheduled_for, updated_at)
+         VALUES (?1, ?2, 'pending', ?3, ?3, ?4)",
+    )?;
+    let mut advance =
+        conn.prepare_cached("UPDATE jobs SET next_fire_at = ?2, updated_at = ?3 WHERE id = ?1")?;
+    for (id, expr, tz, missed, next_fire) in due {
+        let policy = missed.as_deref().map(missed_from_db).unwrap_or_default();
+        let schedule = CronSchedule::parse(&expr, &tz)?;
+        let due = due_occurrences(&schedule, from_ms(next_fire), from_ms(now), policy, grace);
+        for t in &due.run {
+            let exec = ExecutionId::generate();
+            insert_exec.execute(params![exec.as_str(), id, to_ms(*t), now])?;
+        }
+        advance.execute(params![id, due.next_fire.map(to_ms), now])?;
+    }
+    Ok(())
+}
+
+fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE executions
+         SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
+             started_at = ?3, updated_at = ?3
+         WHERE id IN (SELECT id FROM executions WHERE state = 'pending' AND due_at <= ?3
+                      ORDER BY due_at LIMIT ?4)
+         RETURNING id, job_id, attempt, due_at",
+    )?;
+    let mut rows: Vec<(String, String, u32, i64)> = stmt
+        .query_map(
+            params![
+                p.owner,
+                p.now + p.lease_ms,
+                p.now,
+                i64::try_from(p.limit).unwrap_or(i64::MAX)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.sort_by_key(|r| r.3);
+    let mut job_stmt = conn.prepare_cached(
+        "UPDATE jobs SET state = CASE kind WHEN 'once' THEN 'running' ELSE state END, updated_at = ?2
+         WHERE id = ?1
+         RETURNING url, method, headers, body, timeout_ms",
+    )?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for (exec, job, attempt, due_at) in rows {
+        let (url, method, headers, body, timeout_ms): (String, String, String, Vec<u8>, i64) =
+            job_stmt.query_row(params![job, p.now], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
+        claimed.push(Claimed {
+            execution_id: ExecutionId::from_db(exec),
+            job_id: JobId::from_db(job),
+            attempt,
+            due_at,
+            url,
+            method: method.parse()?,
+            headers: serde_json::from_str(&headers).map_err(corrupt)?,
+            body,
+            timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)),
+        });
+    }
+    Ok(claimed)
+}
+
+fn next_wake(conn: &Connection, owner: &str) -> Result<Option<i64>> {
+    let pending: Option<i64> = conn
+        .prepare_cached("SELECT min(due_at) FROM executions WHERE state = 'pending'")?
+        .query_row([], |r| r.get(0))?;
+    let lease: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(lease_until) FROM executions WHERE state = 'running' AND lease_owner IS NOT ?1",
+        )?
+        .query_row([owner], |r| r.get(0))?;
+    let cron: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(next_fire_at) FROM jobs WHERE kind = 'cron' AND state = 'scheduled'",
+        )?
+        .query_row([], |r| r.get(0))?;
+    Ok([pending, lease, cron].into_iter().flatten().min())
+}
+
+/// The result of one attempt, as measured by the dispatcher.
+#[derive(Debug, Clone)]
+pub(crate) struct AttemptResult {
+    pub execution_id: ExecutionId,
+    pub job_id: JobId,
+    pub attempt: u32,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub status: Option<u16>,
+    pub response_body: Option<Vec<u8>>,
+    pub error: Option<AttemptError>,
+    pub message: Option<String>,
+    pub verdict: Verdict,
+    pub retry_after: Option<Duration>,
+}
+
+/// Records an attempt and moves its execution (and one-time job) on: succeeded, due again later, or
+/// failed. If the lease was lost meanwhile (another worker took over, or the job was cancelled), only
+/// the attempt is recorded. Returns the attempt and the job's state afterwards.
+pub(crate) fn record(
+    conn: &Connection,
+    owner: &str,
+    r: &AttemptResult,
+    now: i64,
+) -> Result<(Attempt, JobState)> {
+    let exec: Option<(String, Option<String>, u32, String, String, String)> = conn
+        .prepare_cached(
+            "SELECT e.state, e.lease_owner, e.budget_start, j.kind, j.retry, j.state
+             FROM executions e JOIN jobs j ON j.id = e.job_id WHERE e.id = ?1",
+        )?
+        .query_row([r.execution_id.as_str()], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((exec_state, lease_owner, budget_start, kind, retry, job_state)) = exec else {
+        // Pruned or purged meanwhile: nothing to move.
+        return Err(Error::NotFound(r.job_id.clone()));
+    };
+    let mut job_state: JobState = job_state.parse()?;
+    let mut next_retry_at = None;
+    if exec_state == "running" && lease_owner.as_deref() == Some(owner) {
+        let policy: RetryPolicy = serde_json::from_str(&retry).map_err(corrupt)?;
+        let (exec_next, due_at) = match r.verdict {
+            Verdict::Success => ("succeeded", None),
+            Verdict::Retry => {
+                match policy.next_delay(r.attempt.saturating_sub(budget_start), r.retry_after) {
+                    Some(delay) => {
+                        let at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+                        next_retry_at = Some(at);
+                        ("pending", Some(at))
+                    }
+                    None => ("failed", None),
+                }
+            }
+            Verdict::Final => ("failed", None),
+        };
+        let finished = (exec_next != "pending").then_some(now);
+        conn.prepare_cached(
+            "UPDATE executions SET state = ?2, due_at = coalesce(?3, due_at), lease_owner = NULL,
+                    lease_until = NULL, started_at = NULL, updated_at = ?4, finished_at = ?5
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            r.execution_id.as_str(),
+            exec_next,
+            due_at,
+            now,
+            finished
+        ])?;
+        if JobKind::parse(&kind) == JobKind::Once {
+            job_state = match exec_next {
+                "succeeded" => JobState::Succeeded,
+                "pending" => JobState::Retrying,
+                _ => JobState::Failed,
+            };
+            conn.prepare_cached(
+                "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4 WHERE id = ?1",
+            )?
+            .execute(params![
+                r.job_id.as_str(),
+                job_state.as_str(),
+                now,
+                finished
+            ])?;
+        }
+    }
+    let body = r
+        .response_body
+        .as_ref()
+        .map(|b| &b[..b.len().min(RESPONSE_BODY_LIMIT)]);
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO attempts (execution_id, number, job_id, started_at, duration_ms, status,
+                                         response_body, error_kind, message, next_retry_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        r.execution_id.as_str(),
+        r.attempt,
+        r.job_id.as_str(),
+        r.started_at,
+        r.duration_ms,
+        r.status,
+        body,
+        r.error.map(AttemptError::as_str),
+        r.message,
+        next_retry_at,
+    ])?;
+    let attempt = Attempt {
+        job_id: r.job_id.clone(),
+        execution_id: r.execution_id.clone(),
+        number: r.attempt,
+        started_at: from_ms(r.started_at),
+        duration: Duration::from_millis(u64::try_from(r.duration_ms).unwrap_or(0)),
+        status: r.status,
+        response_body: body.map(<[u8]>::to_vec),
+        error: r.error,
+        message: r.message.clone(),
+        next_retry_at: next_retry_at.map(from_ms),
+    };
+    Ok((attempt, job_state))
+}
+
+const JOB_COLUMNS: &str =
+    "j.id, j.kind, j.state, j.name, j.labels, j.url, j.method, j.headers, j.body,
+    j.timeout_ms, j.retry, j.idempotency_key, j.cron_expr, j.cron_tz, j.missed, j.next_fire_at,
+    j.created_at, j.updated_at, e.id, e.due_at, e.state,
+    (SELECT count(*) FROM attempts a WHERE a.job_id = j.id)";
+const JOB_FROM: &str = "FROM jobs j LEFT JOIN executions e ON j.kind = 'once' AND e.job_id = j.id";
+
+fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
+    let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
+    let json_err = |i: usize, e: serde_json::Error| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    };
+    let kind = JobKind::parse(&text(1)?);
+    let state: JobState = text(2)?.parse().unwrap_or(JobState::Failed);
+    let exec_state: Option<String> = r.get(20)?;
+    let next_run_at = match kind {
+        JobKind::Once if exec_state.as_deref() == Some("pending") => r.get::<_, Option<i64>>(19)?,
+        JobKind::Cron if state == JobState::Scheduled => r.get::<_, Option<i64>>(15)?,
+        _ => None,
+    };
+    Ok(Job {
+        id: JobId::from_db(text(0)?),
+        kind,
+        state,
+        name: r.get(3)?,
+        labels: serde_json::from_str(&text(4)?).map_err(|e| json_err(4, e))?,
+        url: text(5)?,
+        method: text(6)?.parse().unwrap_or_default(),
+        headers: serde_json::from_str(&text(7)?).map_err(|e| json_err(7, e))?,
+        body: r.get(8)?,
+        timeout: Duration::from_millis(u64::try_from(r.get::<_, i64>(9)?).unwrap_or(0)),
+        retry: serde_json::from_str(&text(10)?).map_err(|e| json_err(10, e))?,
+        idempotency_key: r.get(11)?,
+        cron: r.get(12)?,
+        tz: r.get(13)?,
+        missed: r
+            .get::<_, Option<String>>(14)?
+            .as_deref()
+            .map(missed_from_db),
+        next_run_at: next_run_at.map(from_ms),
+        execution_id: r.get::<_, Option<String>>(18)?.map(ExecutionId::from_db),
+        attempts: r.get(21)?,
+        created_at: from_ms(r.get(16)?),
+        updated_at: from_ms(r.get(17)?),
+    })
+}
+
+/// One job.
+pub(crate) fn get(conn: &Connection, id: &JobId) -> Result<Job> {
+    conn.prepare_cached(&format!("SELECT {JOB_COLUMNS} {JOB_FROM} WHERE j.id = ?1"))?
+        .query_row([id.as_str()], job_from_row)
+        .optional()?
+        .ok_or_else(|| Error::NotFound(id.clone()))
+}
+
+/// A page of jobs matching the filter, in id (creation) order.
+pub(crate) fn list(conn: &Connection, f: &ListFilter) -> Result<Vec<Job>> {
+    let mut sql = format!("SELECT {JOB_COLUMNS} {JOB_FROM} WHERE 1 = 1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if !f.states.is_empty() {
+        let list: Vec<String> = f
+            .states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        sql.push_str(&format!(" AND j.state IN ({})", list.join(",")));
+    }
+    if let Some(name) = &f.name {
+        arg(&mut sql, " AND j.name = ?", name.clone().into());
+    }
+    if let Some(label) = &f.label {
+        arg(
+            &mut sql,
+            " AND EXISTS (SELECT 1 FROM json_each(j.labels) WHERE value = ?)",
+            label.clone().into(),
+        );
+    }
+    if let Some(kind) = f.kind {
+        arg(&mut sql, " AND j.kind = ?", kind.as_str().to_owned().into());
+    }
+    if let Some(t) = f.created_after {
+        arg(&mut sql, " AND j.created_at >= ?", to_ms(t).into());
+    }
+    if let Some(t) = f.created_before {
+        arg(&mut sql, " AND j.created_at < ?", to_ms(t).into());
+    }
+    let due = "CASE WHEN j.kind = 'once' THEN (CASE WHEN e.state = 'pending' THEN e.due_at END) \
+               WHEN j.state = 'scheduled' THEN j.next_fire_at END";
+    if let Some(t) = f.due_after {
+        arg(&mut sql, &format!(" AND {due} >= ?"), to_ms(t).into());
+    }
+    if let Some(t) = f.due_before {
+        arg(&mut sql, &format!(" AND {due} < ?"), to_ms(t).into());
+    }
+    if let Some(after) = &f.after {
+        arg(&mut sql, " AND j.id > ?", after.as_str().to_owned().into());
+    }
+    let limit = f.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    sql.push_str(&format!(" ORDER BY j.id LIMIT {limit}"));
+    let mut stmt = conn.prepare(&sql)?;
+    let jobs = stmt
+        .query_map(rusqlite::params_from_iter(args), job_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(jobs)
+}
+
+/// Every attempt of a job, oldest first.
+pub(crate) fn attempts(conn: &Connection, id: &JobId) -> Result<Vec<Attempt>> {
+    job_kind_state(conn, id)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT job_id, execution_id, number, started_at, duration_ms, status, response_body,
+                error_kind, message, next_retry_at
+         FROM attempts WHERE job_id = ?1 ORDER BY started_at, execution_id, number",
+    )?;
+    let rows = stmt
+        .query_map([id.as_str()], |r| {
+            Ok(Attempt {
+                job_id: JobId::from_db(r.get(0)?),
+                execution_id: ExecutionId::from_db(r.get(1)?),
+                number: r.get(2)?,
+                started_at: from_ms(r.get(3)?),
+                duration: Duration::from_millis(u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0)),
+                status: r.get(5)?,
+                response_body: r.get(6)?,
+                error: r
+                    .get::<_, Option<String>>(7)?
+                    .as_deref()
+                    .map(AttemptError::parse),
+                message: r.get(8)?,
+                next_retry_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+fn job_kind_state(conn: &Connection, id: &JobId) -> Result<(JobKind, JobState)> {
+    let row: Option<(String, String)> = conn
+        .prepare_cached("SELECT kind, state FROM jobs WHERE id = ?1")?
+        .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (kind, state) = row.ok_or_else(|| Error::NotFound(id.clone()))?;
+    Ok((JobKind::parse(&kind), state.parse()?))
+}
+
+fn set_job_state(conn: &Connection, id: &JobId, state: JobState, now: i64) -> Result<()> {
+    let finished = state.is_final().then_some(now);
+    conn.prepare_cached(
+        "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), state.as_str(), now, finished])?;
+    Ok(())
+}
+
+/// Cancels a job: a pending or retrying execution never fires, and a cron job stops producing
+/// occurrences. Cancelling a cancelled job is a no-op; a finished one cannot be cancelled.
+pub(crate) fn cancel(conn: &Connection, id: &JobId, now: i64) -> Result<()> {
+    let (_, state) = job_kind_state(conn, id)?;
+    match state {
+        JobState::Cancelled => return Ok(()),
+        JobState::Succeeded | JobState::Failed => {
+            return Err(Error::InvalidState {
+                id: id.clone(),
+                state,
+                action: "cancel",
+            });
+        }
+        _ => {}
+    }
+    set_job_state(conn, id, JobState::Cancelled, now)?;
+    conn.prepare_cached("UPDATE jobs SET next_fire_at = NULL WHERE id = ?1")?
+        .execute([id.as_str()])?;
+    conn.prepare_cached(
+        "UPDATE executions SET state = 'cancelled', updated_at = ?2, finished_at = ?2
+         WHERE job_id = ?1 AND state IN ('pending', 'running')",
+    )?
+    .execute(params![id.as_str(), now])?;
+    Ok(())
+}
+
+/// Moves a scheduled or retrying one-time job to `at`.
+pub(crate) fn reschedule(conn: &Connection, id: &JobId, at: i64, now: i64) -> Result<()> {
+    let (kind, state) = job_kind_state(conn, id)?;
+    if kind != JobKind::Once || !matches!(state, JobState::Scheduled | JobState::Retrying) {
+        return Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "reschedule",
+        });
+    }
+    conn.prepare_cached(
+        "UPDATE executions SET due_at = ?2, scheduled_for = ?2, updated_at = ?3
+         WHERE job_id = ?1 AND state = 'pending'",
+    )?
+    .execute(params![id.as_str(), at, now])?;
+    conn.prepare_cached("UPDATE jobs SET updated_at = ?2 WHERE id = ?1")?
+        .execute(params![id.as_str(), now])?;
+    Ok(())
+}
+
+/// Pauses a scheduled cron job: no new occurrences until `resume`.
+pub(crate) fn pause(conn: &Connection, id: &JobId, now: i64) -> Result<()> {
+    let (kind, state) = job_kind_state(conn, id)?;
+    if kind != JobKind::Cron || !matches!(state, JobState::Scheduled | JobState::Paused) {
+        return Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "pause",
+        });
+    }
+    set_job_state(conn, id, JobState::Paused, now)
+}
+
+/// Resumes a paused cron job from its next occurrence after `now`; occurrences during the pause are
+/// skipped.
+pub(crate) fn resume(conn: &Connection, id: &JobId, now: i64) -> Result<()> {
+    let (kind, state) = job_kind_state(conn, id)?;
+    if kind != JobKind::Cron || !matches!(state, JobState::Paused | JobState::Scheduled) {
+        return Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "resume",
+        });
+    }
+    if state == JobState::Scheduled {
+        return Ok(());
+    }
+    let (expr, tz): (String, String) = conn
+        .prepare_cached("SELECT cron_expr, cron_tz FROM jobs WHERE id = ?1")?
+        .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let next = CronSchedule::parse(&expr, &tz)?
+        .next_after(from_ms(now))
+        .map(to_ms);
+    conn.prepare_cached(
+        "UPDATE jobs SET state = 'scheduled', next_fire_at = ?2, updated_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), next, now])?;
+    Ok(())
+}
+
+/// Runs a job now: a new occurrence of a cron job (its schedule is unchanged), or the pending
+/// execution of a one-time job. Returns the execution id.
+pub(crate) fn trigger(conn: &Connection, id: &JobId, now: i64) -> Result<ExecutionId> {
+    let (kind, state) = job_kind_state(conn, id)?;
+    match (kind, state) {
+        (JobKind::Cron, JobState::Scheduled | JobState::Paused) => {
+            let exec = ExecutionId::generate();
+            conn.prepare_cached(
+                "INSERT INTO executions (id, job_id, state, due_at, scheduled_for, updated_at)
+                 VALUES (?1, ?2, 'pending', ?3, ?3, ?3)",
+            )?
+            .execute(params![exec.as_str(), id.as_str(), now])?;
+            Ok(exec)
+        }
+        (JobKind::Once, JobState::Scheduled | JobState::Retrying) => {
+            let exec: String = conn
+                .prepare_cached(
+                    "UPDATE executions SET due_at = ?2, updated_at = ?2
+                     WHERE job_id = ?1 AND state = 'pending' RETURNING id",
+                )?
+                .query_row(params![id.as_str(), now], |r| r.get(0))?;
+            Ok(ExecutionId::from_db(exec))
+        }
+        _ => Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "trigger",
+        }),
+    }
+}
+
+/// Re-queues a failed job (a dead letter) with a fresh retry budget and the same execution id. For a
+/// cron job, every failed occurrence is re-queued. Returns how many executions were re-queued.
+pub(crate) fn retry(conn: &Connection, id: &JobId, now: i64) -> Result<usize> {
+    let (kind, state) = job_kind_state(conn, id)?;
+    if kind == JobKind::Once && state != JobState::Failed {
+        return Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "retry",
+        });
+    }
+    let n = conn
+        .prepare_cached(
+            "UPDATE executions SET state = 'pending', due_at = ?2, budget_start = attempt,
+                    updated_at = ?2, finished_at = NULL
+             WHERE job_id = ?1 AND state = 'failed'",
+        )?
+        .execute(params![id.as_str(), now])?;
+    if n == 0 {
+        return Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "retry",
+        });
+    }
+    if kind == JobKind::Once {
+        set_job_state(conn, id, JobState::Scheduled, now)?;
+    }
+    Ok(n)
+}
+
+/// Deletes finished jobs, executions and attempts older than the retention periods. Returns the
+/// number of jobs deleted.
+pub(crate) fn prune(conn: &Connection, done_before: i64, failed_before: i64) -> Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM attempts WHERE execution_id IN (
+             SELECT id FROM executions WHERE finished_at IS NOT NULL AND
+               ((state IN ('succeeded', 'cancelled') AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2)))",
+    )?
+    .execute(params![done_before, failed_before])?;
+    conn.prepare_cached(
+        "DELETE FROM executions WHERE finished_at IS NOT NULL AND
+           ((state IN ('succeeded', 'cancelled') AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2))",
+    )?
+    .execute(params![done_before, failed_before])?;
+    let jobs = conn
+        .prepare_cached(
+            "DELETE FROM jobs WHERE finished_at IS NOT NULL AND
+               ((state IN ('succeeded', 'cancelled') AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2))",
+        )?
+        .execute(params![done_before, failed_before])?;
+    conn.prepare_cached(
+        "DELETE FROM executions WHERE job_id NOT IN (SELECT id FROM jobs) AND finished_at IS NOT NULL",
+    )?
+    .execute([])?;
+    Ok(jobs)
+}
+
+/// Reads a value from the `meta` table.
+pub(crate) fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Writes a value to the `meta` table unless one exists; returns the value stored.
+pub(crate) fn meta_init(conn: &Connection, key: &str, value: &str) -> Result<String> {
+    conn.prepare_cached("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)")?
+        .execute([key, value])?;
+    Ok(meta_get(conn, key)?.unwrap_or_else(|| value.to_owned()))
+}
+
+pub(crate) fn missed_to_db(p: MissedRunPolicy) -> String {
+    match p {
+        MissedRunPolicy::Skip => "skip".to_owned(),
+        MissedRunPolicy::RunOnce => "run_once".to_owned(),
+        MissedRunPolicy::CatchUp(n) => format!("catch_up:{n}"),
+    }
+}
+
+pub(crate) fn missed_from_db(s: &str) -> MissedRunPolicy {
+    match s {
+        "skip" => MissedRunPolicy::Skip,
+        "run_once" => MissedRunPolicy::RunOnce,
+        other => other
+            .strip_prefix("catch_up:")
+            .and_then(|n| n.parse().ok())
+            .map_or(MissedRunPolicy::RunOnce, MissedRunPolicy::CatchUp),
+    }
+}
+
+fn corrupt(e: serde_json::Error) -> Error {
+    Error::Store(format!("corrupt row: {e}"))
+}
