@@ -97,6 +97,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
     let mut renew = tokio::time::interval(inner.config.lease_duration / 3);
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_prune = inner.clock.now();
+    let refill = (inner.config.max_concurrency / 4).clamp(1, CLAIM_BATCH);
     'outer: loop {
         let stopping = stop.borrow().is_some();
         if stopping {
@@ -148,8 +149,11 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
                 () = &mut sleep, if !claimed_full => continue 'outer,
                 () = inner.nudge.notified() => continue 'outer,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {
-                    // A slot freed: only worth a new claim if work was left waiting for one.
-                    if claimed_full { continue 'outer; }
+                    // Slots freed: worth a new claim if work was left waiting for them, and once
+                    // enough are free that the claim's commit is shared by many deliveries.
+                    if claimed_full && inner.config.max_concurrency - tasks.len() >= refill {
+                        continue 'outer;
+                    }
                 }
                 _ = renew.tick() => {
                     if !tasks.is_empty() { inner.renew_leases().await; }

@@ -1,0 +1,368 @@
+//! `make bench`: the scheduler's figures, printed one per line. Not a test: nothing here asserts.
+//!
+//! Run with `cargo bench -p timehook --bench scheduler` (add `-- quick` for smaller sizes). Each figure
+//! runs against a real SQLite file in a temporary directory and a real HTTP receiver on 127.0.0.1.
+
+use std::sync::Arc;
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use timehook::{Event, JobSpec, Scheduler};
+use tokio::sync::{Mutex, broadcast::error::RecvError};
+
+struct Sizes {
+    many: usize,
+    single: usize,
+    deliveries: usize,
+    herd: usize,
+    pending: usize,
+    crons: usize,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--rss-child") {
+        return rss_child(&args[i + 1], args[i + 2].parse().unwrap());
+    }
+    let quick = args.iter().any(|a| a == "quick" || a == "--quick");
+    let sizes = if quick {
+        Sizes {
+            many: 100_000,
+            single: 5_000,
+            deliveries: 10_000,
+            herd: 10_000,
+            pending: 200_000,
+            crons: 20_000,
+        }
+    } else {
+        Sizes {
+            many: 300_000,
+            single: 20_000,
+            deliveries: 30_000,
+            herd: 10_000,
+            pending: 1_000_000,
+            crons: 100_000,
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "timehook {} benchmarks ({} mode)",
+        timehook::VERSION,
+        if quick { "quick" } else { "full" }
+    );
+    // Further arguments pick figures by name; none runs them all.
+    let picked: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-') && *a != "quick")
+        .collect();
+    let run = |name: &str| picked.is_empty() || picked.contains(&name);
+    rt.block_on(async {
+        if run("schedule_many") {
+            schedule_many(sizes.many).await;
+        }
+        if run("schedule") {
+            schedule_single(sizes.single).await;
+        }
+        if run("deliveries") {
+            deliveries(sizes.deliveries).await;
+        }
+        if run("lateness") {
+            lateness_idle().await;
+            lateness_herd(sizes.herd).await;
+        }
+    });
+    if run("pending") {
+        pending_file(&rt, sizes.pending, sizes.crons);
+    }
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn spec(i: usize) -> JobSpec {
+    JobSpec::post("http://127.0.0.1:9/hook")
+        .json(&serde_json::json!({"n": i}))
+        .unwrap()
+        .after(Duration::from_secs(3600))
+}
+
+async fn schedule_many(n: usize) {
+    let dir = tmp();
+    let s = Scheduler::open(dir.path().join("jobs.db")).await.unwrap();
+    let batch = 10_000;
+    let start = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(batch) {
+        s.schedule_many(chunk.iter().map(|&i| spec(i)))
+            .await
+            .unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "schedule_many into a file ({n} jobs, batches of {batch}): {:.0} jobs/s",
+        n as f64 / secs
+    );
+}
+
+async fn schedule_single(n: usize) {
+    let dir = tmp();
+    let s = Arc::new(Scheduler::open(dir.path().join("jobs.db")).await.unwrap());
+    let seq = n / 4;
+    let start = Instant::now();
+    for i in 0..seq {
+        s.schedule(spec(i)).await.unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "single schedule, one caller, durable commit each ({seq} jobs): {:.0} jobs/s",
+        seq as f64 / secs
+    );
+    let callers = 64;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..callers {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..n / callers {
+                s.schedule(spec(c * n + i)).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "single schedule, {callers} concurrent callers, each call returns after its commit ({n} jobs): {:.0} jobs/s",
+        n as f64 / secs
+    );
+}
+
+/// A receiver that answers 200 at once and records when each request arrived.
+async fn receiver() -> (String, Arc<Mutex<Vec<(String, Instant)>>>) {
+    let seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let s2 = seen.clone();
+    let app = Router::new().fallback(move |headers: HeaderMap| {
+        let seen = s2.clone();
+        async move {
+            let now = Instant::now();
+            let tag = headers
+                .get("x-due")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            if !tag.is_empty() {
+                seen.lock().await.push((tag, now));
+            }
+            StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+async fn wait_for_attempts(
+    s: &Scheduler,
+    mut events: tokio::sync::broadcast::Receiver<Event>,
+    n: usize,
+) {
+    let _ = s;
+    let mut got = 0;
+    while got < n {
+        match events.recv().await {
+            Ok(_) => got += 1,
+            Err(RecvError::Lagged(k)) => got += usize::try_from(k).unwrap(),
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+async fn deliveries(n: usize) {
+    let dir = tmp();
+    let (base, _) = receiver().await;
+    let s = Scheduler::open(dir.path().join("jobs.db")).await.unwrap();
+    s.schedule_many(
+        (0..n).map(|i| JobSpec::post(format!("{base}/d")).body(format!("{{\"n\":{i}}}"))),
+    )
+    .await
+    .unwrap();
+    let events = s.events();
+    let start = Instant::now();
+    s.start().unwrap();
+    wait_for_attempts(&s, events, n).await;
+    let secs = start.elapsed().as_secs_f64();
+    s.shutdown(Duration::from_secs(5)).await.unwrap();
+    println!(
+        "deliveries to a loopback receiver, signed, each attempt recorded ({n} jobs, receiver in the same process): {:.0}/s",
+        n as f64 / secs
+    );
+}
+
+fn percentiles(mut ms: Vec<f64>) -> (f64, f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    let p = |q: f64| ms[((ms.len() as f64 - 1.0) * q).round() as usize];
+    (p(0.5), p(0.99), *ms.last().unwrap())
+}
+
+/// Schedules jobs at known instants and measures when the receiver gets them.
+async fn lateness(jobs: usize, spread: Duration, label: &str) {
+    let dir = tmp();
+    let (base, seen) = receiver().await;
+    let s = Scheduler::open(dir.path().join("jobs.db")).await.unwrap();
+    s.start().unwrap();
+    let events = s.events();
+    let origin = Instant::now() + Duration::from_millis(500);
+    let wall = chrono::Utc::now() + chrono::Duration::milliseconds(500);
+    let step = spread.as_nanos() / jobs as u128;
+    let specs: Vec<JobSpec> = (0..jobs)
+        .map(|i| {
+            let offset = Duration::from_nanos(u64::try_from(step * i as u128).unwrap());
+            JobSpec::post(format!("{base}/l"))
+                .header("x-due", offset.as_nanos().to_string())
+                .at(wall + chrono::Duration::from_std(offset).unwrap())
+        })
+        .collect();
+    for chunk in specs.chunks(5_000) {
+        s.schedule_many(chunk.to_vec()).await.unwrap();
+    }
+    wait_for_attempts(&s, events, jobs).await;
+    s.shutdown(Duration::from_secs(5)).await.unwrap();
+    let late: Vec<f64> = seen
+        .lock()
+        .await
+        .iter()
+        .map(|(tag, at)| {
+            let due = origin + Duration::from_nanos(tag.parse().unwrap());
+            at.saturating_duration_since(due).as_secs_f64() * 1000.0
+        })
+        .collect();
+    let (p50, p99, max) = percentiles(late);
+    println!(
+        "firing lateness (receive time - due time), {label}: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms"
+    );
+}
+
+async fn lateness_idle() {
+    lateness(200, Duration::from_secs(4), "idle (200 jobs 20 ms apart)").await;
+}
+
+async fn lateness_herd(n: usize) {
+    lateness(
+        n,
+        Duration::from_secs(1),
+        &format!("{n} jobs due within the same second"),
+    )
+    .await;
+}
+
+fn rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Child process: opens the file, starts delivering, and reports reopen time and RSS.
+fn rss_child(path: &str, due_url_count: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (base, seen) = receiver().await;
+        let _ = (base, due_url_count);
+        let before = rss_kb();
+        let start = Instant::now();
+        let s = Scheduler::open(path).await.unwrap();
+        let events = s.events();
+        s.start().unwrap();
+        // One job in the file is due now; the first delivery marks dispatch as resumed.
+        wait_for_attempts(&s, events, 1).await;
+        let resumed = start.elapsed();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let after = rss_kb();
+        s.shutdown(Duration::from_secs(1)).await.unwrap();
+        let _ = seen;
+        println!("{} {} {}", resumed.as_secs_f64() * 1000.0, before, after);
+    });
+}
+
+fn pending_file(rt: &tokio::runtime::Runtime, pending: usize, crons: usize) {
+    let dir = tmp();
+    let path = dir.path().join("jobs.db");
+    let probe = |label: &str| {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--rss-child", path.to_str().unwrap(), "0"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().last().unwrap_or_default().to_owned();
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if v.len() == 3 {
+            println!(
+                "{label}: reopen until dispatch resumed {:.0} ms; RSS at open {:.1} MB, after 3 s delivering {:.1} MB",
+                v[0],
+                v[1] / 1024.0,
+                v[2] / 1024.0
+            );
+        } else {
+            println!(
+                "{label}: probe failed: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    };
+    let fill = |from: usize, to: usize, cron_from: usize, cron_to: usize| {
+        rt.block_on(async {
+            let (base, _) = receiver().await;
+            let s = Scheduler::open(&path).await.unwrap();
+            for chunk in (from..to).collect::<Vec<_>>().chunks(20_000) {
+                s.schedule_many(chunk.iter().map(|&i| {
+                    JobSpec::post(format!("{base}/p"))
+                        .body(format!("{{\"n\":{i}}}"))
+                        .after(Duration::from_secs(86_400 + i as u64))
+                }))
+                .await
+                .unwrap();
+            }
+            for chunk in (cron_from..cron_to).collect::<Vec<_>>().chunks(20_000) {
+                s.schedule_many(chunk.iter().map(|&i| {
+                    JobSpec::cron(format!("{base}/c"), format!("{} {} * * *", i % 60, i % 24))
+                }))
+                .await
+                .unwrap();
+            }
+            // One job due now, for the probe to see dispatch resume.
+            s.schedule(JobSpec::post(format!("{base}/now")))
+                .await
+                .unwrap();
+        })
+    };
+    let small = pending / 100;
+    fill(0, small, 0, crons / 100);
+    probe(&format!(
+        "file with {small} pending + {} cron jobs",
+        crons / 100
+    ));
+    fill(small, pending, crons / 100, crons);
+    probe(&format!("file with {pending} pending + {crons} cron jobs"));
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!("  (file size {:.0} MB)", size as f64 / 1e6);
+}
