@@ -1,5 +1,8 @@
 //! Helpers for the compatibility schemes: hex encoding and the Stripe-style header format.
 
+use std::string::String;
+use std::vec::Vec;
+
 use super::{COMPAT_LIST_SEPARATOR, HMAC_SHA256_LEN, STRIPE_SIGNATURE_KEY, STRIPE_TIMESTAMP_KEY};
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -10,6 +13,30 @@ pub(crate) fn hex_encode(bytes: &[u8]) -> String {
     for &b in bytes {
         out.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
         out.push(char::from(HEX_DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+/// `n` in decimal, as `n.to_string()` writes it (without going through `core::fmt`, which is
+/// kept out of the WebAssembly build).
+pub(crate) fn decimal(n: i64) -> String {
+    let mut digits = [0u8; 20];
+    let mut rest = n.unsigned_abs();
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(21 - start);
+    if n < 0 {
+        out.push('-');
+    }
+    for &d in &digits[start..] {
+        out.push(char::from(d));
     }
     out
 }
@@ -80,6 +107,33 @@ mod tests {
         assert!(hex_decode_tag(&format!("{h}00")).is_none());
         assert!(hex_decode_tag("").is_none());
         assert!(hex_decode_tag(&"zz".repeat(32)).is_none());
+    }
+
+    #[test]
+    fn decimal_matches_to_string() {
+        for n in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            42,
+            1_614_265_330,
+            -1_614_265_330,
+            i64::MAX,
+            i64::MIN,
+            i64::MAX - 1,
+            i64::MIN + 1,
+        ] {
+            assert_eq!(decimal(n), n.to_string());
+        }
+        for shift in 0..63 {
+            let n = 1i64 << shift;
+            assert_eq!(decimal(n), n.to_string());
+            assert_eq!(decimal(n - 1), (n - 1).to_string());
+            assert_eq!(decimal(-n), (-n).to_string());
+        }
     }
 
     #[test]

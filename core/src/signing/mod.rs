@@ -10,6 +10,12 @@
 //! and callers pass the current time to [`Verifier::verify`]. Only [`Secret::generate`] and
 //! [`SigningKey::generate`] need the `rand` feature.
 //!
+//! It also builds without the standard library: the WebAssembly package (`wasm/`, which must
+//! stay under 80 KB) compiles these files into a `no_std` crate, where `std::` paths name the
+//! `alloc` crate. So the files use only what `core` and `alloc` have, import `String`, `Vec`,
+//! `ToOwned` and the like explicitly (there is no std prelude there), and build their messages
+//! without `format!` and `{:?}`, whose formatting code would add several KB to the module.
+//!
 //! Key types:
 //!
 //! | type | form | used by |
@@ -39,14 +45,16 @@
 //!
 //! [Standard Webhooks]: https://www.standardwebhooks.com/
 
+mod b64;
 mod compat;
 mod error;
+mod mac;
 mod scheme;
 mod secret;
 mod sign;
 mod verify;
 
-use std::time::Duration;
+use core::time::Duration;
 
 pub use error::{SigningError, VerifyError};
 pub use scheme::Scheme;

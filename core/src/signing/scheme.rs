@@ -1,6 +1,9 @@
 //! [`Scheme`]: which signature style a delivery carries.
 
-use super::error::SigningError;
+use std::borrow::ToOwned;
+use std::string::String;
+
+use super::error::{SigningError, quoted};
 use super::{GITHUB_SIGNATURE_HEADER, Result, STRIPE_SIGNATURE_HEADER};
 
 /// The signature style put on a request (chosen per scheduler or per job) and expected by a
@@ -89,9 +92,10 @@ impl Scheme {
                 if let Some(ts) = timestamp_header {
                     check_header_name(ts)?;
                     if ts.eq_ignore_ascii_case(header) {
-                        return Err(SigningError::InvalidScheme(format!(
-                            "timestamp header and signature header are both {header:?}"
-                        )));
+                        return Err(SigningError::InvalidScheme(
+                            "timestamp header and signature header are both ".to_owned()
+                                + &quoted(header),
+                        ));
                     }
                 }
                 Ok(())
@@ -107,9 +111,9 @@ fn is_tchar(b: u8) -> bool {
 
 fn check_header_name(name: &str) -> Result<()> {
     if name.is_empty() || !name.bytes().all(is_tchar) {
-        return Err(SigningError::InvalidScheme(format!(
-            "{name:?} is not a valid header name"
-        )));
+        return Err(SigningError::InvalidScheme(
+            quoted(name) + " is not a valid header name",
+        ));
     }
     Ok(())
 }

@@ -3,16 +3,20 @@
 //!
 //! Secret types have a redacted `Debug`, no `Display`, and compare in constant time.
 
+use std::borrow::ToOwned;
+use std::boxed::Box;
 use std::fmt;
 use std::str::FromStr;
+use std::string::String;
+use std::vec::Vec;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek as ed;
 use subtle::ConstantTimeEq;
 
 #[cfg(feature = "rand")]
 use super::GENERATED_SECRET_LEN;
+use super::b64;
+use super::compat::decimal;
 use super::error::SigningError;
 use super::{
     ED25519_KEYPAIR_LEN, ED25519_PUBLIC_KEY_LEN, ED25519_SEED_LEN, MAX_SECRET_LEN, MIN_SECRET_LEN,
@@ -20,6 +24,12 @@ use super::{
 };
 
 const REDACTED: &str = "<redacted>";
+
+// The length messages below spell these out (no `format!`, which would pull `core::fmt` into the
+// WebAssembly build); keep them in step.
+const _: () = assert!(MIN_SECRET_LEN == 24 && MAX_SECRET_LEN == 64);
+const _: () = assert!(ED25519_SEED_LEN == 32 && ED25519_KEYPAIR_LEN == 64);
+const _: () = assert!(ED25519_PUBLIC_KEY_LEN == 32);
 
 fn invalid(reason: impl Into<String>) -> SigningError {
     SigningError::InvalidSecret(reason.into())
@@ -31,17 +41,15 @@ fn decode_prefixed(input: &str, prefix: &str, what: &str) -> Result<Vec<u8>> {
     let trimmed = input.trim();
     let payload = trimmed.strip_prefix(prefix).unwrap_or(trimmed);
     if payload.is_empty() {
-        return Err(invalid(format!("{what} is empty")));
+        return Err(invalid([what, " is empty"].concat()));
     }
-    STANDARD.decode(payload).map_err(|_| {
-        invalid(format!(
-            "{what} is not valid standard base64 (with padding)"
-        ))
-    })
+    b64::decode(payload)
+        .ok_or_else(|| invalid([what, " is not valid standard base64 (with padding)"].concat()))
 }
 
 #[cfg(feature = "rand")]
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    use std::string::ToString as _;
     let mut buf = [0u8; N];
     getrandom::fill(&mut buf).map_err(|e| SigningError::RandomUnavailable(e.to_string()))?;
     Ok(buf)
@@ -75,10 +83,11 @@ impl Secret {
     /// [`MIN_SECRET_LEN`]..=[`MAX_SECRET_LEN`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if !(MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&bytes.len()) {
-            return Err(invalid(format!(
-                "secret decodes to {} bytes; it must be {MIN_SECRET_LEN} to {MAX_SECRET_LEN} bytes",
-                bytes.len()
-            )));
+            return Err(invalid(
+                "secret decodes to ".to_owned()
+                    + &decimal(bytes.len() as i64)
+                    + " bytes; it must be 24 to 64 bytes",
+            ));
         }
         Ok(Self(bytes.to_vec()))
     }
@@ -106,7 +115,7 @@ impl Secret {
     /// The secret as `whsec_<base64>`, the form to give to receivers. Handle with care.
     #[must_use]
     pub fn expose_whsec(&self) -> String {
-        format!("{SECRET_PREFIX}{}", STANDARD.encode(&self.0))
+        SECRET_PREFIX.to_owned() + &b64::encode(&self.0)
     }
 
     /// The raw key bytes. Handle with care.
@@ -143,8 +152,10 @@ impl FromStr for Secret {
 /// 32-byte seed or the 64-byte `seed || public key` form.
 ///
 /// `Debug` is redacted and there is no `Display`.
+// Boxed: ed25519-dalek's key (secret, expanded scalar and public point) is over 200 bytes, and
+// `Key` and `Signer` hold this type next to small ones.
 #[derive(Clone)]
-pub struct SigningKey(ed::SigningKey);
+pub struct SigningKey(Box<ed::SigningKey>);
 
 impl SigningKey {
     /// Parses `whsk_<base64>` or bare base64 of a 32-byte seed or a 64-byte
@@ -165,22 +176,22 @@ impl SigningKey {
     /// [`SigningError::InvalidSecret`] on a wrong length or a mismatched public half.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if let Ok(seed) = <&[u8; ED25519_SEED_LEN]>::try_from(bytes) {
-            return Ok(Self(ed::SigningKey::from_bytes(seed)));
+            return Ok(Self(Box::new(ed::SigningKey::from_bytes(seed))));
         }
         if let Ok(pair) = <&[u8; ED25519_KEYPAIR_LEN]>::try_from(bytes) {
             return ed::SigningKey::from_keypair_bytes(pair)
-                .map(Self)
+                .map(|key| Self(Box::new(key)))
                 .map_err(|_| {
                     invalid(
                         "signing key: the public half does not match the seed (seed || public key)",
                     )
                 });
         }
-        Err(invalid(format!(
-            "signing key decodes to {} bytes; it must be {ED25519_SEED_LEN} (seed) or \
-             {ED25519_KEYPAIR_LEN} (seed || public key) bytes",
-            bytes.len()
-        )))
+        Err(invalid(
+            "signing key decodes to ".to_owned()
+                + &decimal(bytes.len() as i64)
+                + " bytes; it must be 32 (seed) or 64 (seed || public key) bytes",
+        ))
     }
 
     /// Generates a new random key from the system's random source.
@@ -200,7 +211,7 @@ impl SigningKey {
     #[cfg(feature = "rand")]
     pub fn try_generate() -> Result<Self> {
         let seed = random_bytes::<ED25519_SEED_LEN>()?;
-        Ok(Self(ed::SigningKey::from_bytes(&seed)))
+        Ok(Self(Box::new(ed::SigningKey::from_bytes(&seed))))
     }
 
     /// The public key that receivers use to verify `v1a` signatures.
@@ -216,22 +227,24 @@ impl SigningKey {
     /// [`expose_whsk_keypair`](Self::expose_whsk_keypair).
     #[must_use]
     pub fn expose_whsk(&self) -> String {
-        format!("{SIGNING_KEY_PREFIX}{}", STANDARD.encode(self.0.as_bytes()))
+        SIGNING_KEY_PREFIX.to_owned() + &b64::encode(self.0.as_bytes())
     }
 
     /// The key as `whsk_<base64 of seed || public key>` (64 bytes, the form the Svix server
     /// uses). Handle with care.
     #[must_use]
     pub fn expose_whsk_keypair(&self) -> String {
-        format!(
-            "{SIGNING_KEY_PREFIX}{}",
-            STANDARD.encode(self.0.to_keypair_bytes())
-        )
+        SIGNING_KEY_PREFIX.to_owned() + &b64::encode(&self.0.to_keypair_bytes())
     }
 
     pub(crate) fn sign(&self, msg: &[u8]) -> [u8; ed::SIGNATURE_LENGTH] {
         use ed::Signer as _;
-        self.0.sign(msg).to_bytes()
+        // `try_sign` never fails for ed25519-dalek keys; `sign` would `expect` it, which links
+        // the error's `Debug` formatting into the WebAssembly build.
+        match self.0.try_sign(msg) {
+            Ok(sig) => sig.to_bytes(),
+            Err(_) => unreachable!("ed25519 signing is infallible"),
+        }
     }
 }
 
@@ -282,10 +295,11 @@ impl VerifyingKey {
     /// As for [`parse`](Self::parse).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let arr = <&[u8; ED25519_PUBLIC_KEY_LEN]>::try_from(bytes).map_err(|_| {
-            invalid(format!(
-                "public key decodes to {} bytes; it must be {ED25519_PUBLIC_KEY_LEN} bytes",
-                bytes.len()
-            ))
+            invalid(
+                "public key decodes to ".to_owned()
+                    + &decimal(bytes.len() as i64)
+                    + " bytes; it must be 32 bytes",
+            )
         })?;
         let key = ed::VerifyingKey::from_bytes(arr)
             .map_err(|_| invalid("public key is not a valid ed25519 point"))?;
@@ -298,7 +312,7 @@ impl VerifyingKey {
     /// The key as `whpk_<base64>`.
     #[must_use]
     pub fn to_whpk(&self) -> String {
-        format!("{PUBLIC_KEY_PREFIX}{}", STANDARD.encode(self.0.as_bytes()))
+        PUBLIC_KEY_PREFIX.to_owned() + &b64::encode(self.0.as_bytes())
     }
 
     /// The key's 32 bytes.
@@ -391,7 +405,7 @@ mod tests {
     use super::*;
 
     fn b64(n: usize) -> String {
-        STANDARD.encode(vec![7u8; n])
+        b64::encode(&[7u8; 100][..n])
     }
 
     #[test]
@@ -472,7 +486,7 @@ mod tests {
         );
 
         // 64-byte form whose public half belongs to another seed.
-        let mut bytes = STANDARD.decode(pair.trim_start_matches("whsk_")).unwrap();
+        let mut bytes = b64::decode(pair.trim_start_matches("whsk_")).unwrap();
         bytes[40] ^= 1;
         let err = SigningKey::from_bytes(&bytes).unwrap_err();
         assert_eq!(err.code(), "invalid_secret");

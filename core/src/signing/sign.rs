@@ -1,31 +1,20 @@
 //! [`Signer`]: produces the signature headers of a delivery.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit as _, Mac as _};
-use sha2::Sha256;
+use std::borrow::ToOwned;
+use std::string::String;
+use std::vec;
+use std::vec::Vec;
 
-use super::compat::hex_encode;
+use super::b64;
+use super::compat::{decimal, hex_encode};
 use super::error::SigningError;
+use super::mac::hmac_sha256;
 use super::{
     COMPAT_LIST_SEPARATOR, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEX_BODY_PREFIX,
-    HMAC_SHA256_LEN, RawSecret, Result, SIGNATURE_LIST_SEPARATOR, SIGNATURE_VERSION,
-    SIGNATURE_VERSION_ED25519, SIGNED_CONTENT_SEPARATOR, SIGNING_KEY_PREFIX, STRIPE_SIGNATURE_KEY,
-    STRIPE_TIMESTAMP_KEY, Scheme, Secret, SigningKey, VERSION_SEPARATOR, VerifyKey,
+    RawSecret, Result, SIGNATURE_LIST_SEPARATOR, SIGNATURE_VERSION, SIGNATURE_VERSION_ED25519,
+    SIGNED_CONTENT_SEPARATOR, SIGNING_KEY_PREFIX, STRIPE_SIGNATURE_KEY, STRIPE_TIMESTAMP_KEY,
+    Scheme, Secret, SigningKey, VERSION_SEPARATOR, VerifyKey,
 };
-
-type HmacSha256 = Hmac<Sha256>;
-
-/// HMAC-SHA256 of the concatenation of `parts`, without copying them together.
-pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; HMAC_SHA256_LEN] {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
-    for part in parts {
-        mac.update(part);
-    }
-    let mut out = [0u8; HMAC_SHA256_LEN];
-    out.copy_from_slice(&mac.finalize().into_bytes());
-    out
-}
 
 /// The Standard Webhooks signed content, `msg_id.timestamp.body`, as parts.
 pub(crate) fn signed_parts<'a>(
@@ -217,12 +206,12 @@ impl Signer {
     /// `msg_id` is not checked here; see [`validate_msg_id`].
     #[must_use]
     pub fn sign(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-        let ts = timestamp.to_string();
+        let ts = decimal(timestamp);
         match &self.scheme {
             Scheme::StandardWebhooks => self.sign_standard(msg_id, &ts, body),
             Scheme::HexBody { prefix, .. } => {
                 let prefix = if *prefix { HEX_BODY_PREFIX } else { "" };
-                self.join_hex(|key| format!("{prefix}{}", hex_encode(&hmac_sha256(key, &[body]))))
+                self.join_hex(|key| prefix.to_owned() + &hex_encode(&hmac_sha256(key, &[body])))
             }
             Scheme::TimestampedHex {
                 timestamp_header, ..
@@ -235,7 +224,7 @@ impl Signer {
                 if timestamp_header.is_some() {
                     self.join_hex(|key| hex_encode(&hmac_sha256(key, &parts)))
                 } else {
-                    let mut out = format!("{STRIPE_TIMESTAMP_KEY}={ts}");
+                    let mut out = [STRIPE_TIMESTAMP_KEY, "=", &ts].concat();
                     for key in self.keys.iter().filter_map(Key::hmac_key) {
                         out.push(COMPAT_LIST_SEPARATOR);
                         out.push_str(STRIPE_SIGNATURE_KEY);
@@ -258,7 +247,7 @@ impl Signer {
         match &self.scheme {
             Scheme::StandardWebhooks => vec![
                 (HEADER_ID.to_owned(), msg_id.to_owned()),
-                (HEADER_TIMESTAMP.to_owned(), timestamp.to_string()),
+                (HEADER_TIMESTAMP.to_owned(), decimal(timestamp)),
                 (HEADER_SIGNATURE.to_owned(), signature),
             ],
             Scheme::HexBody { header, .. }
@@ -271,7 +260,7 @@ impl Signer {
                 timestamp_header: Some(ts_header),
             } => vec![
                 (header.clone(), signature),
-                (ts_header.clone(), timestamp.to_string()),
+                (ts_header.clone(), decimal(timestamp)),
             ],
         }
     }
@@ -288,15 +277,15 @@ impl Signer {
             let (version, sig) = match key {
                 Key::Hmac(s) => (
                     SIGNATURE_VERSION,
-                    STANDARD.encode(hmac_sha256(s.expose_bytes(), &parts)),
+                    b64::encode(&hmac_sha256(s.expose_bytes(), &parts)),
                 ),
                 Key::Raw(r) => (
                     SIGNATURE_VERSION,
-                    STANDARD.encode(hmac_sha256(r.expose_bytes(), &parts)),
+                    b64::encode(&hmac_sha256(r.expose_bytes(), &parts)),
                 ),
                 Key::Ed25519(k) => {
                     let content = content.get_or_insert_with(|| parts.concat());
-                    (SIGNATURE_VERSION_ED25519, STANDARD.encode(k.sign(content)))
+                    (SIGNATURE_VERSION_ED25519, b64::encode(&k.sign(content)))
                 }
             };
             out.push_str(version);

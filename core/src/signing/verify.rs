@@ -1,14 +1,15 @@
 //! [`Verifier`]: checks the signature headers of a delivery.
 
-use std::borrow::Cow;
+use std::borrow::ToOwned;
+use std::vec::Vec;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use subtle::ConstantTimeEq;
 
+use super::b64;
 use super::compat::{StripeHeader, hex_decode_tag, list_items};
 use super::error::{SigningError, VerifyError};
-use super::sign::{check_key_for_scheme, hmac_sha256, msg_id_problem, signed_parts};
+use super::mac::hmac_sha256;
+use super::sign::{check_key_for_scheme, msg_id_problem, signed_parts};
 use super::{
     DEFAULT_TOLERANCE_SECS, ED25519_SIGNATURE_LEN, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
     HEX_BODY_PREFIX, HMAC_SHA256_LEN, PUBLIC_KEY_PREFIX, RawSecret, Result, SIGNATURE_VERSION,
@@ -77,10 +78,16 @@ impl VerifyKey {
                 if t.starts_with(PUBLIC_KEY_PREFIX) {
                     VerifyingKey::parse(s).map(Self::Ed25519)
                 } else if t.starts_with(SIGNING_KEY_PREFIX) {
-                    Err(SigningError::InvalidSecret(format!(
-                        "a {SIGNING_KEY_PREFIX} key is private: give the verifier its \
-                         {PUBLIC_KEY_PREFIX} public key"
-                    )))
+                    Err(SigningError::InvalidSecret(
+                        [
+                            "a ",
+                            SIGNING_KEY_PREFIX,
+                            " key is private: give the verifier its ",
+                            PUBLIC_KEY_PREFIX,
+                            " public key",
+                        ]
+                        .concat(),
+                    ))
                 } else {
                     Secret::parse(s).map(Self::Hmac)
                 }
@@ -241,14 +248,63 @@ impl Verifier {
         I: IntoIterator,
         I::Item: HeaderPair,
     {
+        let standard = [
+            HEADER_ID,
+            SVIX_HEADER_ID,
+            HEADER_TIMESTAMP,
+            SVIX_HEADER_TIMESTAMP,
+            HEADER_SIGNATURE,
+            SVIX_HEADER_SIGNATURE,
+        ];
+        let compat;
+        let names: &[&str] = match &self.scheme {
+            Scheme::StandardWebhooks => &standard,
+            Scheme::HexBody { header, .. }
+            | Scheme::TimestampedHex {
+                header,
+                timestamp_header: None,
+            } => {
+                compat = [header.as_str(), ""];
+                &compat[..1]
+            }
+            Scheme::TimestampedHex {
+                header,
+                timestamp_header: Some(ts_header),
+            } => {
+                compat = [header.as_str(), ts_header.as_str()];
+                &compat
+            }
+        };
+        // Only the wanted headers are kept (names compared case-insensitively), in the order
+        // received; the rest of the check does not depend on the header collection's type.
+        let pairs: Vec<(usize, I::Item)> = headers
+            .into_iter()
+            .filter_map(|pair| {
+                let name = pair.header_name().trim();
+                let index = names.iter().position(|n| n.eq_ignore_ascii_case(name))?;
+                Some((index, pair))
+            })
+            .collect();
+        let found: Vec<Found<'_>> = pairs
+            .iter()
+            .map(|(index, pair)| Found {
+                index: *index,
+                value: pair.header_value(),
+            })
+            .collect();
+        self.check(body, &found, now)
+    }
+
+    /// [`verify_inner`](Self::verify_inner) on the wanted headers: `found[..].index` is the
+    /// position of the header's name in the list `verify_inner` gives for the scheme.
+    fn check(&self, body: &[u8], found: &[Found<'_>], now: Option<i64>) -> VResult<()> {
         match &self.scheme {
-            Scheme::StandardWebhooks => self.verify_standard(body, headers, now),
+            Scheme::StandardWebhooks => self.check_standard(body, found, now),
             Scheme::HexBody { header, .. } => {
-                let found = collect(headers, &[header]);
-                let sig = present(header, &found[0])?;
+                present(header, found, 0)?;
                 let mut tags = Vec::new();
-                for value in all(header, sig)? {
-                    for item in list_items(value) {
+                for value in values(header, found, 0) {
+                    for item in list_items(value?) {
                         let hex = item.strip_prefix(HEX_BODY_PREFIX).unwrap_or(item);
                         tags.extend(hex_decode_tag(hex));
                     }
@@ -259,16 +315,15 @@ impl Verifier {
                 header,
                 timestamp_header: None,
             } => {
-                let found = collect(headers, &[header]);
-                let values = all(header, present(header, &found[0])?)?;
+                present(header, found, 0)?;
                 let mut parsed = StripeHeader::default();
-                for value in &values {
-                    parsed.add(value);
+                for value in values(header, found, 0) {
+                    parsed.add(value?);
                 }
-                let ts = match distinct(&parsed.timestamps).as_slice() {
-                    [] => return Err(VerifyError::invalid(header.clone(), "no t= timestamp")),
-                    [one] => *one,
-                    _ => {
+                let ts = match one_of(&parsed.timestamps) {
+                    None => return Err(VerifyError::invalid(header.clone(), "no t= timestamp")),
+                    Some(Ok(ts)) => ts,
+                    Some(Err(())) => {
                         return Err(VerifyError::invalid(
                             header.clone(),
                             "conflicting t= timestamps",
@@ -287,58 +342,46 @@ impl Verifier {
                 header,
                 timestamp_header: Some(ts_header),
             } => {
-                let found = collect(headers, &[header, ts_header]);
-                let ts_values = present(ts_header, &found[1])?;
-                let sig_values = present(header, &found[0])?;
-                let ts = single(ts_header, ts_values)?;
+                present(ts_header, found, 1)?;
+                present(header, found, 0)?;
+                let ts = single(ts_header, found, 1)?;
                 check_timestamp(ts_header, ts, now, self.tolerance_secs)?;
                 let mut tags = Vec::new();
-                for value in all(header, sig_values)? {
-                    tags.extend(list_items(value).filter_map(hex_decode_tag));
+                for value in values(header, found, 0) {
+                    tags.extend(list_items(value?).filter_map(hex_decode_tag));
                 }
                 self.match_hmac(&tags, &timestamped_parts(ts, body))
             }
         }
     }
 
-    fn verify_standard<I>(&self, body: &[u8], headers: I, now: Option<i64>) -> VResult<()>
-    where
-        I: IntoIterator,
-        I::Item: HeaderPair,
-    {
-        let names = [
-            HEADER_ID,
-            SVIX_HEADER_ID,
-            HEADER_TIMESTAMP,
-            SVIX_HEADER_TIMESTAMP,
-            HEADER_SIGNATURE,
-            SVIX_HEADER_SIGNATURE,
-        ];
-        let found = collect(headers, &names);
-        // Each header independently: the webhook-* name if present, else its svix-* alias.
-        let pick = |i: usize| -> VResult<(&'static str, &[Vec<u8>])> {
-            let (canonical, alias) = (names[2 * i], names[2 * i + 1]);
-            match (&found[2 * i], &found[2 * i + 1]) {
-                (v, _) if !v.is_empty() => Ok((canonical, v)),
-                (_, v) if !v.is_empty() => Ok((alias, v)),
-                _ => Err(VerifyError::missing(canonical)),
+    fn check_standard(&self, body: &[u8], found: &[Found<'_>], now: Option<i64>) -> VResult<()> {
+        // Each header independently: the webhook-* name (index 2i) if present, else its svix-*
+        // alias (index 2i + 1).
+        let pick = |i: usize, canonical: &'static str, alias: &'static str| {
+            if found.iter().any(|f| f.index == 2 * i) {
+                Ok((canonical, 2 * i))
+            } else if found.iter().any(|f| f.index == 2 * i + 1) {
+                Ok((alias, 2 * i + 1))
+            } else {
+                Err(VerifyError::missing(canonical))
             }
         };
-        let (id_name, id_values) = pick(0)?;
-        let (ts_name, ts_values) = pick(1)?;
-        let (sig_name, sig_values) = pick(2)?;
+        let (id_name, id_index) = pick(0, HEADER_ID, SVIX_HEADER_ID)?;
+        let (ts_name, ts_index) = pick(1, HEADER_TIMESTAMP, SVIX_HEADER_TIMESTAMP)?;
+        let (sig_name, sig_index) = pick(2, HEADER_SIGNATURE, SVIX_HEADER_SIGNATURE)?;
 
-        let id = single(id_name, id_values)?;
+        let id = single(id_name, found, id_index)?;
         if let Some(reason) = msg_id_problem(id) {
             return Err(VerifyError::invalid(id_name, reason));
         }
-        let ts = single(ts_name, ts_values)?;
+        let ts = single(ts_name, found, ts_index)?;
         check_timestamp(ts_name, ts, now, self.tolerance_secs)?;
 
         let mut v1: Vec<[u8; HMAC_SHA256_LEN]> = Vec::new();
         let mut v1a: Vec<[u8; ED25519_SIGNATURE_LEN]> = Vec::new();
-        for value in all(sig_name, sig_values)? {
-            for token in value.split_ascii_whitespace() {
+        for value in values(sig_name, found, sig_index) {
+            for token in value?.split_ascii_whitespace() {
                 let Some((version, sig)) = token.split_once(VERSION_SEPARATOR) else {
                     continue;
                 };
@@ -392,52 +435,40 @@ fn timestamped_parts<'a>(ts: &'a str, body: &'a [u8]) -> [&'a [u8]; 3] {
 }
 
 /// Decodes strict, padded base64 and keeps it only if it is exactly `N` bytes.
-fn decode_fixed<const N: usize>(b64: &str) -> Option<[u8; N]> {
+fn decode_fixed<const N: usize>(text: &str) -> Option<[u8; N]> {
     // Cheap upper bound before decoding: padded base64 of N bytes is 4 * ceil(N / 3) chars.
-    if b64.len() != N.div_ceil(3) * 4 {
+    if text.len() != N.div_ceil(3) * 4 {
         return None;
     }
-    STANDARD.decode(b64).ok()?.try_into().ok()
+    b64::decode(text)?.try_into().ok()
 }
 
-/// Gathers every value of each wanted header (names compared case-insensitively).
-fn collect<I, N>(headers: I, names: &[N]) -> Vec<Vec<Vec<u8>>>
-where
-    I: IntoIterator,
-    I::Item: HeaderPair,
-    N: AsRef<str>,
-{
-    let mut found = vec![Vec::new(); names.len()];
-    for pair in headers {
-        let name = pair.header_name().trim();
-        if let Some(i) = names
-            .iter()
-            .position(|n| n.as_ref().eq_ignore_ascii_case(name))
-        {
-            found[i].push(pair.header_value().to_vec());
-        }
-    }
-    found
+/// A value of one of the headers a scheme reads: `index` says which (see
+/// [`Verifier::check`]).
+struct Found<'a> {
+    index: usize,
+    value: &'a [u8],
 }
 
-fn present<'a>(name: &str, values: &'a [Vec<u8>]) -> VResult<&'a [Vec<u8>]> {
-    if values.is_empty() {
-        Err(VerifyError::missing(name.to_owned()))
+/// Fails with [`VerifyError::MissingHeader`] unless header `index` is present.
+fn present(name: &str, found: &[Found<'_>], index: usize) -> VResult<()> {
+    if found.iter().any(|f| f.index == index) {
+        Ok(())
     } else {
-        Ok(values)
+        Err(VerifyError::missing(name.to_owned()))
     }
 }
 
-fn header_name_cow(name: &str) -> Cow<'static, str> {
-    match name {
-        HEADER_ID => Cow::Borrowed(HEADER_ID),
-        HEADER_TIMESTAMP => Cow::Borrowed(HEADER_TIMESTAMP),
-        HEADER_SIGNATURE => Cow::Borrowed(HEADER_SIGNATURE),
-        SVIX_HEADER_ID => Cow::Borrowed(SVIX_HEADER_ID),
-        SVIX_HEADER_TIMESTAMP => Cow::Borrowed(SVIX_HEADER_TIMESTAMP),
-        SVIX_HEADER_SIGNATURE => Cow::Borrowed(SVIX_HEADER_SIGNATURE),
-        other => Cow::Owned(other.to_owned()),
-    }
+/// The values of header `index` as text, in the order received (see [`as_text`]).
+fn values<'a, 'f>(
+    name: &'f str,
+    found: &'f [Found<'a>],
+    index: usize,
+) -> impl Iterator<Item = VResult<&'a str>> + 'f {
+    found
+        .iter()
+        .filter(move |f| f.index == index)
+        .map(move |f| as_text(name, f.value))
 }
 
 /// A header value as trimmed text: visible ASCII, spaces and tabs only.
@@ -451,36 +482,42 @@ fn as_text<'a>(name: &str, raw: &'a [u8]) -> VResult<&'a str> {
             Ok(text.trim_matches([' ', '\t']))
         }
         _ => Err(VerifyError::invalid(
-            header_name_cow(name),
+            name.to_owned(),
             "value must be printable ASCII",
         )),
     }
 }
 
-/// All values of a header, as text.
-fn all<'a>(name: &str, values: &'a [Vec<u8>]) -> VResult<Vec<&'a str>> {
-    values.iter().map(|v| as_text(name, v)).collect()
+/// The one distinct value of `values`: `None` if there is none, `Some(Err(()))` if there are
+/// several.
+fn one_of<'a>(values: &[&'a str]) -> Option<Result<&'a str, ()>> {
+    let (first, rest) = values.split_first()?;
+    Some(if rest.iter().all(|v| v == first) {
+        Ok(*first)
+    } else {
+        Err(())
+    })
 }
 
-fn distinct<'a>(values: &[&'a str]) -> Vec<&'a str> {
-    let mut out: Vec<&str> = Vec::new();
-    for v in values {
-        if !out.contains(v) {
-            out.push(v);
+/// The one value of a header that must not repeat with different values. Every value is
+/// checked as text first.
+fn single<'a>(name: &str, found: &[Found<'a>], index: usize) -> VResult<&'a str> {
+    let mut one = None;
+    let mut repeated = false;
+    for value in values(name, found, index) {
+        let value = value?;
+        match one {
+            None => one = Some(value),
+            Some(first) => repeated |= first != value,
         }
     }
-    out
-}
-
-/// The one value of a header that must not repeat with different values.
-fn single<'a>(name: &str, values: &'a [Vec<u8>]) -> VResult<&'a str> {
-    match distinct(&all(name, values)?).as_slice() {
-        [one] => Ok(one),
-        [] => Err(VerifyError::missing(header_name_cow(name))),
-        _ => Err(VerifyError::invalid(
-            header_name_cow(name),
+    match one {
+        None => Err(VerifyError::missing(name.to_owned())),
+        Some(_) if repeated => Err(VerifyError::invalid(
+            name.to_owned(),
             "header repeated with different values",
         )),
+        Some(value) => Ok(value),
     }
 }
 
@@ -489,13 +526,17 @@ fn single<'a>(name: &str, values: &'a [Vec<u8>]) -> VResult<&'a str> {
 fn check_timestamp(name: &str, ts: &str, now: Option<i64>, tolerance: u64) -> VResult<()> {
     if ts.is_empty() || !ts.bytes().all(|b| b.is_ascii_digit()) {
         return Err(VerifyError::invalid(
-            header_name_cow(name),
+            name.to_owned(),
             "timestamp must be unix seconds (decimal digits)",
         ));
     }
-    let ts: i64 = ts
-        .parse()
-        .map_err(|_| VerifyError::invalid(header_name_cow(name), "timestamp is out of range"))?;
+    // Digits only, so this is `ts.parse::<i64>()` (`None` on overflow), in less code.
+    let ts = ts
+        .bytes()
+        .try_fold(0i64, |n, d| {
+            n.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+        })
+        .ok_or_else(|| VerifyError::invalid(name.to_owned(), "timestamp is out of range"))?;
     if let Some(now) = now {
         let (ts, now, tol) = (i128::from(ts), i128::from(now), i128::from(tolerance));
         if ts < now - tol {
@@ -658,15 +699,15 @@ mod tests {
     #[test]
     fn length_checked_before_compare() {
         // A 31-byte and a 33-byte prefix/extension of the real tag are rejected by length.
-        let tag = STANDARD.decode(&SIG[3..]).unwrap();
+        let tag = b64::decode(&SIG[3..]).unwrap();
         assert_eq!(
             decode_fixed::<32>(&SIG[3..]).map(|t| t.to_vec()),
             Some(tag.clone())
         );
-        assert_eq!(decode_fixed::<32>(&STANDARD.encode(&tag[..31])), None);
+        assert_eq!(decode_fixed::<32>(&b64::encode(&tag[..31])), None);
         let mut longer = tag.clone();
         longer.push(0);
-        assert_eq!(decode_fixed::<32>(&STANDARD.encode(&longer)), None);
+        assert_eq!(decode_fixed::<32>(&b64::encode(&longer)), None);
         assert_eq!(decode_fixed::<64>(&SIG[3..]), None);
     }
 

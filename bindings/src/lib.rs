@@ -1,0 +1,43 @@
+//! # timehook-bindings
+//!
+//! The layer that timehook's Python (`python/`, pyo3) and Node (`node/`, napi-rs) packages share,
+//! so that neither repeats logic. A language binding only converts its values to and from the
+//! plain types here and maps [`ErrorCode`]s onto its own errors.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`runtime`] | the process's one tokio runtime; [`block_on`] for blocking calls, [`spawn_then`] for asynchronous ones |
+//! | [`data`] | plain records ([`JobRecord`], [`AttemptRecord`]): epoch milliseconds, strings, bytes; [`RetrySpec`] / [`RetryInput`]; missed-run policies as `skip` / `run_once` / `catch_up:N` |
+//! | [`jobs`] | [`JobInput`] → `JobSpec` (payload kinds choose the `content-type`), [`ListQuery`] → `ListFilter` |
+//! | [`options`] | [`SchedulerOptions`] → `SchedulerBuilder` (`":memory:"` opens an in-memory store) |
+//! | [`scheduler`] | [`SchedulerHandle`]: every operation as a `'static` future over plain types; `close` from any thread |
+//! | [`signing`] | schemes, verifiers and signers from strings; [`HeaderFilter`] / [`HeaderPairs`] pick the signature headers out of any map |
+//! | [`error`] | [`ErrorCode`] (the stable codes both languages expose), [`ErrorKind`], [`BindingError`] |
+//!
+//! Threading rules for a binding:
+//! - wrap [`block_on`] in the interpreter's "detach" (Python: `py.detach`), so no lock is held
+//!   while waiting on SQLite or the network;
+//! - in [`spawn_then`]'s callback only queue the outcome for the language's own thread or event
+//!   loop; deliveries run on the runtime and never call into the language.
+
+pub mod data;
+pub mod error;
+pub mod jobs;
+pub mod options;
+pub mod runtime;
+pub mod scheduler;
+pub mod signing;
+
+pub use data::{AttemptRecord, EpochMs, JobRecord, RetryInput, RetrySpec, parse_missed};
+pub use error::{BindingError, ErrorCode, ErrorKind, Result};
+pub use jobs::{JobInput, ListQuery, Payload};
+pub use options::{DEFAULT_CLOSE_GRACE, MEMORY_PATH, SchedulerOptions};
+pub use runtime::{block_on, runtime, spawn_then};
+pub use scheduler::SchedulerHandle;
+pub use signing::{HeaderFilter, HeaderPairs, SchemeInput};
+
+/// The version of the bindings (and of every timehook package: one version for the workspace).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Re-exported so a binding can offer a manual clock for tests without depending on the core.
+pub use timehook::ManualClock;

@@ -1,0 +1,223 @@
+//! Scheduler options as plain fields ([`SchedulerOptions`]), turned into a core
+//! [`SchedulerBuilder`].
+
+use std::time::Duration;
+
+use timehook::signing::{Secret, SigningKey};
+use timehook::{Durability, ManualClock, Scheduler, SchedulerBuilder};
+
+use crate::data::RetryInput;
+use crate::error::{BindingError, ErrorCode, Result};
+
+/// The path that opens an in-memory store (nothing survives the scheduler), as in SQLite.
+pub const MEMORY_PATH: &str = ":memory:";
+/// How long `close` lets deliveries in flight finish unless told otherwise.
+pub const DEFAULT_CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+/// Options for opening a scheduler. Unset fields take the core's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct SchedulerOptions {
+    /// The SQLite file, or [`MEMORY_PATH`].
+    pub path: String,
+    /// HMAC signing secrets (`whsec_...`), newest first. None: a secret is generated and kept in
+    /// the file.
+    pub secrets: Vec<String>,
+    /// ed25519 signing keys (`whsk_...`).
+    pub signing_keys: Vec<String>,
+    /// Start delivering as soon as the store is open.
+    pub autostart: bool,
+    /// Most deliveries in flight at once.
+    pub max_concurrency: Option<u64>,
+    /// Most deliveries in flight to one host.
+    pub per_host_concurrency: Option<u64>,
+    /// Per-attempt timeout for jobs that set none, in milliseconds.
+    pub default_timeout_ms: Option<u64>,
+    /// Retry policy for one-time jobs that set none.
+    pub default_retry: Option<RetryInput>,
+    /// Retry policy for cron occurrences whose job sets none.
+    pub default_cron_retry: Option<RetryInput>,
+    /// The `user-agent` header.
+    pub user_agent: Option<String>,
+    /// Largest accepted request body, in bytes.
+    pub max_payload_size: Option<u64>,
+    /// How long succeeded and cancelled jobs are kept, in milliseconds.
+    pub retention_ms: Option<u64>,
+    /// How long failed jobs are kept, in milliseconds.
+    pub failed_retention_ms: Option<u64>,
+    /// How long a claim holds an execution, in milliseconds.
+    pub lease_duration_ms: Option<u64>,
+    /// How often the file is checked for jobs added by other processes, in milliseconds.
+    pub poll_interval_ms: Option<u64>,
+    /// How late a cron occurrence may be and still count as on time, in milliseconds.
+    pub missed_run_grace_ms: Option<u64>,
+    /// `full` (default) or `normal`.
+    pub durability: Option<String>,
+    /// A manual clock, for tests.
+    pub clock: Option<ManualClock>,
+}
+
+fn usize_option(option: &str, n: u64) -> Result<usize> {
+    usize::try_from(n)
+        .map_err(|_| BindingError::invalid_config(option, format!("{n} is too large")))
+}
+
+/// Parses `full` or `normal`.
+///
+/// # Errors
+/// `invalid_config` naming the value.
+pub fn parse_durability(text: &str) -> Result<Durability> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "full" => Ok(Durability::Full),
+        "normal" => Ok(Durability::Normal),
+        _ => Err(BindingError::invalid_config(
+            "durability",
+            format!("{text:?} is not \"full\" or \"normal\""),
+        )),
+    }
+}
+
+fn retry_option(option: &str, retry: RetryInput) -> Result<timehook::RetryPolicy> {
+    retry.into_policy().map_err(|e| BindingError {
+        code: ErrorCode::InvalidConfig,
+        message: format!("invalid configuration: {option}: {}", e.message),
+        detail: Some(option.to_owned()),
+    })
+}
+
+fn numbered(what: &str, i: usize, n: usize) -> String {
+    if n > 1 {
+        format!("{what} {} of {n}", i + 1)
+    } else {
+        what.to_owned()
+    }
+}
+
+impl SchedulerOptions {
+    /// Options for `path` with every default.
+    pub fn new(path: impl Into<String>) -> Self {
+        SchedulerOptions {
+            path: path.into(),
+            autostart: true,
+            ..SchedulerOptions::default()
+        }
+    }
+
+    /// The core builder. Secrets and keys are parsed here (an error names which one, never its
+    /// text); the core checks the numbers when the store is opened.
+    ///
+    /// # Errors
+    /// `invalid_secret` for a bad secret or key, `invalid_config` for another bad option.
+    pub fn into_builder(self) -> Result<SchedulerBuilder> {
+        if self.path.is_empty() {
+            return Err(BindingError::invalid_config(
+                "path",
+                "is empty; give a file path or \":memory:\"",
+            ));
+        }
+        let mut b = if self.path == MEMORY_PATH {
+            Scheduler::in_memory()
+        } else {
+            Scheduler::builder(&self.path)
+        };
+        let n = self.secrets.len();
+        for (i, text) in self.secrets.iter().enumerate() {
+            let secret = Secret::parse(text)
+                .map_err(|e| BindingError::from(e).context(numbered("secret", i, n)))?;
+            b = b.secret(secret);
+        }
+        let n = self.signing_keys.len();
+        for (i, text) in self.signing_keys.iter().enumerate() {
+            let key = SigningKey::parse(text)
+                .map_err(|e| BindingError::from(e).context(numbered("signing_key", i, n)))?;
+            b = b.signing_key(key);
+        }
+        if let Some(n) = self.max_concurrency {
+            b = b.max_concurrency(usize_option("max_concurrency", n)?);
+        }
+        if let Some(n) = self.per_host_concurrency {
+            b = b.per_host_concurrency(usize_option("per_host_concurrency", n)?);
+        }
+        if let Some(n) = self.max_payload_size {
+            b = b.max_payload_size(usize_option("max_payload_size", n)?);
+        }
+        let ms = Duration::from_millis;
+        if let Some(t) = self.default_timeout_ms {
+            b = b.default_timeout(ms(t));
+        }
+        if let Some(r) = self.default_retry {
+            b = b.default_retry(retry_option("default_retry", r)?);
+        }
+        if let Some(r) = self.default_cron_retry {
+            b = b.default_cron_retry(retry_option("default_cron_retry", r)?);
+        }
+        if let Some(ua) = self.user_agent {
+            b = b.user_agent(ua);
+        }
+        if let Some(t) = self.retention_ms {
+            b = b.retention(ms(t));
+        }
+        if let Some(t) = self.failed_retention_ms {
+            b = b.failed_retention(ms(t));
+        }
+        if let Some(t) = self.lease_duration_ms {
+            b = b.lease_duration(ms(t));
+        }
+        if let Some(t) = self.poll_interval_ms {
+            b = b.poll_interval(ms(t));
+        }
+        if let Some(t) = self.missed_run_grace_ms {
+            b = b.missed_run_grace(ms(t));
+        }
+        if let Some(d) = self.durability {
+            b = b.durability(parse_durability(&d)?);
+        }
+        if let Some(clock) = self.clock {
+            b = b.clock(clock);
+        }
+        Ok(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(o: SchedulerOptions) -> BindingError {
+        match o.into_builder() {
+            Ok(_) => panic!("options were accepted"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn bad_secrets_are_numbered_and_never_echoed() {
+        let mut o = SchedulerOptions::new(MEMORY_PATH);
+        o.secrets = vec![
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            "whsec_topsecret!!".into(),
+        ];
+        let e = refused(o);
+        assert_eq!(e.code, ErrorCode::InvalidSecret);
+        assert!(e.message.starts_with("secret 2 of 2: "), "{}", e.message);
+        assert!(!e.message.contains("topsecret"), "{}", e.message);
+    }
+
+    #[test]
+    fn bad_options_are_config_errors() {
+        let mut o = SchedulerOptions::new(MEMORY_PATH);
+        o.durability = Some("paranoid".into());
+        let e = refused(o);
+        assert_eq!(e.code, ErrorCode::InvalidConfig);
+        assert!(e.message.contains("paranoid"));
+
+        let mut o = SchedulerOptions::new(MEMORY_PATH);
+        o.default_retry = Some(RetryInput::Preset("often".into()));
+        let e = refused(o);
+        assert_eq!(e.code, ErrorCode::InvalidConfig);
+        assert_eq!(e.detail.as_deref(), Some("default_retry"));
+        assert!(e.message.contains("often"));
+
+        let e = refused(SchedulerOptions::new(""));
+        assert_eq!(e.detail.as_deref(), Some("path"));
+    }
+}

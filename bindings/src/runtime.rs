@@ -1,0 +1,154 @@
+//! The one tokio runtime of the process, and the bridges from a foreign caller to it.
+//!
+//! The runtime is created on first use and lives until the process exits. Deliveries run on it in
+//! the background; a blocking call ([`block_on`]) waits on the caller's thread, which the language
+//! binding must first detach from its interpreter (Python: `py.detach`); an asynchronous call
+//! ([`spawn_then`]) runs on the runtime and hands its outcome to a callback that must not block (it
+//! queues the outcome for the language's event loop).
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+use tokio::runtime::{Builder, Runtime};
+
+use crate::error::{BindingError, Result};
+
+/// Most worker threads the runtime uses, whatever the number of cores.
+pub const MAX_WORKER_THREADS: usize = 4;
+/// Name of the runtime's threads (visible in `top -H`, debuggers and panics).
+pub const THREAD_NAME: &str = "timehook-rt";
+
+static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
+
+/// The process's runtime, created on first use.
+///
+/// # Errors
+/// `internal` if the runtime cannot be created (the operating system refused threads).
+pub fn runtime() -> Result<&'static Runtime> {
+    RUNTIME
+        .get_or_init(|| {
+            let workers = std::thread::available_parallelism()
+                .map_or(2, usize::from)
+                .clamp(2, MAX_WORKER_THREADS);
+            Builder::new_multi_thread()
+                .worker_threads(workers)
+                .thread_name(THREAD_NAME)
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| BindingError::internal(format!("cannot start the timehook runtime: {e}")))
+}
+
+/// Runs `fut` to completion on the calling thread, within the runtime. Call it only from a
+/// thread that is not a runtime thread and, in Python, with the GIL released.
+///
+/// # Errors
+/// The future's own error, or `internal` if the runtime is unavailable or the caller is already
+/// inside a runtime (blocking there would deadlock it).
+pub fn block_on<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(BindingError::internal(
+            "a blocking timehook call was made from inside an async runtime; use the async API there",
+        ));
+    }
+    runtime()?.block_on(fut)
+}
+
+/// Runs `fut` on the runtime and passes its outcome to `done`, which runs on a runtime thread and
+/// must return quickly without blocking (it should only queue the outcome for the caller's event
+/// loop). A panic in `fut` reaches `done` as an `internal` error, so `done` is always called.
+///
+/// # Errors
+/// `internal` if the runtime is unavailable; `done` is then not called.
+pub fn spawn_then<T, F, D>(fut: F, done: D) -> Result<()>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+    D: FnOnce(Result<T>) + Send + 'static,
+{
+    let rt = runtime()?;
+    let task = rt.spawn(fut);
+    rt.spawn(async move {
+        let outcome = match task.await {
+            Ok(outcome) => outcome,
+            Err(e) => Err(BindingError::internal(format!(
+                "a timehook task failed: {}",
+                if e.is_panic() {
+                    "it panicked"
+                } else {
+                    "it was cancelled"
+                }
+            ))),
+        };
+        done(outcome);
+    });
+    Ok(())
+}
+
+/// Runs `f` with the runtime as the current one, so that code which spawns onto "the current
+/// runtime" (such as `Scheduler::start`) uses it.
+///
+/// # Errors
+/// `internal` if the runtime is unavailable.
+pub fn within<T>(f: impl FnOnce() -> T) -> Result<T> {
+    let _guard = runtime()?.enter();
+    Ok(f())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn block_on_runs_and_reports_errors() {
+        assert_eq!(block_on(async { Ok(41 + 1) }), Ok(42));
+        let err = block_on(async { Err::<(), _>(BindingError::new(ErrorCode::NotFound, "x")) });
+        assert_eq!(err.map_err(|e| e.code), Err(ErrorCode::NotFound));
+    }
+
+    #[test]
+    fn block_on_refuses_to_run_inside_the_runtime() {
+        let inner = runtime()
+            .expect("runtime")
+            .block_on(async { block_on(async { Ok(()) }) });
+        assert_eq!(inner.map_err(|e| e.code), Err(ErrorCode::Internal));
+    }
+
+    #[test]
+    fn spawn_then_always_calls_done_even_on_panic() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let tx2 = tx.clone();
+        spawn_then(async { Ok(7) }, move |r| tx.send(r).expect("send")).expect("spawn");
+        spawn_then(
+            async {
+                if std::hint::black_box(true) {
+                    panic!("boom");
+                }
+                Ok(0)
+            },
+            move |r| tx2.send(r).expect("send"),
+        )
+        .expect("spawn");
+        let mut got: Vec<_> = (0..2)
+            .map(|_| {
+                rx.recv_timeout(std::time::Duration::from_secs(5))
+                    .expect("done called")
+            })
+            .collect();
+        got.sort_by_key(|r| r.is_ok());
+        assert_eq!(
+            got[0].as_ref().map_err(|e| e.code),
+            Err(ErrorCode::Internal)
+        );
+        assert_eq!(got[1], Ok(7));
+    }
+
+    #[test]
+    fn within_makes_the_runtime_current() {
+        let found = within(|| tokio::runtime::Handle::try_current().is_ok()).expect("runtime");
+        assert!(found);
+    }
+}

@@ -1,0 +1,53 @@
+//! Running a bindings future for JavaScript: the future runs on the bindings' tokio runtime
+//! ([`timehook_bindings::spawn_then`]) and settles a promise on the JavaScript thread.
+//!
+//! The event loop never waits: the calling function returns the promise at once; the runtime
+//! thread that finishes the operation only queues its outcome (napi's threadsafe function), and
+//! the value or the `TimehookError` is built on the JavaScript thread. A pending promise keeps
+//! the event loop alive, so a process exits only after its operations have settled.
+
+use std::future::Future;
+
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
+use napi::{Env, JsValue};
+
+use crate::errors::IntoNapi;
+use crate::value::ConvResult;
+
+type Resolver<V> = Box<dyn FnOnce(Env) -> napi::Result<V> + Send>;
+
+/// Returns a promise for `fut`'s outcome, converted to JavaScript by `convert` on the JavaScript
+/// thread. `input` is the outcome of converting the arguments: when it is an error, the promise
+/// rejects with it and nothing runs.
+pub fn promise<'env, T, V, F, C>(
+    env: &'env Env,
+    input: ConvResult<F>,
+    convert: C,
+) -> napi::Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue + 'static,
+    F: Future<Output = timehook_bindings::Result<T>> + Send + 'static,
+    C: FnOnce(T) -> V + Send + 'static,
+{
+    // Checked first: once the deferred exists, it must be settled.
+    timehook_bindings::runtime().map_err(|e| e.into_napi(env))?;
+    let (deferred, promise) = env.create_deferred::<V, Resolver<V>>()?;
+    let promise = PromiseRaw::new(env.raw(), promise.raw());
+    let fut = match input {
+        Ok(fut) => fut,
+        Err(e) => {
+            deferred.reject(e.into_napi(env));
+            return Ok(promise);
+        }
+    };
+    let spawned = timehook_bindings::spawn_then(fut, move |outcome| {
+        deferred.resolve(Box::new(move |env| match outcome {
+            Ok(value) => Ok(convert(value)),
+            Err(e) => Err(e.into_napi(&env)),
+        }));
+    });
+    // Cannot fail: the runtime was checked above.
+    spawned.map_err(|e| e.into_napi(env))?;
+    Ok(promise)
+}

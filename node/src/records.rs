@@ -1,0 +1,237 @@
+//! The plain records of the bindings as JavaScript objects: times become `Date`s, durations stay
+//! milliseconds, bodies become `Buffer`s. These structs also declare the input shapes in
+//! `index.d.ts` (`JobOptions`, `OpenOptions`, ...), which the converters in `jobs` read.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+use timehook_bindings::{AttemptRecord, EpochMs, JobRecord, RetrySpec};
+
+fn date(ms: EpochMs) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// A job's state. `scheduled` → `running` → `succeeded`, or `retrying` → ... → `failed`;
+/// `cancelled` by `cancel`; `paused` (cron jobs) by `pause`.
+#[napi(string_enum = "lowercase")]
+#[derive(Debug, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for its time.
+    Scheduled,
+    /// A delivery is in flight.
+    Running,
+    /// The last attempt failed; another is due.
+    Retrying,
+    /// Delivered (a one-time job's final state).
+    Succeeded,
+    /// Out of attempts, or answered with a final failure (a dead letter; `retry` re-queues it).
+    Failed,
+    /// Cancelled; it never fires again.
+    Cancelled,
+    /// A paused cron job.
+    Paused,
+}
+
+impl From<timehook::JobState> for JobState {
+    /// Exhaustive, so a state added to the core must be added here (and so to `index.d.ts`).
+    fn from(state: timehook::JobState) -> Self {
+        use timehook::JobState as S;
+        match state {
+            S::Scheduled => JobState::Scheduled,
+            S::Running => JobState::Running,
+            S::Retrying => JobState::Retrying,
+            S::Succeeded => JobState::Succeeded,
+            S::Failed => JobState::Failed,
+            S::Cancelled => JobState::Cancelled,
+            S::Paused => JobState::Paused,
+        }
+    }
+}
+
+impl JobState {
+    /// The state of a record (the bindings give the core's own string for it).
+    fn parse(state: &str) -> JobState {
+        // The string always comes from the core's `JobState::as_str`, so this cannot fail; a
+        // state the core cannot parse back would be reported as scheduled.
+        timehook::JobState::from_str(state).map_or(JobState::Scheduled, JobState::from)
+    }
+}
+
+/// A retry policy. As input, a preset name (`"default"`, `"none"`, `"runlater"`, `"single"`,
+/// `"cronflow"`, `"svix"`) may be given instead; unset fields take the defaults. With `delays`
+/// the policy is a fixed list of delays, otherwise exponential backoff with jitter.
+#[napi(object)]
+#[derive(Debug, Clone, Default)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first one included.
+    pub max_attempts: Option<u32>,
+    /// Fixed delays between attempts, in milliseconds.
+    pub delays: Option<Vec<f64>>,
+    /// First delay of exponential backoff, in milliseconds (default 10 s).
+    pub initial: Option<f64>,
+    /// Growth factor of exponential backoff (default 2).
+    pub factor: Option<f64>,
+    /// Jitter fraction of exponential backoff, 0..=1 (default 0.2).
+    pub jitter: Option<f64>,
+    /// Longest delay, which also caps `Retry-After`, in milliseconds (default 1 h).
+    pub max_delay: Option<f64>,
+}
+
+impl From<RetrySpec> for RetryPolicy {
+    fn from(r: RetrySpec) -> Self {
+        RetryPolicy {
+            max_attempts: r.max_attempts,
+            delays: r
+                .delays_ms
+                .map(|d| d.into_iter().map(|ms| ms as f64).collect()),
+            initial: r.initial_ms.map(|ms| ms as f64),
+            factor: r.factor,
+            jitter: r.jitter,
+            max_delay: r.max_delay_ms.map(|ms| ms as f64),
+        }
+    }
+}
+
+/// A job as stored.
+#[napi(object, object_from_js = false)]
+pub struct Job {
+    /// `job_...`.
+    pub id: String,
+    /// `once` or `cron`.
+    #[napi(ts_type = "'once' | 'cron'")]
+    pub kind: String,
+    /// Its state.
+    pub state: JobState,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its labels.
+    pub labels: Vec<String>,
+    /// Target URL.
+    pub url: String,
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Request headers (`content-type` included), as `[name, value]` pairs.
+    #[napi(ts_type = "Array<[string, string]>")]
+    pub headers: Vec<Vec<String>>,
+    /// Request body.
+    pub body: Buffer,
+    /// Per-attempt timeout in milliseconds.
+    pub timeout: f64,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Idempotency key.
+    pub idempotency_key: Option<String>,
+    /// Cron expression (cron jobs).
+    pub cron: Option<String>,
+    /// IANA time zone (cron jobs).
+    pub tz: Option<String>,
+    /// Missed-run policy (cron jobs): `skip`, `run_once` or `catch_up:N`.
+    pub missed: Option<String>,
+    /// When it next runs.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// `exec_...`: the `webhook-id` of a one-time job's delivery (stable across retries).
+    pub execution_id: Option<String>,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When it was scheduled.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<JobRecord> for Job {
+    fn from(r: JobRecord) -> Self {
+        Job {
+            id: r.id,
+            kind: r.kind.to_owned(),
+            state: JobState::parse(r.state),
+            name: r.name,
+            labels: r.labels,
+            url: r.url,
+            method: r.method.to_owned(),
+            headers: r.headers.into_iter().map(|(n, v)| vec![n, v]).collect(),
+            body: r.body.into(),
+            timeout: r.timeout_ms as f64,
+            retry: r.retry.into(),
+            idempotency_key: r.idempotency_key,
+            cron: r.cron,
+            tz: r.tz,
+            missed: r.missed,
+            next_run_at: r.next_run_at_ms.map(date),
+            execution_id: r.execution_id,
+            attempts: r.attempts,
+            created_at: date(r.created_at_ms),
+            updated_at: date(r.updated_at_ms),
+        }
+    }
+}
+
+/// One delivery attempt.
+#[napi(object, object_from_js = false)]
+pub struct Attempt {
+    /// The job.
+    pub job_id: String,
+    /// The execution (`webhook-id`).
+    pub execution_id: String,
+    /// 1 for the first attempt of the execution.
+    pub number: u32,
+    /// When the request was sent.
+    pub started_at: DateTime<Utc>,
+    /// How long it took, in milliseconds.
+    pub duration: f64,
+    /// The response status, if an answer came.
+    pub status: Option<u32>,
+    /// The first 1 KB of the response body.
+    pub response_body: Option<Buffer>,
+    /// Why it failed: `timeout`, `connect`, `dns`, `tls`, `redirect`, `status`, `interrupted` or
+    /// `request`.
+    pub error: Option<String>,
+    /// A human-readable description of the failure.
+    pub message: Option<String>,
+    /// When the next attempt is due, if one follows.
+    pub next_retry_at: Option<DateTime<Utc>>,
+}
+
+impl From<AttemptRecord> for Attempt {
+    fn from(a: AttemptRecord) -> Self {
+        Attempt {
+            job_id: a.job_id,
+            execution_id: a.execution_id,
+            number: a.number,
+            started_at: date(a.started_at_ms),
+            duration: a.duration_ms as f64,
+            status: a.status.map(u32::from),
+            response_body: a.response_body.map(Buffer::from),
+            error: a.error.map(str::to_owned),
+            message: a.message,
+            next_retry_at: a.next_retry_at_ms.map(date),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_core_state_round_trips() {
+        use timehook::JobState as S;
+        for state in [
+            S::Scheduled,
+            S::Running,
+            S::Retrying,
+            S::Succeeded,
+            S::Failed,
+            S::Cancelled,
+            S::Paused,
+        ] {
+            assert_eq!(JobState::parse(state.as_str()), JobState::from(state));
+            assert_eq!(
+                format!("{:?}", JobState::from(state)).to_lowercase(),
+                state.as_str()
+            );
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The native scheduler behind `timehook.Scheduler` and `timehook.AsyncScheduler`.
+//!
+//! Every operation takes an optional `waiter`, an asyncio `(loop, future)` pair: without it the
+//! call blocks with the GIL released and returns the value; with it the call returns `None` at
+//! once and the future receives the value (see `bridge`). Arguments are converted before either.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyAny, PyDict};
+use timehook_bindings::{DEFAULT_CLOSE_GRACE, SchedulerHandle};
+
+use crate::bridge::{self, Waiter};
+use crate::convert::{self, epoch_ms, millis};
+use crate::errors::IntoPyErr;
+use crate::records::{self, object};
+use crate::signing::Verifier;
+use crate::{jobs, options};
+
+/// An open scheduler (use `timehook.Scheduler.open` or `timehook.AsyncScheduler.open`).
+#[pyclass(module = "timehook._native", name = "NativeScheduler", frozen)]
+pub struct NativeScheduler {
+    handle: Arc<SchedulerHandle>,
+}
+
+fn none(py: Python<'_>, (): ()) -> PyResult<Py<PyAny>> {
+    Ok(py.None())
+}
+
+#[pymethods]
+impl NativeScheduler {
+    /// Opens the store at `path` (`":memory:"` for an in-memory one) with the keyword options of
+    /// `Scheduler.open`.
+    #[staticmethod]
+    #[pyo3(signature = (path, options, waiter=None))]
+    fn open(
+        py: Python<'_>,
+        path: String,
+        options: &Bound<'_, PyDict>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        let options = options::scheduler_options(path, options)?;
+        bridge::run(py, waiter, SchedulerHandle::open(options), |py, handle| {
+            Ok(Py::new(
+                py,
+                NativeScheduler {
+                    handle: Arc::new(handle),
+                },
+            )?
+            .into_any())
+        })
+    }
+
+    /// Schedules job dicts in one transaction; returns their ids.
+    #[pyo3(signature = (jobs, waiter=None))]
+    fn schedule_many(
+        &self,
+        py: Python<'_>,
+        jobs: &Bound<'_, PyAny>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        let inputs = jobs::job_inputs(jobs)?;
+        bridge::run(py, waiter, self.handle.schedule_many(inputs), object)
+    }
+
+    /// One job record.
+    #[pyo3(signature = (job_id, waiter=None))]
+    fn get(&self, py: Python<'_>, job_id: String, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.get(job_id), records::job_record)
+    }
+
+    /// A page of job records.
+    #[pyo3(signature = (query, waiter=None))]
+    fn list(
+        &self,
+        py: Python<'_>,
+        query: &Bound<'_, PyDict>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        let query = jobs::list_query(query)?;
+        bridge::run(py, waiter, self.handle.list(query), records::job_records)
+    }
+
+    /// Every attempt record of a job.
+    #[pyo3(signature = (job_id, waiter=None))]
+    fn attempts(
+        &self,
+        py: Python<'_>,
+        job_id: String,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        bridge::run(
+            py,
+            waiter,
+            self.handle.attempts(job_id),
+            records::attempt_records,
+        )
+    }
+
+    /// Cancels a job.
+    #[pyo3(signature = (job_id, waiter=None))]
+    fn cancel(
+        &self,
+        py: Python<'_>,
+        job_id: String,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.cancel(job_id), none)
+    }
+
+    /// Moves a pending one-time job to `at` (an aware datetime).
+    #[pyo3(signature = (job_id, at, waiter=None))]
+    fn reschedule(
+        &self,
+        py: Python<'_>,
+        job_id: String,
+        at: &Bound<'_, PyAny>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        let at = epoch_ms("at", at)?;
+        bridge::run(py, waiter, self.handle.reschedule(job_id, at), none)
+    }
+
+    /// Pauses a cron job.
+    #[pyo3(signature = (job_id, waiter=None))]
+    fn pause(&self, py: Python<'_>, job_id: String, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.pause(job_id), none)
+    }
+
+    /// Resumes a paused cron job.
+    #[pyo3(signature = (job_id, waiter=None))]
+    fn resume(
+        &self,
+        py: Python<'_>,
+        job_id: String,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.resume(job_id), none)
+    }
+
+    /// Runs a job now; returns the execution id.
+    #[pyo3(signature = (job_id, waiter=None))]
+    fn trigger(
+        &self,
+        py: Python<'_>,
+        job_id: String,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.trigger(job_id), object)
+    }
+
+    /// Re-queues a failed job.
+    #[pyo3(signature = (job_id, waiter=None))]
+    fn retry(&self, py: Python<'_>, job_id: String, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.retry(job_id), none)
+    }
+
+    /// Deletes finished jobs past their retention; returns how many.
+    #[pyo3(signature = (waiter=None))]
+    fn prune(&self, py: Python<'_>, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.prune(), object)
+    }
+
+    /// Delivers what is due now and waits for the outcomes; returns the number of attempts.
+    #[pyo3(signature = (waiter=None))]
+    fn run_due(&self, py: Python<'_>, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.run_due(), object)
+    }
+
+    /// Begins delivering in the background.
+    fn start(&self) -> PyResult<()> {
+        self.handle.start().map_err(IntoPyErr::into_py_err)
+    }
+
+    /// Stops delivering, letting deliveries in flight finish for up to `grace` (seconds or a
+    /// timedelta; default 10 s).
+    #[pyo3(signature = (grace=None, waiter=None))]
+    fn close(
+        &self,
+        py: Python<'_>,
+        grace: Option<&Bound<'_, PyAny>>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        let grace = match grace.filter(|g| !g.is_none()) {
+            Some(g) => Duration::from_millis(millis("grace", g).map_err(convert::as_value_error)?),
+            None => DEFAULT_CLOSE_GRACE,
+        };
+        bridge::run(py, waiter, self.handle.close(grace), none)
+    }
+
+    /// Whether `close` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
+    /// A verifier for this scheduler's own signing keys.
+    fn verifier(&self) -> PyResult<Verifier> {
+        Ok(Verifier::from_core(
+            self.handle.verifier().map_err(IntoPyErr::into_py_err)?,
+        ))
+    }
+}

@@ -1,0 +1,101 @@
+"""Real deliveries to a receiver on 127.0.0.1, with the system clock, checked by timehook's own
+verifier and by the PyPI ``standardwebhooks`` and ``svix`` packages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import standardwebhooks
+import svix.webhooks
+from support import SECRET
+
+import timehook
+
+
+def test_a_scheduled_job_arrives_signed_for_every_verifier(live, receiver):
+    job_id = live.schedule(
+        receiver.url("/trial-ended"),
+        payload={"account": 42, "plan": "free"},
+        headers={"x-tenant": "acme"},
+    )
+    req = receiver.next()
+    assert (req.method, req.path) == ("POST", "/trial-ended")
+    assert req.json() == {"account": 42, "plan": "free"}
+    assert req.header("content-type") == "application/json"
+    assert req.header("x-tenant") == "acme"
+    job = live.get(job_id)
+    assert req.header("webhook-id") == job.execution_id
+
+    # timehook's verifier, with the scheduler's own keys and with the secret.
+    live.verifier().verify(req.body, req.headers)
+    timehook.Verifier(SECRET).verify(req.body, req.header_dict)
+    # The reference Standard Webhooks library accepts it...
+    payload = standardwebhooks.Webhook(SECRET).verify(req.body, req.header_dict)
+    assert payload == {"account": 42, "plan": "free"}
+    # ...and so does Svix's (it returns None, raising on a bad signature).
+    svix.webhooks.Webhook(SECRET).verify(req.body, req.header_dict)
+    # Both really check: a changed body is refused.
+    with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(SECRET).verify(req.body + b" ", req.header_dict)
+    with pytest.raises(svix.webhooks.WebhookVerificationError):
+        svix.webhooks.Webhook(SECRET).verify(req.body + b" ", req.header_dict)
+
+
+def test_close_waits_for_the_delivery_in_flight_and_records_it(db, receiver):
+    gate = receiver.hold("/slow")
+    s = timehook.Scheduler.open(db, secret=SECRET, durability="normal")
+    job_id = s.schedule(receiver.url("/slow"), payload="hello")
+    req = receiver.next()  # the request is in flight, held by the receiver
+    assert req.body == b"hello"
+    assert req.header("content-type") == "text/plain; charset=utf-8"
+    gate.set()
+    s.close(grace=10)  # graceful: the answer is awaited and recorded
+    with timehook.Scheduler.open(db, secret=SECRET, autostart=False) as again:
+        job = again.get(job_id)
+        assert job.state is timehook.JobState.SUCCEEDED
+        [attempt] = again.attempts(job_id)
+    assert attempt.succeeded and attempt.status == 200 and attempt.number == 1
+    assert attempt.started_at.tzinfo is timezone.utc
+    assert attempt.execution_id == job.execution_id == req.header("webhook-id")
+
+
+def test_bytes_and_methods_are_sent_as_given(live, receiver):
+    live.schedule(
+        receiver.url("/raw"), payload=b"\x00\xff binary", method="put", content_type="x/y"
+    )
+    req = receiver.next()
+    assert (req.method, req.body, req.header("content-type")) == ("PUT", b"\x00\xff binary", "x/y")
+
+
+def test_at_in_the_past_is_due_now_and_after_waits(live, receiver):
+    live.schedule(receiver.url("/later"), after=timedelta(hours=1))
+    live.schedule(receiver.url("/now"), at=datetime(2000, 1, 1, tzinfo=timezone.utc))
+    assert receiver.next().path == "/now"
+    [later] = live.list(state="scheduled")
+    assert later.url.endswith("/later")
+    assert later.next_run_at > datetime.now(timezone.utc) + timedelta(minutes=59)
+
+
+def test_cron_every_second_delivers_distinct_executions(live, receiver):
+    job_id = live.cron(receiver.url("/tick"), "* * * * * *", payload={"n": 1})
+    first, second = receiver.next(), receiver.next()
+    assert first.header("webhook-id") != second.header("webhook-id")
+    for req in (first, second):
+        standardwebhooks.Webhook(SECRET).verify(req.body, req.header_dict)
+    live.cancel(job_id)
+    assert live.get(job_id).state == "cancelled"
+
+
+def test_a_generated_secret_is_kept_in_the_file(db, receiver):
+    with timehook.Scheduler.open(db, durability="normal") as s:
+        s.schedule(receiver.url("/a"))
+        first = receiver.next()
+        s.verifier().verify(first.body, first.headers)
+    with timehook.Scheduler.open(db, durability="normal") as s:
+        s.schedule(receiver.url("/b"))
+        second = receiver.next()
+        # The reopened scheduler signs with the same stored secret.
+        s.verifier().verify(first.body, first.headers)
+        s.verifier().verify(second.body, second.headers)
+    assert first.body == b""  # no payload, no body

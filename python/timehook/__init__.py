@@ -1,0 +1,52 @@
+"""timehook: an embeddable, durable webhook scheduler.
+
+Schedule HTTP webhooks to run once (at an instant or after a delay) or on a cron schedule;
+timehook keeps them in one SQLite file, delivers each as a signed `Standard Webhooks
+<https://www.standardwebhooks.com/>`_ request with a timeout and retries, and records every
+attempt. Receivers check signatures with :class:`Verifier`.
+
+>>> from timehook import Scheduler
+>>> with Scheduler.open("jobs.db", secret="whsec_...") as scheduler:  # doctest: +SKIP
+...     job_id = scheduler.schedule("https://example.com/hook", after=3600, payload={"n": 1})
+"""
+
+from __future__ import annotations
+
+from . import signing, testing
+from ._async import AsyncScheduler
+from ._native import Scheme, Verifier, __version__
+from ._scheduler import Scheduler
+from ._types import Attempt, Job, JobKind, JobState, RetryPolicy
+from .errors import (
+    ClosedError,
+    ConfigError,
+    InvalidJobError,
+    InvalidStateError,
+    NotFoundError,
+    StoreError,
+    TimehookError,
+    VerificationError,
+)
+
+__all__ = [
+    "AsyncScheduler",
+    "Attempt",
+    "ClosedError",
+    "ConfigError",
+    "InvalidJobError",
+    "InvalidStateError",
+    "Job",
+    "JobKind",
+    "JobState",
+    "NotFoundError",
+    "RetryPolicy",
+    "Scheduler",
+    "Scheme",
+    "StoreError",
+    "TimehookError",
+    "VerificationError",
+    "Verifier",
+    "__version__",
+    "signing",
+    "testing",
+]

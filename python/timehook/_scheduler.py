@@ -1,0 +1,291 @@
+"""The blocking :class:`Scheduler`."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Type, Union
+
+from . import _common as c
+from ._native import NativeScheduler, Verifier
+from ._types import Attempt, Job, JobKind, JobState, Seconds
+from .testing import ManualClock
+
+__all__ = ["Scheduler"]
+
+StrPath = Union[str, "os.PathLike[str]"]
+
+
+class Scheduler:
+    """A durable webhook scheduler over one SQLite file.
+
+    Open it with :meth:`open`; use it as a context manager, or call :meth:`close`. Every method
+    that changes a job returns once the change is committed to the file. Methods block the
+    calling thread with the GIL released, so other threads run meanwhile; the object is safe to
+    use from many threads. Deliveries run in the background on timehook's own threads and never
+    take the GIL. For asyncio, use :class:`timehook.AsyncScheduler`.
+    """
+
+    __slots__ = ("_native", "_path")
+
+    def __init__(self, native: NativeScheduler, path: str) -> None:
+        self._native = native
+        self._path = path
+
+    @classmethod
+    def open(
+        cls,
+        path: StrPath,
+        *,
+        secret: Union[str, Sequence[str], None] = None,
+        signing_key: Union[str, Sequence[str], None] = None,
+        autostart: bool = True,
+        max_concurrency: Optional[int] = None,
+        per_host_concurrency: Optional[int] = None,
+        default_timeout: Optional[Seconds] = None,
+        default_retry: Optional[c.Retry] = None,
+        default_cron_retry: Optional[c.Retry] = None,
+        user_agent: Optional[str] = None,
+        max_payload_size: Optional[int] = None,
+        retention: Optional[Seconds] = None,
+        failed_retention: Optional[Seconds] = None,
+        lease_duration: Optional[Seconds] = None,
+        poll_interval: Optional[Seconds] = None,
+        missed_run_grace: Optional[Seconds] = None,
+        durability: Optional[str] = None,
+        clock: Optional[ManualClock] = None,
+    ) -> Scheduler:
+        """Opens (creating and migrating if needed) the store at ``path`` and, unless
+        ``autostart=False``, starts delivering. ``":memory:"`` opens an in-memory store.
+
+        ``secret`` is a ``whsec_...`` signing secret or a list of them (newest first; every
+        request then carries one signature per secret, for rotation). Without one, a secret is
+        generated on first open and kept in the file. ``signing_key`` adds ed25519 ``whsk_...``
+        keys. Durations are seconds or ``timedelta``. ``durability`` is ``"full"`` (default:
+        commits survive power loss) or ``"normal"`` (they survive a process crash). ``clock``
+        is a :class:`timehook.testing.ManualClock`, for tests.
+
+        Raises :class:`ConfigError` for bad options or secrets, :class:`StoreError` if the file
+        cannot be opened.
+        """
+        options = c.open_options(
+            secret=secret,
+            signing_key=signing_key,
+            autostart=autostart,
+            max_concurrency=max_concurrency,
+            per_host_concurrency=per_host_concurrency,
+            default_timeout=default_timeout,
+            default_retry=default_retry,
+            default_cron_retry=default_cron_retry,
+            user_agent=user_agent,
+            max_payload_size=max_payload_size,
+            retention=retention,
+            failed_retention=failed_retention,
+            lease_duration=lease_duration,
+            poll_interval=poll_interval,
+            missed_run_grace=missed_run_grace,
+            durability=durability,
+            clock=clock,
+        )
+        fspath = os.fspath(path)
+        return cls(NativeScheduler.open(fspath, options), fspath)
+
+    def schedule(
+        self,
+        url: str,
+        *,
+        at: Optional[datetime] = None,
+        after: Optional[Seconds] = None,
+        payload: Optional[c.Payload] = None,
+        headers: Optional[c.Headers] = None,
+        method: str = "POST",
+        timeout: Optional[Seconds] = None,
+        retry: Optional[c.Retry] = None,
+        idempotency_key: Optional[str] = None,
+        name: Optional[str] = None,
+        labels: Optional[Sequence[str]] = None,
+        content_type: Optional[str] = None,
+    ) -> str:
+        """Schedules one webhook and returns its job id once it is committed.
+
+        ``at`` is an aware datetime (a naive one is refused; one in the past means "due now");
+        ``after`` a delay (seconds or ``timedelta``); with neither the job is due now.
+        ``payload`` is a dict or list (sent as JSON) or str or bytes (sent as-is). ``retry`` is a
+        preset name or a :class:`RetryPolicy`. With an ``idempotency_key`` that exists already,
+        returns the existing job's id and creates nothing.
+
+        Raises :class:`InvalidJobError` (a ``ValueError``) naming the bad field; nothing is
+        stored then.
+        """
+        job = c.job(
+            url,
+            at=at,
+            after=after,
+            payload=payload,
+            headers=headers,
+            method=method,
+            timeout=timeout,
+            retry=retry,
+            idempotency_key=idempotency_key,
+            name=name,
+            labels=labels,
+            content_type=content_type,
+        )
+        return self._native.schedule_many([job])[0]
+
+    def schedule_many(self, jobs: Iterable[Mapping[str, Any]]) -> List[str]:
+        """Schedules many jobs in one transaction: all are stored, or (on any bad job) none.
+
+        Each job is a dict with the keyword arguments of :meth:`schedule` (``url`` required;
+        ``cron``, ``tz`` and ``missed`` make a cron job). Returns the ids in input order.
+        """
+        return self._native.schedule_many(jobs)
+
+    def cron(
+        self,
+        url: str,
+        expr: str,
+        *,
+        tz: str = "UTC",
+        missed: Optional[str] = None,
+        payload: Optional[c.Payload] = None,
+        headers: Optional[c.Headers] = None,
+        method: str = "POST",
+        timeout: Optional[Seconds] = None,
+        retry: Optional[c.Retry] = None,
+        idempotency_key: Optional[str] = None,
+        name: Optional[str] = None,
+        labels: Optional[Sequence[str]] = None,
+        content_type: Optional[str] = None,
+    ) -> str:
+        """Schedules a webhook on a cron schedule and returns its job id.
+
+        ``expr`` has 5 fields, 6 (leading seconds) or is a nickname such as ``"@hourly"``;
+        ``tz`` is an IANA zone. ``missed`` says what happens to occurrences missed while no
+        scheduler ran: ``"skip"``, ``"run_once"`` (default) or ``"catch_up:N"``. Occurrences
+        are not retried unless ``retry`` says so.
+        """
+        job = c.job(
+            url,
+            cron=expr,
+            tz=tz,
+            missed=missed,
+            payload=payload,
+            headers=headers,
+            method=method,
+            timeout=timeout,
+            retry=retry,
+            idempotency_key=idempotency_key,
+            name=name,
+            labels=labels,
+            content_type=content_type,
+        )
+        return self._native.schedule_many([job])[0]
+
+    def get(self, job_id: str) -> Job:
+        """One job. Raises :class:`NotFoundError` (a ``LookupError``) for an unknown id."""
+        return c.one_job(self._native.get(job_id))
+
+    def list(
+        self,
+        *,
+        state: Union[str, JobState, Iterable[Union[str, JobState]], None] = None,
+        name: Optional[str] = None,
+        label: Optional[str] = None,
+        kind: Union[str, JobKind, None] = None,
+        created_after: Optional[datetime] = None,
+        created_before: Optional[datetime] = None,
+        due_after: Optional[datetime] = None,
+        due_before: Optional[datetime] = None,
+        limit: Optional[int] = None,
+        after: Optional[str] = None,
+    ) -> List[Job]:
+        """A page of jobs matching every given filter, in creation order (``limit`` defaults to
+        100, at most 10 000). Pass the last job's id as ``after`` for the next page."""
+        query = c.list_filter(
+            state,
+            name,
+            label,
+            kind,
+            created_after,
+            created_before,
+            due_after,
+            due_before,
+            limit,
+            after,
+        )
+        return c.jobs(self._native.list(query))
+
+    def attempts(self, job_id: str) -> List[Attempt]:
+        """Every attempt of a job (of every occurrence, for a cron job), oldest first."""
+        return c.attempts(self._native.attempts(job_id))
+
+    def cancel(self, job_id: str) -> None:
+        """Cancels a job: it never fires afterwards (a cron job stops). Idempotent."""
+        self._native.cancel(job_id)
+
+    def reschedule(self, job_id: str, at: datetime) -> None:
+        """Moves a scheduled or retrying one-time job to ``at`` (an aware datetime)."""
+        self._native.reschedule(job_id, at)
+
+    def pause(self, job_id: str) -> None:
+        """Pauses a cron job: no occurrence fires until :meth:`resume`."""
+        self._native.pause(job_id)
+
+    def resume(self, job_id: str) -> None:
+        """Resumes a paused cron job from its next occurrence."""
+        self._native.resume(job_id)
+
+    def trigger(self, job_id: str) -> str:
+        """Runs a job now (a new occurrence of a cron job); returns the ``webhook-id`` the
+        delivery will carry."""
+        return self._native.trigger(job_id)
+
+    def retry(self, job_id: str) -> None:
+        """Re-queues a failed job now, with a fresh retry budget and the same ``webhook-id``."""
+        self._native.retry(job_id)
+
+    def prune(self) -> int:
+        """Deletes finished jobs past their retention now; returns how many."""
+        return self._native.prune()
+
+    def run_due(self) -> int:
+        """Delivers everything due now and waits for the outcomes; returns the number of
+        attempts. For ``autostart=False`` (tests with a manual clock, or a cron-driven
+        function)."""
+        return self._native.run_due()
+
+    def start(self) -> None:
+        """Begins delivering in the background (after ``autostart=False``)."""
+        self._native.start()
+
+    def verifier(self) -> Verifier:
+        """A :class:`Verifier` for this scheduler's own signing keys."""
+        return self._native.verifier()
+
+    def close(self, grace: Seconds = 10.0) -> None:
+        """Stops delivering: deliveries in flight get up to ``grace`` to finish; the rest are
+        recorded as interrupted and made due again. Later calls raise :class:`ClosedError`.
+        Closing twice is harmless."""
+        self._native.close(grace)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._native.closed
+
+    def __enter__(self) -> Scheduler:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<timehook.Scheduler {self._path!r} {state}>"

@@ -1,0 +1,251 @@
+"""Jobs, attempts, states and retry policies as Python values."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any, Optional, Sequence, Tuple, Union
+
+__all__ = ["Attempt", "Job", "JobKind", "JobState", "RetryPolicy", "Seconds"]
+
+#: A duration: a ``timedelta`` or a number of seconds.
+Seconds = Union[timedelta, int, float]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def datetime_from_ms(ms: int) -> datetime:
+    """An aware UTC datetime for milliseconds since the Unix epoch (exact, no float rounding)."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def _dt(ms: Optional[int]) -> Optional[datetime]:
+    return None if ms is None else datetime_from_ms(ms)
+
+
+def _secs(ms: Optional[int]) -> Optional[float]:
+    return None if ms is None else ms / 1000
+
+
+class JobState(str, Enum):
+    """Where a job is in its life. A ``str``: ``JobState.FAILED == "failed"``.
+
+    One-time jobs go ``scheduled → running → succeeded``, or ``running → retrying → running …``
+    until they succeed or become ``failed`` (a dead letter; ``retry()`` re-queues it). Cron jobs
+    stay ``scheduled`` (or ``paused``) while their occurrences run.
+    """
+
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PAUSED = "paused"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the job will never run again by itself."""
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class JobKind(str, Enum):
+    """A one-time job or a cron job. A ``str``: ``JobKind.CRON == "cron"``."""
+
+    ONCE = "once"
+    CRON = "cron"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how often a failed delivery is tried again.
+
+    Pass it (or a preset name: ``"default"``, ``"none"``, ``"runlater"``, ``"single"``,
+    ``"cronflow"``, ``"svix"``) as ``retry=``. Build one with :meth:`exponential`,
+    :meth:`fixed` or :meth:`none`. Durations are in seconds; unset fields take the defaults
+    (exponential 10 s, 20 s, 40 s… ±20 % jitter, capped at 1 h, 8 attempts in all).
+    """
+
+    #: Attempts in all, the first one included (1 means no retry).
+    max_attempts: Optional[int] = None
+    #: Fixed delays between attempts, in seconds (a list policy); None for exponential.
+    delays: Optional[Tuple[float, ...]] = None
+    #: First delay of exponential backoff, in seconds.
+    initial: Optional[float] = None
+    #: Growth factor of exponential backoff.
+    factor: Optional[float] = None
+    #: Jitter fraction of exponential backoff, 0 to 1.
+    jitter: Optional[float] = None
+    #: Longest delay (also caps ``Retry-After``), in seconds.
+    max_delay: Optional[float] = None
+
+    PRESETS = ("default", "none", "runlater", "single", "cronflow", "svix")
+
+    @classmethod
+    def exponential(
+        cls,
+        initial: Seconds = 10.0,
+        *,
+        max_attempts: int = 8,
+        factor: float = 2.0,
+        jitter: float = 0.2,
+        max_delay: Seconds = 3600.0,
+    ) -> RetryPolicy:
+        """``initial * factor**(n-1)``, capped at ``max_delay``, spread by ±``jitter``."""
+        return cls(
+            max_attempts=max_attempts,
+            initial=_seconds(initial),
+            factor=factor,
+            jitter=jitter,
+            max_delay=_seconds(max_delay),
+        )
+
+    @classmethod
+    def fixed(
+        cls,
+        delays: Sequence[Seconds],
+        *,
+        max_attempts: Optional[int] = None,
+        max_delay: Optional[Seconds] = None,
+    ) -> RetryPolicy:
+        """These delays between attempts (``len(delays) + 1`` attempts unless ``max_attempts``)."""
+        return cls(
+            max_attempts=max_attempts,
+            delays=tuple(_seconds(d) for d in delays),
+            max_delay=None if max_delay is None else _seconds(max_delay),
+        )
+
+    @classmethod
+    def none(cls) -> RetryPolicy:
+        """One attempt, no retry."""
+        return cls(max_attempts=1, delays=())
+
+    @classmethod
+    def _from_native(cls, d: dict) -> RetryPolicy:
+        delays = d["delays_ms"]
+        return cls(
+            max_attempts=d["max_attempts"],
+            delays=None if delays is None else tuple(ms / 1000 for ms in delays),
+            initial=_secs(d["initial_ms"]),
+            factor=d["factor"],
+            jitter=d["jitter"],
+            max_delay=_secs(d["max_delay_ms"]),
+        )
+
+
+def _seconds(value: Seconds) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job, as stored. Times are aware UTC datetimes."""
+
+    id: str
+    kind: JobKind
+    state: JobState
+    name: Optional[str]
+    labels: Tuple[str, ...]
+    url: str
+    method: str
+    #: User headers, ``content-type`` included.
+    headers: Tuple[Tuple[str, str], ...]
+    #: The request body, exactly as it is sent.
+    body: bytes
+    timeout: timedelta
+    retry: RetryPolicy
+    idempotency_key: Optional[str]
+    #: Cron expression (cron jobs).
+    cron: Optional[str]
+    #: IANA time zone (cron jobs).
+    tz: Optional[str]
+    #: Missed-run policy (cron jobs): ``"skip"``, ``"run_once"`` or ``"catch_up:N"``.
+    missed: Optional[str]
+    #: When it next runs; None when nothing is due.
+    next_run_at: Optional[datetime]
+    #: The ``webhook-id`` of a one-time job (stable across its retries).
+    execution_id: Optional[str]
+    #: Attempts made so far (for cron jobs, across all occurrences).
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+    @classmethod
+    def _from_native(cls, d: dict) -> Job:
+        return cls(
+            id=d["id"],
+            kind=JobKind(d["kind"]),
+            state=JobState(d["state"]),
+            name=d["name"],
+            labels=tuple(d["labels"]),
+            url=d["url"],
+            method=d["method"],
+            headers=tuple(tuple(h) for h in d["headers"]),
+            body=d["body"],
+            timeout=timedelta(milliseconds=d["timeout_ms"]),
+            retry=RetryPolicy._from_native(d["retry"]),
+            idempotency_key=d["idempotency_key"],
+            cron=d["cron"],
+            tz=d["tz"],
+            missed=d["missed"],
+            next_run_at=_dt(d["next_run_at_ms"]),
+            execution_id=d["execution_id"],
+            attempts=d["attempts"],
+            created_at=datetime_from_ms(d["created_at_ms"]),
+            updated_at=datetime_from_ms(d["updated_at_ms"]),
+        )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt, as recorded."""
+
+    job_id: str
+    #: The ``webhook-id`` the request carried.
+    execution_id: str
+    #: 1 for the first attempt of the execution.
+    number: int
+    started_at: datetime
+    duration: timedelta
+    #: The response status, if an answer came.
+    status: Optional[int]
+    #: The first 1 KB of the response body.
+    response_body: Optional[bytes]
+    #: Why it failed: ``"timeout"``, ``"connect"``, ``"dns"``, ``"tls"``, ``"redirect"``,
+    #: ``"status"``, ``"interrupted"`` or ``"request"``; None on success.
+    error: Optional[str]
+    message: Optional[str]
+    #: When the next attempt is due, if one follows.
+    next_retry_at: Optional[datetime]
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the attempt delivered the webhook (a 2xx answer)."""
+        return self.error is None
+
+    @classmethod
+    def _from_native(cls, d: dict) -> Attempt:
+        return cls(
+            job_id=d["job_id"],
+            execution_id=d["execution_id"],
+            number=d["number"],
+            started_at=datetime_from_ms(d["started_at_ms"]),
+            duration=timedelta(milliseconds=d["duration_ms"]),
+            status=d["status"],
+            response_body=d["response_body"],
+            error=d["error"],
+            message=d["message"],
+            next_retry_at=_dt(d["next_retry_at_ms"]),
+        )

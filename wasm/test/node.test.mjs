@@ -1,0 +1,299 @@
+// @timehook/verify in Node, through the package's `node` export condition (imported by name,
+// as a user would): the whole shared corpus, then the API's input forms, defaults and errors.
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+
+import * as api from "@timehook/verify";
+import { Signer, Verifier, normalizeKey, publicKey, sign, signHeaders, version } from "@timehook/verify";
+
+import { runCase, runKeyCase } from "../harness/corpus.js";
+import { loadCorpus, packageDir, workspaceVersion } from "../harness/node.js";
+
+const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const OLD_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+const OTHER_SECRET = "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+const SIGNING_KEY = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
+const PUBLIC_KEY = "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g=";
+const ID = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+const TS = 1614265330;
+const BODY = '{"test": 2432232314}';
+const SIG = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+const HEADERS = { "webhook-id": ID, "webhook-timestamp": String(TS), "webhook-signature": SIG };
+
+/** Asserts that `fn` throws an error with this name and code (and header, if given). */
+function throwsCode(fn, name, code, header) {
+  assert.throws(fn, (err) => {
+    assert.ok(err instanceof Error, "an Error instance");
+    assert.equal(err.name, name);
+    assert.equal(err.code, code);
+    assert.equal(typeof err.message, "string");
+    assert.ok(err.message.length > 0);
+    if (header !== undefined) assert.equal(err.header, header);
+    return true;
+  });
+}
+
+describe("shared corpus (tests/vectors/signatures.json) in Node", () => {
+  const corpus = loadCorpus();
+  test("has cases and key cases", () => {
+    assert.ok(corpus.cases.length >= 50);
+    assert.ok(corpus.key_cases.length > 0);
+  });
+  let ran = 0;
+  for (const c of corpus.cases) {
+    test(`case ${c.id}`, () => {
+      ran++;
+      assert.deepEqual(runCase(api, c).failures, []);
+    });
+  }
+  for (const k of corpus.key_cases) {
+    test(`key case ${k.id}`, () => {
+      ran++;
+      assert.deepEqual(runKeyCase(api, k).failures, []);
+    });
+  }
+  test("ran every case", () => {
+    assert.equal(ran, corpus.cases.length + corpus.key_cases.length);
+  });
+});
+
+describe("Verifier inputs", () => {
+  const v = new Verifier(SECRET);
+  const bytes = new TextEncoder().encode(BODY);
+
+  test("body as string, Uint8Array, ArrayBuffer, DataView and a view into a larger buffer", () => {
+    v.verify(BODY, HEADERS, TS);
+    v.verify(bytes, HEADERS, TS);
+    v.verify(bytes.slice().buffer, HEADERS, TS);
+    v.verify(new DataView(bytes.slice().buffer), HEADERS, TS);
+    const padded = new Uint8Array(bytes.length + 8);
+    padded.set(bytes, 4);
+    v.verify(padded.subarray(4, 4 + bytes.length), HEADERS, TS);
+    throwsCode(() => v.verify(padded, HEADERS, TS), "WebhookVerificationError", "no_matching_signature");
+  });
+
+  test("headers as Headers, Map, pairs, and plain objects with any case and array values", () => {
+    v.verify(BODY, new Headers(HEADERS), TS);
+    v.verify(BODY, new Map(Object.entries(HEADERS)), TS);
+    v.verify(BODY, Object.entries(HEADERS), TS);
+    v.verify(BODY, { "Webhook-Id": ID, "WEBHOOK-TIMESTAMP": String(TS), "webhook-signature": [SIG] }, TS);
+    // Node's IncomingMessage.headers may hold undefined values: they are skipped.
+    v.verify(BODY, { ...HEADERS, "x-forwarded-for": undefined }, TS);
+    // Several signature lines combine; unrelated headers are ignored.
+    const decoy = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=";
+    v.verify(BODY, { ...HEADERS, "webhook-signature": [decoy, SIG], "content-type": "application/json" }, TS);
+    // svix-* names are accepted.
+    v.verify(BODY, { "svix-id": ID, "svix-timestamp": String(TS), "svix-signature": SIG }, TS);
+  });
+
+  test("nowSeconds defaults to the current time and may be fractional", () => {
+    const now = Math.floor(Date.now() / 1000);
+    const fresh = signHeaders(SECRET, "msg_now", now, BODY);
+    v.verify(BODY, fresh, undefined);
+    v.verify(BODY, fresh);
+    v.verify(BODY, fresh, null);
+    v.verify(BODY, fresh, now + 0.999);
+    const stale = signHeaders(SECRET, "msg_stale", now - 301, BODY);
+    throwsCode(() => v.verify(BODY, stale), "WebhookVerificationError", "timestamp_too_old");
+    const ahead = signHeaders(SECRET, "msg_ahead", now + 600, BODY);
+    throwsCode(() => v.verify(BODY, ahead), "WebhookVerificationError", "timestamp_too_new");
+    v.verifyIgnoringTimestamp(BODY, stale);
+  });
+
+  test("toleranceSeconds", () => {
+    assert.equal(v.toleranceSeconds, 300);
+    assert.equal(v.scheme, "standard");
+    const strict = new Verifier(SECRET, { toleranceSeconds: 10 });
+    assert.equal(strict.toleranceSeconds, 10);
+    strict.verify(BODY, HEADERS, TS + 10);
+    throwsCode(() => strict.verify(BODY, HEADERS, TS + 11), "WebhookVerificationError", "timestamp_too_old");
+    throwsCode(() => strict.verify(BODY, HEADERS, TS - 11), "WebhookVerificationError", "timestamp_too_new");
+    new Verifier(SECRET, { toleranceSeconds: 0 }).verify(BODY, HEADERS, TS);
+  });
+
+  test("rotation: a verifier holding old and new secrets accepts either, not a third", () => {
+    const both = new Verifier([OLD_SECRET, SECRET]);
+    for (const key of [OLD_SECRET, SECRET, [OLD_SECRET, SECRET]]) {
+      both.verify(BODY, signHeaders(key, ID, TS, BODY), TS);
+    }
+    throwsCode(
+      () => both.verify(BODY, signHeaders(OTHER_SECRET, ID, TS, BODY), TS),
+      "WebhookVerificationError",
+      "no_matching_signature",
+    );
+    // A sender still signing with both keys passes a receiver that already dropped the old one.
+    new Verifier(SECRET).verify(BODY, signHeaders([OLD_SECRET, SECRET], ID, TS, BODY), TS);
+  });
+
+  test("ed25519 (v1a): whpk_ verifies whsk_ signatures; a private key is refused", () => {
+    assert.equal(publicKey(SIGNING_KEY), PUBLIC_KEY);
+    const headers = signHeaders(SIGNING_KEY, ID, TS, BODY);
+    assert.match(headers["webhook-signature"], /^v1a,/);
+    new Verifier(PUBLIC_KEY).verify(BODY, headers, TS);
+    new Verifier([SECRET, PUBLIC_KEY]).verify(BODY, headers, TS);
+    throwsCode(() => new Verifier(SECRET).verify(BODY, headers, TS), "WebhookVerificationError", "no_matching_signature");
+    throwsCode(() => new Verifier(SIGNING_KEY), "SigningError", "invalid_secret");
+  });
+
+  test("compatibility schemes sign and verify", () => {
+    const schemes = [
+      "github",
+      "stripe",
+      { kind: "hex_body", header: "X-Sig", prefix: false },
+      { kind: "timestamped_hex", header: "X-Signature", timestampHeader: "X-Timestamp" },
+    ];
+    for (const scheme of schemes) {
+      const headers = signHeaders("plain secret", "unused", TS, BODY, { scheme });
+      const verifier = new Verifier("plain secret", { scheme });
+      verifier.verify(BODY, headers, TS);
+      throwsCode(() => verifier.verify(`${BODY} `, headers, TS), "WebhookVerificationError", "no_matching_signature");
+    }
+    assert.deepEqual(Object.keys(signHeaders("s", "unused", TS, BODY, { scheme: "github" })), ["X-Hub-Signature-256"]);
+    assert.match(sign("s", "unused", TS, BODY, { scheme: "stripe" }), /^t=1614265330,v1=[0-9a-f]{64}$/);
+    const stripe = new Verifier("s", { scheme: "stripe" });
+    assert.equal(stripe.scheme, "timestamped_hex");
+    throwsCode(
+      () => stripe.verify(BODY, signHeaders("s", "unused", TS, BODY, { scheme: "stripe" }), TS + 301),
+      "WebhookVerificationError",
+      "timestamp_too_old",
+    );
+  });
+});
+
+describe("Signer", () => {
+  test("reproduces the Standard Webhooks vector and lists headers in sending order", () => {
+    assert.equal(sign(SECRET, ID, TS, BODY), SIG);
+    const signer = new Signer([OLD_SECRET, SECRET, SIGNING_KEY]);
+    const headers = signer.headers(ID, TS, new TextEncoder().encode(BODY));
+    assert.deepEqual(Object.keys(headers), ["webhook-id", "webhook-timestamp", "webhook-signature"]);
+    const entries = headers["webhook-signature"].split(" ");
+    assert.equal(entries.length, 3);
+    assert.equal(entries[1], SIG);
+    assert.match(entries[2], /^v1a,/);
+    signer.free();
+  });
+
+  test("bad message ids and timestamps are refused", () => {
+    throwsCode(() => sign(SECRET, "msg.1", TS, BODY), "SigningError", "invalid_msg_id");
+    throwsCode(() => sign(SECRET, "", TS, BODY), "SigningError", "invalid_msg_id");
+    throwsCode(() => sign(SECRET, ID, -1, BODY), "TypeError", "invalid_argument");
+    throwsCode(() => sign(SECRET, ID, 1.5, BODY), "TypeError", "invalid_argument");
+    throwsCode(() => sign(SECRET, ID, "1614265330", BODY), "TypeError", "invalid_argument");
+  });
+});
+
+describe("errors", () => {
+  const v = new Verifier(SECRET);
+
+  test("each verification failure has its code, and header errors name the header", () => {
+    throwsCode(() => v.verify(BODY, {}, TS), "WebhookVerificationError", "missing_header", "webhook-id");
+    const noSig = { "webhook-id": ID, "webhook-timestamp": String(TS) };
+    throwsCode(() => v.verify(BODY, noSig, TS), "WebhookVerificationError", "missing_header", "webhook-signature");
+    const badTs = { ...HEADERS, "webhook-timestamp": "soon" };
+    throwsCode(() => v.verify(BODY, badTs, TS), "WebhookVerificationError", "invalid_header", "webhook-timestamp");
+    const badId = { ...HEADERS, "webhook-id": "msg.1" };
+    throwsCode(() => v.verify(BODY, badId, TS), "WebhookVerificationError", "invalid_header", "webhook-id");
+    throwsCode(() => v.verify(BODY, HEADERS, TS + 301), "WebhookVerificationError", "timestamp_too_old");
+    throwsCode(() => v.verify(BODY, HEADERS, TS - 301), "WebhookVerificationError", "timestamp_too_new");
+    throwsCode(() => v.verify("{}", HEADERS, TS), "WebhookVerificationError", "no_matching_signature");
+    const partial = { ...HEADERS, "webhook-signature": "v1," };
+    throwsCode(() => v.verify(BODY, partial, TS), "WebhookVerificationError", "no_matching_signature");
+  });
+
+  test("bad keys and schemes are SigningErrors", () => {
+    throwsCode(() => new Verifier("whsec_"), "SigningError", "invalid_secret");
+    throwsCode(() => new Verifier("whsec_c2hvcnQ="), "SigningError", "invalid_secret");
+    throwsCode(() => new Verifier([]), "SigningError", "no_keys");
+    throwsCode(() => new Verifier("s", { scheme: { kind: "hex_body", header: "X Sig" } }), "SigningError", "invalid_scheme");
+    throwsCode(() => new Verifier("", { scheme: "github" }), "SigningError", "invalid_secret");
+    throwsCode(() => normalizeKey("whpk_AAAA", "verifying_key"), "SigningError", "invalid_secret");
+    // The message says why without repeating the secret.
+    assert.throws(() => new Verifier("whsec_bm90IGEgcmVhbCBzZWNyZXQ="), (e) => !e.message.includes("bm90IGEgcmVhbCBzZWNyZXQ="));
+  });
+
+  test("arguments of the wrong type are TypeErrors with code invalid_argument", () => {
+    const bad = [
+      () => new Verifier(42),
+      () => new Verifier([SECRET, 42]),
+      () => new Verifier(SECRET, "fast"),
+      () => new Verifier(SECRET, { toleranceSeconds: -1 }),
+      () => new Verifier(SECRET, { toleranceSeconds: 1.5 }),
+      () => new Verifier(SECRET, { toleranceSeconds: "300" }),
+      () => new Verifier(SECRET, { scheme: "svix" }),
+      () => new Verifier(SECRET, { scheme: { kind: "hex_body" } }),
+      () => new Verifier(SECRET, { scheme: { kind: "standard", header: "x" } }),
+      () => new Verifier(SECRET, { scheme: { kind: "hex_body", header: "X", prefix: "yes" } }),
+      () => v.verify(42, HEADERS, TS),
+      () => v.verify(null, HEADERS, TS),
+      () => v.verify(BODY, null, TS),
+      () => v.verify(BODY, "webhook-id: x", TS),
+      () => v.verify(BODY, { "webhook-id": 5 }, TS),
+      () => v.verify(BODY, [["webhook-id"]], TS),
+      () => v.verify(BODY, HEADERS, "now"),
+      () => v.verify(BODY, HEADERS, Number.NaN),
+      () => v.verify(BODY, HEADERS, Number.POSITIVE_INFINITY),
+      () => normalizeKey(SECRET, "password"),
+      () => publicKey(7),
+    ];
+    for (const fn of bad) throwsCode(fn, "TypeError", "invalid_argument");
+  });
+});
+
+describe("package", () => {
+  test("version() is the workspace version, and package.json carries it", () => {
+    const pkg = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8"));
+    assert.equal(version(), workspaceVersion());
+    assert.equal(pkg.version, workspaceVersion());
+  });
+
+  /** Runs an ES module script in a fresh Node process; returns its JSON output. */
+  function runFresh(script) {
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    return JSON.parse(out);
+  }
+  const browserEntry = JSON.stringify(new URL("../js/browser.js", import.meta.url).href);
+  const wasmFile = JSON.stringify(join(packageDir, "pkg", "timehook_wasm_bg.wasm"));
+  const useIt = `new m.Verifier(${JSON.stringify(SECRET)}).verify(${JSON.stringify(BODY)}, ${JSON.stringify(HEADERS)}, ${TS});`;
+
+  test("the browser entry: not_initialized before init(), then init(url) fetches the module over HTTP", () => {
+    const result = runFresh(`
+      import { createServer } from "node:http";
+      import { readFileSync } from "node:fs";
+      const m = await import(${browserEntry});
+      let before;
+      try { new m.Verifier("whsec_x"); } catch (e) { before = e.code; }
+      const wasm = readFileSync(${wasmFile});
+      const server = createServer((req, res) => {
+        res.writeHead(200, { "content-type": "application/wasm" }).end(wasm);
+      });
+      await new Promise((r) => server.listen(0, "127.0.0.1", r));
+      await m.init(new URL("/timehook_wasm_bg.wasm", "http://127.0.0.1:" + server.address().port));
+      server.close();
+      await m.init();
+      ${useIt}
+      console.log(JSON.stringify({ before, version: m.version() }));
+    `);
+    assert.deepEqual(result, { before: "not_initialized", version: workspaceVersion() });
+  });
+
+  test("the browser entry: initSync(bytes)", () => {
+    const result = runFresh(`
+      import { readFileSync } from "node:fs";
+      const m = await import(${browserEntry});
+      m.initSync(readFileSync(${wasmFile}));
+      ${useIt}
+      console.log(JSON.stringify({ version: m.version() }));
+    `);
+    assert.deepEqual(result, { version: workspaceVersion() });
+  });
+
+  test("init() and initSync() are harmless no-ops in the node entry", async () => {
+    await api.init();
+    api.initSync();
+    new Verifier(SECRET).verify(BODY, HEADERS, TS);
+  });
+});
