@@ -10,6 +10,88 @@ use chrono::{DateTime, Utc};
 use crate::cron::MissedRunPolicy;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
+use crate::signing::{Key, Scheme, Signer};
+
+/// A job's own signature style and secrets (see [`JobSpec::signing`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct JobSigning {
+    /// The style.
+    pub scheme: Scheme,
+    /// The secrets, as the receiver knows them.
+    pub secrets: Vec<String>,
+}
+
+impl fmt::Debug for JobSigning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobSigning")
+            .field("scheme", &self.scheme)
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .finish()
+    }
+}
+
+impl JobSigning {
+    /// The signer for these settings.
+    pub fn signer(&self) -> Result<Signer> {
+        self.scheme.validate()?;
+        let keys = self
+            .secrets
+            .iter()
+            .map(|s| Key::parse(&self.scheme, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Signer::new(keys)?.with_scheme(self.scheme.clone())?)
+    }
+
+    pub(crate) fn to_db(&self) -> String {
+        let (name, header, prefix, ts) = match &self.scheme {
+            Scheme::StandardWebhooks => ("standard", None, false, None),
+            Scheme::HexBody { header, prefix } => ("hex_body", Some(header), *prefix, None),
+            Scheme::TimestampedHex {
+                header,
+                timestamp_header,
+            } => (
+                "timestamped_hex",
+                Some(header),
+                false,
+                timestamp_header.as_ref(),
+            ),
+        };
+        serde_json::json!({
+            "scheme": name, "header": header, "prefix": prefix,
+            "timestamp_header": ts, "secrets": self.secrets,
+        })
+        .to_string()
+    }
+
+    pub(crate) fn from_db(s: &str) -> Result<Self> {
+        let v: serde_json::Value = serde_json::from_str(s)
+            .map_err(|e| Error::Store(format!("corrupt signing settings: {e}")))?;
+        let text = |k: &str| v[k].as_str().map(str::to_owned);
+        let scheme = match v["scheme"].as_str() {
+            Some("hex_body") => Scheme::HexBody {
+                header: text("header").unwrap_or_default(),
+                prefix: v["prefix"].as_bool().unwrap_or(false),
+            },
+            Some("timestamped_hex") => Scheme::TimestampedHex {
+                header: text("header").unwrap_or_default(),
+                timestamp_header: text("timestamp_header"),
+            },
+            _ => Scheme::StandardWebhooks,
+        };
+        let secrets = v["secrets"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(JobSigning { scheme, secrets })
+    }
+}
 
 /// A ULID that sorts after every earlier one made by this process, so ids sort in creation order
 /// even within one millisecond.
@@ -280,6 +362,7 @@ pub struct JobSpec {
     pub(crate) labels: Vec<String>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) signing: Option<JobSigning>,
     pub(crate) idempotency_key: Option<String>,
 }
 
@@ -300,6 +383,7 @@ impl JobSpec {
             timeout: None,
             retry: None,
             idempotency_key: None,
+            signing: None,
         }
     }
 
@@ -401,6 +485,22 @@ impl JobSpec {
     /// creates nothing.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// Signs this job's requests in another style with its own secrets, for a receiver that already
+    /// verifies that style (for example [`Scheme::github`] or [`Scheme::stripe`], whose secrets are
+    /// used verbatim). Without this, the scheduler's signing applies (Standard Webhooks by default).
+    /// `webhook-id` is sent in every style, for deduplication.
+    pub fn signing<S: Into<String>>(
+        mut self,
+        scheme: Scheme,
+        secrets: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.signing = Some(JobSigning {
+            scheme,
+            secrets: secrets.into_iter().map(Into::into).collect(),
+        });
         self
     }
 

@@ -60,7 +60,8 @@ pub use cron::MissedRunPolicy;
 pub use error::{Error, Result};
 #[cfg(feature = "scheduler")]
 pub use job::{
-    Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobSpec, JobState, ListFilter, Method,
+    Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobSigning, JobSpec, JobState,
+    ListFilter, Method,
 };
 #[cfg(feature = "scheduler")]
 pub use retry::RetryPolicy;

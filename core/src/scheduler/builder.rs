@@ -26,6 +26,7 @@ pub struct SchedulerBuilder {
     location: Location,
     secrets: Vec<Secret>,
     signing_keys: Vec<SigningKey>,
+    signer: Option<Signer>,
     config: Config,
     user_agent: String,
     clock: Arc<dyn Clock>,
@@ -47,6 +48,7 @@ impl SchedulerBuilder {
             location,
             secrets: Vec::new(),
             signing_keys: Vec::new(),
+            signer: None,
             config: Config {
                 max_concurrency: super::DEFAULT_MAX_CONCURRENCY,
                 per_host_concurrency: super::DEFAULT_PER_HOST_CONCURRENCY,
@@ -80,6 +82,14 @@ impl SchedulerBuilder {
     /// Adds an ed25519 signing key (`whsk_...`): requests then also carry a `v1a` signature.
     pub fn signing_key(mut self, key: SigningKey) -> Self {
         self.signing_keys.push(key);
+        self
+    }
+
+    /// Signs every request with `signer` (any [`Scheme`](crate::signing::Scheme), any keys), in
+    /// place of [`secret`](Self::secret) and [`signing_key`](Self::signing_key). Jobs can still
+    /// choose their own with `JobSpec::signing`.
+    pub fn signer(mut self, signer: Signer) -> Self {
+        self.signer = Some(signer);
         self
     }
 
@@ -210,21 +220,35 @@ impl SchedulerBuilder {
         self.validate()?;
         let db = Db::open(self.location.clone(), self.durability)?;
         let mut secrets = self.secrets;
-        if secrets.is_empty() && self.signing_keys.is_empty() {
+        if secrets.is_empty() && self.signing_keys.is_empty() && self.signer.is_none() {
             let fresh = Secret::generate().expose_whsec();
             let stored = db
                 .call(move |conn| queries::meta_init(conn, GENERATED_SECRET_KEY, &fresh))
                 .await?;
             secrets.push(Secret::parse(&stored)?);
         }
-        let keys: Vec<Key> = secrets
-            .iter()
-            .cloned()
-            .map(Key::Hmac)
-            .chain(self.signing_keys.iter().cloned().map(Key::Ed25519))
-            .collect();
-        let verifier = Verifier::from_keys(keys.iter().map(Key::verifying_key))?;
-        let signer = Signer::new(keys)?;
+        let signer = match self.signer {
+            Some(signer) => signer,
+            None => Signer::new(
+                secrets
+                    .iter()
+                    .cloned()
+                    .map(Key::Hmac)
+                    .chain(self.signing_keys.iter().cloned().map(Key::Ed25519)),
+            )?,
+        };
+        let verifier = Verifier::from_keys(signer.keys().iter().map(Key::verifying_key))?
+            .with_scheme(signer.scheme().clone())?;
+        if secrets.is_empty() {
+            secrets = signer
+                .keys()
+                .iter()
+                .filter_map(|k| match k {
+                    Key::Hmac(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect();
+        }
         let dispatcher = Dispatcher::new(signer, &self.user_agent)?;
         let runtime = if self.own_runtime {
             Some(

@@ -86,7 +86,8 @@ pub(crate) struct Inner {
     /// Identifies this scheduler's leases in the file.
     pub(crate) owner: String,
     pub(crate) nudge: Notify,
-    /// When the loop plans to wake next (ms); a job due earlier nudges it.
+    /// When the loop plans to wake next (ms); a job due earlier nudges it. `i64::MAX` while the loop
+    /// is reading the store (every new job nudges), `i64::MIN` while no loop runs (none does).
     pub(crate) planned_wake: AtomicI64,
     pub(crate) hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     pub(crate) events: broadcast::Sender<Event>,

@@ -48,6 +48,15 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
+/// Ticks every third of the lease: the live worker renews its leases so they never run out under
+/// it, while those of a dead worker expire soon.
+fn lease_renewal(inner: &Inner) -> tokio::time::Interval {
+    let period = inner.config.lease_duration / 3;
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renew
+}
+
 /// Sends one claimed execution and records the outcome.
 async fn deliver(inner: Arc<Inner>, c: Claimed) {
     let host = inner.host_semaphore(&c.url);
@@ -87,15 +96,20 @@ pub(super) async fn run_due(inner: &Arc<Inner>) -> Result<usize> {
         for c in tick.claimed {
             tasks.spawn(deliver(inner.clone(), c));
         }
-        while tasks.join_next().await.is_some() {}
+        let mut renew = lease_renewal(inner);
+        loop {
+            tokio::select! {
+                done = tasks.join_next() => if done.is_none() { break },
+                _ = renew.tick() => inner.renew_leases().await,
+            }
+        }
     }
 }
 
 /// The background loop started by `Scheduler::start`; ends when `stop` carries a grace period.
 pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Duration>>) {
     let mut tasks: JoinSet<()> = JoinSet::new();
-    let mut renew = tokio::time::interval(inner.config.lease_duration / 3);
-    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut renew = lease_renewal(&inner);
     let mut next_prune = inner.clock.now();
     let refill = (inner.config.max_concurrency / 4).clamp(1, CLAIM_BATCH);
     'outer: loop {
@@ -103,6 +117,9 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
         if stopping {
             break;
         }
+        // While the loop looks at the store, any job committed meanwhile must nudge it: it may have
+        // committed after the tick read the store.
+        inner.planned_wake.store(i64::MAX, Ordering::SeqCst);
         let capacity = inner.config.max_concurrency.saturating_sub(tasks.len());
         let limit = capacity.min(CLAIM_BATCH);
         let now = inner.clock.now();

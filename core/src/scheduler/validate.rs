@@ -8,7 +8,7 @@ use super::Config;
 use crate::cron::CronSchedule;
 use crate::dispatch::RESERVED_HEADERS;
 use crate::error::{Error, Result};
-use crate::job::{JobId, JobKind, JobSpec, When};
+use crate::job::{JobId, JobKind, JobSigning, JobSpec, When};
 use crate::store::queries::NewJob;
 use crate::store::to_ms;
 
@@ -85,6 +85,9 @@ pub(crate) fn validate(spec: &JobSpec, config: &Config, now: DateTime<Utc>) -> R
         None => config.default_retry.clone(),
     };
     retry.validate()?;
+    if let Some(signing) = &spec.signing {
+        signing.signer()?;
+    }
     let (kind, due_at, cron_expr, cron_tz) = match &spec.when {
         When::At(at) => (JobKind::Once, to_ms(*at), None, None),
         When::After(delay) => {
@@ -119,6 +122,7 @@ pub(crate) fn validate(spec: &JobSpec, config: &Config, now: DateTime<Utc>) -> R
         body: spec.body.clone(),
         timeout_ms: i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX),
         retry: serde_json::to_string(&retry).expect("policies serialise"),
+        signing: spec.signing.as_ref().map(JobSigning::to_db),
         idempotency_key: spec.idempotency_key.clone(),
         cron_expr,
         cron_tz,

@@ -25,7 +25,8 @@ const MIGRATIONS: &[&str] = &[
         body            BLOB NOT NULL,
         timeout_ms      INTEGER NOT NULL,
         retry           TEXT NOT NULL,              -- JSON RetryPolicy
-        idempotency_key TEXT UNIQUE,
+        idempotency_key TEXT,
+        signing         TEXT,                       -- JSON JobSigning; NULL = the scheduler's
         cron_expr       TEXT,
         cron_tz         TEXT,
         missed          TEXT,                       -- JSON MissedRunPolicy
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
         finished_at     INTEGER                     -- set when the job reaches a final state
     ) WITHOUT ROWID;
     CREATE INDEX jobs_cron_due ON jobs (next_fire_at) WHERE kind = 'cron' AND state = 'scheduled';
+    CREATE UNIQUE INDEX jobs_idempotency ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
     CREATE INDEX jobs_state ON jobs (state);
     CREATE INDEX jobs_name ON jobs (name) WHERE name IS NOT NULL;
     CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;

@@ -35,6 +35,7 @@ pub(crate) struct NewJob {
     pub body: Vec<u8>,
     pub timeout_ms: i64,
     pub retry: String,
+    pub signing: Option<String>,
     pub idempotency_key: Option<String>,
     pub cron_expr: Option<String>,
     pub cron_tz: Option<String>,
@@ -49,8 +50,9 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> Resul
     let mut find_key = conn.prepare_cached("SELECT id FROM jobs WHERE idempotency_key = ?1")?;
     let mut insert_job = conn.prepare_cached(
         "INSERT INTO jobs (id, kind, state, name, labels, url, method, headers, body, timeout_ms, retry,
-                           idempotency_key, cron_expr, cron_tz, missed, next_fire_at, created_at, updated_at)
-         VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16)",
+                           idempotency_key, cron_expr, cron_tz, missed, next_fire_at, created_at, updated_at,
+                           signing)
+         VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17)",
     )?;
     let mut insert_exec = conn.prepare_cached(
         "INSERT INTO executions (id, job_id, state, due_at, scheduled_for, updated_at)
@@ -84,6 +86,7 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> Resul
             job.missed.map(missed_to_db),
             cron.then_some(job.due_at),
             now,
+            job.signing,
         ])?;
         if !cron {
             let exec = ExecutionId::generate();
@@ -106,6 +109,8 @@ pub(crate) struct Claimed {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub timeout: Duration,
+    /// The job's own signing settings (JSON), if any.
+    pub signing: Option<String>,
 }
 
 /// What one pass of the dispatch loop found.
@@ -282,14 +287,28 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
     let mut job_stmt = conn.prepare_cached(
         "UPDATE jobs SET state = CASE kind WHEN 'once' THEN 'running' ELSE state END, updated_at = ?2
          WHERE id = ?1
-         RETURNING url, method, headers, body, timeout_ms",
+         RETURNING url, method, headers, body, timeout_ms, signing",
     )?;
     let mut claimed = Vec::with_capacity(rows.len());
     for (exec, job, attempt, due_at) in rows {
-        let (url, method, headers, body, timeout_ms): (String, String, String, Vec<u8>, i64) =
-            job_stmt.query_row(params![job, p.now], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?;
+        #[allow(clippy::type_complexity)]
+        let (url, method, headers, body, timeout_ms, signing): (
+            String,
+            String,
+            String,
+            Vec<u8>,
+            i64,
+            Option<String>,
+        ) = job_stmt.query_row(params![job, p.now], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?;
         claimed.push(Claimed {
             execution_id: ExecutionId::from_db(exec),
             job_id: JobId::from_db(job),
@@ -300,6 +319,7 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
             headers: serde_json::from_str(&headers).map_err(corrupt)?,
             body,
             timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)),
+            signing,
         });
     }
     Ok(claimed)
