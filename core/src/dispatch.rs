@@ -60,6 +60,8 @@ impl Dispatcher {
             message: None,
             verdict: Verdict::Retry,
             retry_after: None,
+            kind: c.kind,
+            next_delay: None,
         };
         let headers = match self.headers(c, now.timestamp()) {
             Ok(h) => h,
@@ -129,6 +131,16 @@ impl Dispatcher {
             }
         }
         result.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        result.next_delay = match c.next_delay(result.verdict, result.retry_after) {
+            Ok(delay) => delay,
+            Err(e) => {
+                // The stored policy cannot be read: retry with the default rather than drop it.
+                tracing::warn!(job = %c.job_id, error = %e, "unreadable retry policy; using the default");
+                crate::retry::RetryPolicy::default()
+                    .next_delay(c.attempt.saturating_sub(c.budget_start), result.retry_after)
+                    .filter(|_| result.verdict == Verdict::Retry)
+            }
+        };
         result
     }
 

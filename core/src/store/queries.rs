@@ -111,6 +111,39 @@ pub(crate) struct Claimed {
     pub timeout: Duration,
     /// The job's own signing settings (JSON), if any.
     pub signing: Option<String>,
+    /// One-time or cron.
+    pub kind: JobKind,
+    /// The job's retry policy (JSON).
+    pub retry: String,
+    /// Attempts that do not count against the policy.
+    pub budget_start: u32,
+}
+
+struct ClaimedJobRow {
+    url: String,
+    method: String,
+    headers: String,
+    body: Vec<u8>,
+    timeout_ms: i64,
+    signing: Option<String>,
+    kind: String,
+    retry: String,
+}
+
+impl Claimed {
+    /// How long to wait before the next attempt after one that ended with `verdict`, or `None`
+    /// when the execution is finished (delivered, failed for good, or out of attempts).
+    pub(crate) fn next_delay(
+        &self,
+        verdict: Verdict,
+        retry_after: Option<Duration>,
+    ) -> Result<Option<Duration>> {
+        if verdict != Verdict::Retry {
+            return Ok(None);
+        }
+        let policy: RetryPolicy = serde_json::from_str(&self.retry).map_err(corrupt)?;
+        Ok(policy.next_delay(self.attempt.saturating_sub(self.budget_start), retry_after))
+    }
 }
 
 /// What one pass of the dispatch loop found.
@@ -270,9 +303,9 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
              started_at = ?3, updated_at = ?3
          WHERE id IN (SELECT id FROM executions WHERE state = 'pending' AND due_at <= ?3
                       ORDER BY due_at LIMIT ?4)
-         RETURNING id, job_id, attempt, due_at",
+         RETURNING id, job_id, attempt, due_at, budget_start",
     )?;
-    let mut rows: Vec<(String, String, u32, i64)> = stmt
+    let mut rows: Vec<(String, String, u32, i64, u32)> = stmt
         .query_map(
             params![
                 p.owner,
@@ -280,46 +313,43 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
                 p.now,
                 i64::try_from(p.limit).unwrap_or(i64::MAX)
             ],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?
         .collect::<rusqlite::Result<_>>()?;
     rows.sort_by_key(|r| r.3);
     let mut job_stmt = conn.prepare_cached(
         "UPDATE jobs SET state = CASE kind WHEN 'once' THEN 'running' ELSE state END, updated_at = ?2
          WHERE id = ?1
-         RETURNING url, method, headers, body, timeout_ms, signing",
+         RETURNING url, method, headers, body, timeout_ms, signing, kind, retry",
     )?;
     let mut claimed = Vec::with_capacity(rows.len());
-    for (exec, job, attempt, due_at) in rows {
-        #[allow(clippy::type_complexity)]
-        let (url, method, headers, body, timeout_ms, signing): (
-            String,
-            String,
-            String,
-            Vec<u8>,
-            i64,
-            Option<String>,
-        ) = job_stmt.query_row(params![job, p.now], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
+    for (exec, job, attempt, due_at, budget_start) in rows {
+        let row = job_stmt.query_row(params![job, p.now], |r| {
+            Ok(ClaimedJobRow {
+                url: r.get(0)?,
+                method: r.get(1)?,
+                headers: r.get(2)?,
+                body: r.get(3)?,
+                timeout_ms: r.get(4)?,
+                signing: r.get(5)?,
+                kind: r.get(6)?,
+                retry: r.get(7)?,
+            })
         })?;
         claimed.push(Claimed {
             execution_id: ExecutionId::from_db(exec),
             job_id: JobId::from_db(job),
             attempt,
+            budget_start,
             due_at,
-            url,
-            method: method.parse()?,
-            headers: serde_json::from_str(&headers).map_err(corrupt)?,
-            body,
-            timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)),
-            signing,
+            url: row.url,
+            method: row.method.parse()?,
+            headers: serde_json::from_str(&row.headers).map_err(corrupt)?,
+            body: row.body,
+            timeout: Duration::from_millis(u64::try_from(row.timeout_ms).unwrap_or(0)),
+            signing: row.signing,
+            kind: JobKind::parse(&row.kind),
+            retry: row.retry,
         });
     }
     Ok(claimed)
@@ -356,6 +386,11 @@ pub(crate) struct AttemptResult {
     pub message: Option<String>,
     pub verdict: Verdict,
     pub retry_after: Option<Duration>,
+    /// Whether the job is one-time or cron.
+    pub kind: JobKind,
+    /// When the execution is retried, decided by the dispatcher from the verdict and the job's
+    /// policy; `None` means it is finished.
+    pub next_delay: Option<Duration>,
 }
 
 /// Records an attempt and moves its execution (and one-time job) on: succeeded, due again later, or
@@ -367,74 +402,50 @@ pub(crate) fn record(
     r: &AttemptResult,
     now: i64,
 ) -> Result<(Attempt, JobState)> {
-    let exec: Option<(String, Option<String>, u32, String, String, String)> = conn
-        .prepare_cached(
-            "SELECT e.state, e.lease_owner, e.budget_start, j.kind, j.retry, j.state
-             FROM executions e JOIN jobs j ON j.id = e.job_id WHERE e.id = ?1",
-        )?
-        .query_row([r.execution_id.as_str()], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-            ))
-        })
-        .optional()?;
-    let Some((exec_state, lease_owner, budget_start, kind, retry, job_state)) = exec else {
-        // Pruned or purged meanwhile: nothing to move.
-        return Err(Error::NotFound(r.job_id.clone()));
+    let (exec_next, due_at, next_retry_at) = match r.next_delay {
+        None if r.verdict == Verdict::Success => ("succeeded", None, None),
+        None => ("failed", None, None),
+        Some(delay) => {
+            let at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+            ("pending", Some(at), Some(at))
+        }
     };
-    let mut job_state: JobState = job_state.parse()?;
-    let mut next_retry_at = None;
-    if exec_state == "running" && lease_owner.as_deref() == Some(owner) {
-        let policy: RetryPolicy = serde_json::from_str(&retry).map_err(corrupt)?;
-        let (exec_next, due_at) = match r.verdict {
-            Verdict::Success => ("succeeded", None),
-            Verdict::Retry => {
-                match policy.next_delay(r.attempt.saturating_sub(budget_start), r.retry_after) {
-                    Some(delay) => {
-                        let at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-                        next_retry_at = Some(at);
-                        ("pending", Some(at))
-                    }
-                    None => ("failed", None),
-                }
-            }
-            Verdict::Final => ("failed", None),
-        };
-        let finished = (exec_next != "pending").then_some(now);
+    let finished = (exec_next != "pending").then_some(now);
+    let owned =
         conn.prepare_cached(
             "UPDATE executions SET state = ?2, due_at = coalesce(?3, due_at), lease_owner = NULL,
                     lease_until = NULL, started_at = NULL, updated_at = ?4, finished_at = ?5
-             WHERE id = ?1",
+             WHERE id = ?1 AND state = 'running' AND lease_owner = ?6",
         )?
         .execute(params![
             r.execution_id.as_str(),
             exec_next,
             due_at,
             now,
-            finished
-        ])?;
-        if JobKind::parse(&kind) == JobKind::Once {
-            job_state = match exec_next {
-                "succeeded" => JobState::Succeeded,
-                "pending" => JobState::Retrying,
-                _ => JobState::Failed,
-            };
-            conn.prepare_cached(
-                "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4 WHERE id = ?1",
-            )?
-            .execute(params![
-                r.job_id.as_str(),
-                job_state.as_str(),
-                now,
-                finished
-            ])?;
-        }
-    }
+            finished,
+            owner
+        ])? == 1;
+    let (job_state, next_retry_at) = if owned && r.kind == JobKind::Once {
+        let state = match exec_next {
+            "succeeded" => JobState::Succeeded,
+            "pending" => JobState::Retrying,
+            _ => JobState::Failed,
+        };
+        conn.prepare_cached(
+            "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4 WHERE id = ?1",
+        )?
+        .execute(params![r.job_id.as_str(), state.as_str(), now, finished])?;
+        (state, next_retry_at)
+    } else {
+        // A cron job's state does not follow its occurrences; and if the lease was lost (another
+        // worker took over, or the job was cancelled), only the attempt is recorded.
+        let state: Option<String> = conn
+            .prepare_cached("SELECT state FROM jobs WHERE id = ?1")?
+            .query_row([r.job_id.as_str()], |row| row.get(0))
+            .optional()?;
+        let state = state.ok_or_else(|| Error::NotFound(r.job_id.clone()))?;
+        (state.parse()?, if owned { next_retry_at } else { None })
+    };
     let body = r
         .response_body
         .as_ref()
