@@ -60,7 +60,6 @@ impl Dispatcher {
             message: None,
             verdict: Verdict::Retry,
             retry_after: None,
-            kind: c.kind,
             next_delay: None,
         };
         let headers = match self.headers(c, now.timestamp()) {

@@ -363,6 +363,8 @@ pub struct JobSpec {
     pub(crate) timeout: Option<Duration>,
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) signing: Option<JobSigning>,
+    pub(crate) on_success_url: Option<String>,
+    pub(crate) on_failure_url: Option<String>,
     pub(crate) idempotency_key: Option<String>,
 }
 
@@ -384,6 +386,8 @@ impl JobSpec {
             retry: None,
             idempotency_key: None,
             signing: None,
+            on_success_url: None,
+            on_failure_url: None,
         }
     }
 
@@ -504,6 +508,21 @@ impl JobSpec {
         self
     }
 
+    /// A URL that receives a signed JSON report of every successful delivery (`job_id`, `job_name`,
+    /// `execution_id`, `status`, `executed_at`, `response_code`, `response_time_ms`, `response_body`,
+    /// `error_message`, `retry_attempt`, `next_retry_at`). Callbacks are durable deliveries of their own.
+    pub fn on_success(mut self, url: impl Into<String>) -> Self {
+        self.on_success_url = Some(url.into());
+        self
+    }
+
+    /// A URL that receives the same report for every failed attempt (`next_retry_at` says whether
+    /// another follows).
+    pub fn on_failure(mut self, url: impl Into<String>) -> Self {
+        self.on_failure_url = Some(url.into());
+        self
+    }
+
     /// The target URL.
     pub fn url(&self) -> &str {
         &self.url
@@ -550,6 +569,10 @@ pub struct Job {
     pub execution_id: Option<ExecutionId>,
     /// Attempts made so far (for cron jobs, across all occurrences).
     pub attempts: u32,
+    /// Where successful deliveries are reported.
+    pub on_success_url: Option<String>,
+    /// Where failed attempts are reported.
+    pub on_failure_url: Option<String>,
     /// When it was scheduled.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -669,6 +692,9 @@ pub struct ListFilter {
     /// Continue after this id (from the last job of the previous page). Jobs are listed in id order,
     /// which is creation order.
     pub after: Option<JobId>,
+    /// Also list the scheduler's own deliveries: callbacks, subscription events and test messages
+    /// (named `timehook.callback`, `timehook.event`, `timehook.test`).
+    pub include_internal: bool,
 }
 
 impl ListFilter {

@@ -46,6 +46,8 @@ mod error;
 #[cfg(feature = "scheduler")]
 pub mod job;
 #[cfg(feature = "scheduler")]
+pub mod outcome;
+#[cfg(feature = "scheduler")]
 pub mod retry;
 #[cfg(feature = "scheduler")]
 mod scheduler;
@@ -63,6 +65,8 @@ pub use job::{
     Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobSigning, JobSpec, JobState,
     ListFilter, Method,
 };
+#[cfg(feature = "scheduler")]
+pub use outcome::{Endpoint, EventType, Outcome, OutcomeStatus, Subscription};
 #[cfg(feature = "scheduler")]
 pub use retry::RetryPolicy;
 #[cfg(feature = "scheduler")]

@@ -13,6 +13,7 @@ use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use crate::signing::{Key, Secret, Signer, SigningKey, Verifier};
+use crate::store::outcomes::ReportParams;
 use crate::store::{Db, Durability, Location, queries};
 
 /// Key under which a generated signing secret is kept in the file.
@@ -63,6 +64,10 @@ impl SchedulerBuilder {
                 missed_run_grace: crate::cron::DEFAULT_MISSED_RUN_GRACE
                     .to_std()
                     .unwrap_or_default(),
+                environment: None,
+                endpoint_disable_after: super::DEFAULT_ENDPOINT_DISABLE_AFTER,
+                endpoint_disable_min_failures: super::DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES,
+                disable_endpoint_on_gone: false,
             },
             user_agent: format!("timehook/{}", crate::VERSION),
             clock: Arc::new(SystemClock),
@@ -172,6 +177,26 @@ impl SchedulerBuilder {
         self
     }
 
+    /// A label such as `production` or `staging`, sent as `environment` in subscription events.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.config.environment = Some(environment.into());
+        self
+    }
+
+    /// Disables an endpoint (holding its jobs, never dropping them) once it has failed continuously
+    /// for `after` and at least `min_failures` times (default 5 days and 10 failures).
+    pub fn disable_endpoints_after(mut self, after: Duration, min_failures: u32) -> Self {
+        self.config.endpoint_disable_after = after;
+        self.config.endpoint_disable_min_failures = min_failures;
+        self
+    }
+
+    /// Whether a 410 Gone disables its endpoint at once (default false).
+    pub fn disable_endpoint_on_gone(mut self, disable: bool) -> Self {
+        self.config.disable_endpoint_on_gone = disable;
+        self
+    }
+
     /// How hard commits are pushed to disk (default [`Durability::Full`]).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
@@ -262,7 +287,17 @@ impl SchedulerBuilder {
         } else {
             None
         };
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+        let report = ReportParams {
+            environment: self.config.environment.clone(),
+            retry: serde_json::to_string(&self.config.default_retry).expect("policies serialise"),
+            timeout_ms: millis(self.config.default_timeout),
+            disable_after_ms: millis(self.config.endpoint_disable_after),
+            disable_min_failures: self.config.endpoint_disable_min_failures,
+            disable_on_gone: self.config.disable_endpoint_on_gone,
+        };
         let inner = Inner {
+            report,
             db,
             clock: self.clock,
             config: self.config,

@@ -19,9 +19,11 @@ pub use builder::SchedulerBuilder;
 use crate::clock::Clock;
 use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result};
-use crate::job::{Attempt, ExecutionId, Job, JobId, JobSpec, JobState, ListFilter};
+use crate::job::{Attempt, ExecutionId, Job, JobId, JobSpec, ListFilter};
+use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::retry::RetryPolicy;
 use crate::signing::{Secret, Verifier};
+use crate::store::outcomes::{self, ReportParams};
 use crate::store::{Db, queries, to_ms};
 
 /// Default per-attempt timeout.
@@ -47,18 +49,12 @@ pub const CLAIM_BATCH: usize = 512;
 /// How often finished jobs are pruned.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 
-/// Something that happened in the scheduler, sent to every [`Scheduler::events`] receiver.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Event {
-    /// An attempt was recorded.
-    Attempt {
-        /// The attempt.
-        attempt: Attempt,
-        /// The job's state after it.
-        state: JobState,
-    },
-}
+pub use crate::outcome::Event;
+
+/// How long an endpoint must fail continuously before it is disabled.
+pub const DEFAULT_ENDPOINT_DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
+/// How many failed attempts, at least, before an endpoint is disabled.
+pub const DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES: u32 = 10;
 
 /// The scheduler's settings, validated once by the builder.
 #[derive(Debug, Clone)]
@@ -74,6 +70,10 @@ pub(crate) struct Config {
     pub failed_retention: Duration,
     pub poll_interval: Duration,
     pub missed_run_grace: Duration,
+    pub environment: Option<String>,
+    pub endpoint_disable_after: Duration,
+    pub endpoint_disable_min_failures: u32,
+    pub disable_endpoint_on_gone: bool,
 }
 
 pub(crate) struct Inner {
@@ -91,6 +91,7 @@ pub(crate) struct Inner {
     pub(crate) planned_wake: AtomicI64,
     pub(crate) hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) report: ReportParams,
 }
 
 struct Running {
@@ -254,6 +255,79 @@ impl Scheduler {
     ) -> Result<T> {
         let (id, now) = (id.clone(), to_ms(self.inner.clock.now()));
         self.inner.db.call(move |conn| f(conn, &id, now)).await
+    }
+
+    /// Subscribes `url` to `events`: each event is delivered there as a signed Standard Webhooks
+    /// message `{"type", "timestamp", "data"}`, durably and with retries. Returns the subscription's
+    /// id. Subscriptions live in the file.
+    pub async fn subscribe(&self, url: &str, events: &[EventType]) -> Result<Subscription> {
+        validate::validate_url(url)?;
+        if events.is_empty() {
+            return Err(Error::invalid(
+                "events",
+                "subscribe to at least one event type",
+            ));
+        }
+        let subscription = Subscription {
+            id: format!("sub_{}", ulid::Ulid::new()),
+            url: url.to_owned(),
+            events: events.to_vec(),
+            created_at: self.inner.clock.now(),
+        };
+        let stored = subscription.clone();
+        self.inner
+            .db
+            .call(move |conn| outcomes::subscribe(conn, &stored))
+            .await?;
+        Ok(subscription)
+    }
+
+    /// Deletes a subscription.
+    pub async fn unsubscribe(&self, id: &str) -> Result<()> {
+        let owned = id.to_owned();
+        let existed = self
+            .inner
+            .db
+            .call(move |conn| outcomes::unsubscribe(conn, &owned))
+            .await?;
+        if existed {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "subscription",
+                format!("no subscription with id {id:?}"),
+            ))
+        }
+    }
+
+    /// Every subscription.
+    pub async fn subscriptions(&self) -> Result<Vec<Subscription>> {
+        self.inner.db.call(outcomes::subscriptions).await
+    }
+
+    /// Endpoints that are failing or disabled.
+    pub async fn endpoints(&self) -> Result<Vec<Endpoint>> {
+        self.inner.db.call(outcomes::endpoints).await
+    }
+
+    /// Re-enables a disabled endpoint (`scheme://host:port`, or any URL on it): its held jobs are
+    /// delivered again.
+    pub async fn enable_endpoint(&self, origin_or_url: &str) -> Result<()> {
+        let origin = crate::outcome::origin_of(origin_or_url);
+        let key = origin.clone();
+        let was = self
+            .inner
+            .db
+            .call(move |conn| outcomes::enable_endpoint(conn, &key))
+            .await?;
+        if !was {
+            return Err(Error::invalid(
+                "endpoint",
+                format!("{origin:?} is not disabled"),
+            ));
+        }
+        self.inner.nudge.notify_one();
+        Ok(())
     }
 
     /// Deletes finished jobs older than the retention periods now (the running loop also does this

@@ -64,20 +64,30 @@ async fn deliver(inner: Arc<Inner>, c: Claimed) {
     let result = inner.dispatcher.send(&c, &*inner.clock).await;
     let now = to_ms(inner.clock.now());
     let owner = inner.owner.clone();
+    let report = inner.report.clone();
+    let execution = c.execution_id.clone();
+    let due_at = c.due_at;
     match inner
         .db
-        .call(move |conn| queries::record(conn, &owner, &result, now))
+        .call(move |conn| queries::record(conn, &owner, &report, &c, &result, now))
         .await
     {
-        Ok((attempt, state)) => {
+        Ok(queries::Recorded {
+            attempt,
+            state,
+            events,
+        }) => {
             tracing::debug!(job = %attempt.job_id, execution = %attempt.execution_id,
                 number = attempt.number, status = ?attempt.status, error = ?attempt.error,
-                lateness_ms = to_ms(attempt.started_at) - c.due_at, "attempt");
+                lateness_ms = to_ms(attempt.started_at) - due_at, "attempt");
             // Nobody listening is fine.
             let _ = inner.events.send(Event::Attempt { attempt, state });
+            for event in events {
+                let _ = inner.events.send(event);
+            }
         }
         // The lease runs out and another claim delivers it again, with the same webhook-id.
-        Err(e) => tracing::warn!(execution = %c.execution_id, error = %e, "cannot record attempt"),
+        Err(e) => tracing::warn!(execution = %execution, error = %e, "cannot record attempt"),
     }
 }
 

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::outcomes::{ReportParams, report as report_outcome};
 use super::{from_ms, to_ms};
 use crate::cron::{CronSchedule, MissedRunPolicy, due_occurrences};
 use crate::error::{Error, Result};
 use crate::job::{
     Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobState, ListFilter, Method,
 };
+use crate::outcome::Event;
 use crate::retry::{RetryPolicy, Verdict};
 
 /// Largest page `list` returns.
@@ -42,6 +44,31 @@ pub(crate) struct NewJob {
     pub missed: Option<MissedRunPolicy>,
     /// One-time: when it is due. Cron: its first occurrence.
     pub due_at: i64,
+    pub origin: String,
+    pub on_success_url: Option<String>,
+    pub on_failure_url: Option<String>,
+    pub internal: Internal,
+}
+
+/// Why a job exists: scheduled by the user, or made by the scheduler to report an outcome. Jobs made
+/// by the scheduler never report their own outcomes, so a callback cannot trigger another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Internal {
+    User = 0,
+    Callback = 1,
+    Event = 2,
+    Test = 3,
+}
+
+impl Internal {
+    fn from_db(v: i64) -> Self {
+        match v {
+            1 => Internal::Callback,
+            2 => Internal::Event,
+            3 => Internal::Test,
+            _ => Internal::User,
+        }
+    }
 }
 
 /// Inserts jobs (and the execution of each one-time job). A job whose idempotency key exists already
@@ -51,12 +78,13 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> Resul
     let mut insert_job = conn.prepare_cached(
         "INSERT INTO jobs (id, kind, state, name, labels, url, method, headers, body, timeout_ms, retry,
                            idempotency_key, cron_expr, cron_tz, missed, next_fire_at, created_at, updated_at,
-                           signing)
-         VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17)",
+                           signing, origin, on_success_url, on_failure_url, internal)
+         VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16,
+                 ?17, ?18, ?19, ?20, ?21)",
     )?;
     let mut insert_exec = conn.prepare_cached(
-        "INSERT INTO executions (id, job_id, state, due_at, scheduled_for, updated_at)
-         VALUES (?1, ?2, 'pending', ?3, ?3, ?4)",
+        "INSERT INTO executions (id, job_id, origin, state, due_at, scheduled_for, updated_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5)",
     )?;
     let mut ids = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -87,10 +115,20 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> Resul
             cron.then_some(job.due_at),
             now,
             job.signing,
+            job.origin,
+            job.on_success_url,
+            job.on_failure_url,
+            job.internal as i64,
         ])?;
         if !cron {
             let exec = ExecutionId::generate();
-            insert_exec.execute(params![exec.as_str(), job.id.as_str(), job.due_at, now])?;
+            insert_exec.execute(params![
+                exec.as_str(),
+                job.id.as_str(),
+                job.origin,
+                job.due_at,
+                now
+            ])?;
         }
         ids.push(job.id.clone());
     }
@@ -117,6 +155,16 @@ pub(crate) struct Claimed {
     pub retry: String,
     /// Attempts that do not count against the policy.
     pub budget_start: u32,
+    /// The job's name.
+    pub name: Option<String>,
+    /// The job's origin.
+    pub origin: String,
+    /// Callback URLs.
+    pub on_success_url: Option<String>,
+    /// Callback URLs.
+    pub on_failure_url: Option<String>,
+    /// Why the job exists.
+    pub internal: Internal,
 }
 
 struct ClaimedJobRow {
@@ -128,6 +176,11 @@ struct ClaimedJobRow {
     signing: Option<String>,
     kind: String,
     retry: String,
+    name: Option<String>,
+    origin: String,
+    on_success_url: Option<String>,
+    on_failure_url: Option<String>,
+    internal: i64,
 }
 
 impl Claimed {
@@ -267,29 +320,37 @@ pub(crate) fn renew_leases(conn: &Connection, owner: &str, until: i64) -> Result
 }
 
 fn materialize_cron(conn: &Connection, now: i64, grace: chrono::Duration) -> Result<()> {
-    let due: Vec<(String, String, String, Option<String>, i64)> = conn
+    #[allow(clippy::type_complexity)]
+    let due: Vec<(String, String, String, Option<String>, i64, String)> = conn
         .prepare_cached(
-            "SELECT id, cron_expr, cron_tz, missed, next_fire_at FROM jobs
+            "SELECT id, cron_expr, cron_tz, missed, next_fire_at, origin FROM jobs
              WHERE kind = 'cron' AND state = 'scheduled' AND next_fire_at <= ?1
              ORDER BY next_fire_at LIMIT ?2",
         )?
         .query_map(params![now, CRON_BATCH as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut insert_exec = conn.prepare_cached(
-        "INSERT INTO executions (id, job_id, state, due_at, scheduled_for, updated_at)
-         VALUES (?1, ?2, 'pending', ?3, ?3, ?4)",
+        "INSERT INTO executions (id, job_id, origin, state, due_at, scheduled_for, updated_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5)",
     )?;
     let mut advance =
         conn.prepare_cached("UPDATE jobs SET next_fire_at = ?2, updated_at = ?3 WHERE id = ?1")?;
-    for (id, expr, tz, missed, next_fire) in due {
+    for (id, expr, tz, missed, next_fire, origin) in due {
         let policy = missed.as_deref().map(missed_from_db).unwrap_or_default();
         let schedule = CronSchedule::parse(&expr, &tz)?;
         let due = due_occurrences(&schedule, from_ms(next_fire), from_ms(now), policy, grace);
         for t in &due.run {
             let exec = ExecutionId::generate();
-            insert_exec.execute(params![exec.as_str(), id, to_ms(*t), now])?;
+            insert_exec.execute(params![exec.as_str(), id, origin, to_ms(*t), now])?;
         }
         advance.execute(params![id, due.next_fire.map(to_ms), now])?;
     }
@@ -302,6 +363,7 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
          SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
              started_at = ?3, updated_at = ?3
          WHERE id IN (SELECT id FROM executions WHERE state = 'pending' AND due_at <= ?3
+                        AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
                       ORDER BY due_at LIMIT ?4)
          RETURNING id, job_id, attempt, due_at, budget_start",
     )?;
@@ -320,7 +382,8 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
     let mut job_stmt = conn.prepare_cached(
         "UPDATE jobs SET state = CASE kind WHEN 'once' THEN 'running' ELSE state END, updated_at = ?2
          WHERE id = ?1
-         RETURNING url, method, headers, body, timeout_ms, signing, kind, retry",
+         RETURNING url, method, headers, body, timeout_ms, signing, kind, retry, name, origin,
+                   on_success_url, on_failure_url, internal",
     )?;
     let mut claimed = Vec::with_capacity(rows.len());
     for (exec, job, attempt, due_at, budget_start) in rows {
@@ -334,6 +397,11 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
                 signing: r.get(5)?,
                 kind: r.get(6)?,
                 retry: r.get(7)?,
+                name: r.get(8)?,
+                origin: r.get(9)?,
+                on_success_url: r.get(10)?,
+                on_failure_url: r.get(11)?,
+                internal: r.get(12)?,
             })
         })?;
         claimed.push(Claimed {
@@ -350,6 +418,11 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
             signing: row.signing,
             kind: JobKind::parse(&row.kind),
             retry: row.retry,
+            name: row.name,
+            origin: row.origin,
+            on_success_url: row.on_success_url,
+            on_failure_url: row.on_failure_url,
+            internal: Internal::from_db(row.internal),
         });
     }
     Ok(claimed)
@@ -357,7 +430,10 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
 
 fn next_wake(conn: &Connection, owner: &str) -> Result<Option<i64>> {
     let pending: Option<i64> = conn
-        .prepare_cached("SELECT min(due_at) FROM executions WHERE state = 'pending'")?
+        .prepare_cached(
+            "SELECT min(due_at) FROM executions WHERE state = 'pending'
+               AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)",
+        )?
         .query_row([], |r| r.get(0))?;
     let lease: Option<i64> = conn
         .prepare_cached(
@@ -386,22 +462,31 @@ pub(crate) struct AttemptResult {
     pub message: Option<String>,
     pub verdict: Verdict,
     pub retry_after: Option<Duration>,
-    /// Whether the job is one-time or cron.
-    pub kind: JobKind,
     /// When the execution is retried, decided by the dispatcher from the verdict and the job's
     /// policy; `None` means it is finished.
     pub next_delay: Option<Duration>,
 }
 
+/// An attempt as recorded, with what it raised.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    pub attempt: Attempt,
+    pub state: JobState,
+    pub events: Vec<Event>,
+}
+
 /// Records an attempt and moves its execution (and one-time job) on: succeeded, due again later, or
-/// failed. If the lease was lost meanwhile (another worker took over, or the job was cancelled), only
-/// the attempt is recorded. Returns the attempt and the job's state afterwards.
+/// failed, and reports the outcome (callbacks, subscription events, endpoint health). If the lease
+/// was lost meanwhile (another worker took over, or the job was cancelled), only the attempt is
+/// recorded.
 pub(crate) fn record(
     conn: &Connection,
     owner: &str,
+    report: &ReportParams,
+    c: &Claimed,
     r: &AttemptResult,
     now: i64,
-) -> Result<(Attempt, JobState)> {
+) -> Result<Recorded> {
     let (exec_next, due_at, next_retry_at) = match r.next_delay {
         None if r.verdict == Verdict::Success => ("succeeded", None, None),
         None => ("failed", None, None),
@@ -425,7 +510,7 @@ pub(crate) fn record(
             finished,
             owner
         ])? == 1;
-    let (job_state, next_retry_at) = if owned && r.kind == JobKind::Once {
+    let (job_state, next_retry_at) = if owned && c.kind == JobKind::Once {
         let state = match exec_next {
             "succeeded" => JobState::Succeeded,
             "pending" => JobState::Retrying,
@@ -479,14 +564,23 @@ pub(crate) fn record(
         message: r.message.clone(),
         next_retry_at: next_retry_at.map(from_ms),
     };
-    Ok((attempt, job_state))
+    let events = if owned {
+        report_outcome(conn, report, c, &attempt, now)?
+    } else {
+        Vec::new()
+    };
+    Ok(Recorded {
+        attempt,
+        state: job_state,
+        events,
+    })
 }
 
 const JOB_COLUMNS: &str =
     "j.id, j.kind, j.state, j.name, j.labels, j.url, j.method, j.headers, j.body,
     j.timeout_ms, j.retry, j.idempotency_key, j.cron_expr, j.cron_tz, j.missed, j.next_fire_at,
     j.created_at, j.updated_at, e.id, e.due_at, e.state,
-    (SELECT count(*) FROM attempts a WHERE a.job_id = j.id)";
+    (SELECT count(*) FROM attempts a WHERE a.job_id = j.id), j.on_success_url, j.on_failure_url";
 const JOB_FROM: &str = "FROM jobs j LEFT JOIN executions e ON j.kind = 'once' AND e.job_id = j.id";
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
@@ -524,6 +618,8 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
         next_run_at: next_run_at.map(from_ms),
         execution_id: r.get::<_, Option<String>>(18)?.map(ExecutionId::from_db),
         attempts: r.get(21)?,
+        on_success_url: r.get(22)?,
+        on_failure_url: r.get(23)?,
         created_at: from_ms(r.get(16)?),
         updated_at: from_ms(r.get(17)?),
     })
@@ -540,6 +636,9 @@ pub(crate) fn get(conn: &Connection, id: &JobId) -> Result<Job> {
 /// A page of jobs matching the filter, in id (creation) order.
 pub(crate) fn list(conn: &Connection, f: &ListFilter) -> Result<Vec<Job>> {
     let mut sql = format!("SELECT {JOB_COLUMNS} {JOB_FROM} WHERE 1 = 1");
+    if !f.include_internal {
+        sql.push_str(" AND j.internal = 0");
+    }
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
         args.push(v);
@@ -734,8 +833,8 @@ pub(crate) fn trigger(conn: &Connection, id: &JobId, now: i64) -> Result<Executi
         (JobKind::Cron, JobState::Scheduled | JobState::Paused) => {
             let exec = ExecutionId::generate();
             conn.prepare_cached(
-                "INSERT INTO executions (id, job_id, state, due_at, scheduled_for, updated_at)
-                 VALUES (?1, ?2, 'pending', ?3, ?3, ?3)",
+                "INSERT INTO executions (id, job_id, origin, state, due_at, scheduled_for, updated_at)
+                 SELECT ?1, id, origin, 'pending', ?3, ?3, ?3 FROM jobs WHERE id = ?2",
             )?
             .execute(params![exec.as_str(), id.as_str(), now])?;
             Ok(exec)
