@@ -3,7 +3,7 @@
 //!
 //! | path | answer |
 //! |---|---|
-//! | `/ok` | 200 |
+//! | `/ok`, `/events`, `/cb/...` | 200 |
 //! | `/status/{code}` | that status |
 //! | `/flaky/{n}` | 500 for the first `n` requests of each `webhook-id`, then 200 |
 //! | `/slow/{ms}` | 200 after `ms` milliseconds |
@@ -185,7 +185,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
 async fn answer(shared: &Shared, path: &str, count: u32) -> Response {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match parts.as_slice() {
-        ["ok"] => (StatusCode::OK, "ok").into_response(),
+        ["ok"] | ["events"] | ["cb", ..] => (StatusCode::OK, "ok").into_response(),
         ["status", code] => {
             let code = StatusCode::from_u16(code.parse().unwrap()).unwrap();
             (code, format!("status {code}")).into_response()
