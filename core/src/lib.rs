@@ -70,7 +70,11 @@ pub use outcome::{Endpoint, EventType, Outcome, OutcomeStatus, Subscription};
 #[cfg(feature = "scheduler")]
 pub use retry::RetryPolicy;
 #[cfg(feature = "scheduler")]
-pub use scheduler::{Durability, Event, Scheduler, SchedulerBuilder};
+pub use scheduler::{
+    DeadLetterFilter, Durability, EndpointLimits, Event, ExportFilter, ExportFormat,
+    METRIC_ATTEMPT_SECONDS, METRIC_ATTEMPTS, METRIC_FAILED, METRIC_LATENESS_SECONDS,
+    METRIC_PENDING, Scheduler, SchedulerBuilder,
+};
 
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

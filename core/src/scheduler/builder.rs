@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast};
 
+use std::collections::HashMap;
+
+use super::flow::{EndpointLimits, Flow};
 use super::{Config, Inner, Scheduler};
 use crate::clock::{Clock, SystemClock};
 use crate::dispatch::Dispatcher;
@@ -28,6 +31,8 @@ pub struct SchedulerBuilder {
     secrets: Vec<Secret>,
     signing_keys: Vec<SigningKey>,
     signer: Option<Signer>,
+    per_host_rate: Option<f64>,
+    endpoint_limits: HashMap<String, EndpointLimits>,
     config: Config,
     user_agent: String,
     clock: Arc<dyn Clock>,
@@ -50,6 +55,8 @@ impl SchedulerBuilder {
             secrets: Vec::new(),
             signing_keys: Vec::new(),
             signer: None,
+            per_host_rate: None,
+            endpoint_limits: HashMap::new(),
             config: Config {
                 max_concurrency: super::DEFAULT_MAX_CONCURRENCY,
                 per_host_concurrency: super::DEFAULT_PER_HOST_CONCURRENCY,
@@ -107,6 +114,31 @@ impl SchedulerBuilder {
     /// Most deliveries in flight to one host (default 64).
     pub fn per_host_concurrency(mut self, n: usize) -> Self {
         self.config.per_host_concurrency = n;
+        self
+    }
+
+    /// Most requests started per second to one endpoint (no limit by default); a burst of one
+    /// second's worth is allowed.
+    pub fn per_host_rate(mut self, per_second: f64) -> Self {
+        self.per_host_rate = Some(per_second);
+        self
+    }
+
+    /// Limits for one endpoint (`scheme://host:port`, or any URL on it), in place of the per-host
+    /// defaults: most requests in flight and most started per second.
+    pub fn endpoint_limits(
+        mut self,
+        origin_or_url: &str,
+        max_in_flight: usize,
+        per_second: Option<f64>,
+    ) -> Self {
+        self.endpoint_limits.insert(
+            crate::outcome::origin_of(origin_or_url),
+            EndpointLimits {
+                max_in_flight,
+                per_second,
+            },
+        );
         self
     }
 
@@ -232,6 +264,18 @@ impl SchedulerBuilder {
         if let Some((_, message)) = checks.iter().find(|(bad, _)| *bad) {
             return Err(Error::Config((*message).to_owned()));
         }
+        let rates = self
+            .per_host_rate
+            .into_iter()
+            .chain(self.endpoint_limits.values().filter_map(|l| l.per_second));
+        if rates.into_iter().any(|r| !(r.is_finite() && r > 0.0)) {
+            return Err(Error::Config("a rate per second must be positive".into()));
+        }
+        if self.endpoint_limits.values().any(|l| l.max_in_flight == 0) {
+            return Err(Error::Config(
+                "an endpoint's max_in_flight must be at least 1".into(),
+            ));
+        }
         reqwest::header::HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::Config("user_agent is not a valid header value".into()))?;
         c.default_retry.validate()?;
@@ -296,6 +340,13 @@ impl SchedulerBuilder {
             disable_min_failures: self.config.endpoint_disable_min_failures,
             disable_on_gone: self.config.disable_endpoint_on_gone,
         };
+        let flow = Flow::new(
+            EndpointLimits {
+                max_in_flight: self.config.per_host_concurrency,
+                per_second: self.per_host_rate,
+            },
+            self.endpoint_limits,
+        );
         let inner = Inner {
             report,
             db,
@@ -307,7 +358,7 @@ impl SchedulerBuilder {
             owner: format!("w_{}", ulid::Ulid::new()),
             nudge: Notify::new(),
             planned_wake: AtomicI64::new(i64::MIN),
-            hosts: Default::default(),
+            flow,
             events: broadcast::channel(EVENT_CAPACITY).0,
         };
         Ok(Scheduler::from_parts(inner, runtime))

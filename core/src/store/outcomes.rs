@@ -283,3 +283,217 @@ pub(crate) fn subscriptions(conn: &Connection) -> Result<Vec<Subscription>> {
         })
         .collect()
 }
+
+/// Which dead letters (failed jobs and failed cron occurrences) `retry_failed` and `purge` touch.
+/// All conditions must hold.
+#[derive(Debug, Clone, Default)]
+pub struct DeadLetterFilter {
+    /// Failed at or after this instant.
+    pub failed_after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Failed before this instant.
+    pub failed_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only jobs with this name.
+    pub name: Option<String>,
+    /// Only jobs carrying this label.
+    pub label: Option<String>,
+    /// Only this job.
+    pub job: Option<JobId>,
+}
+
+impl DeadLetterFilter {
+    fn sql(&self, args: &mut Vec<rusqlite::types::Value>) -> String {
+        let mut sql = String::from("e.state = 'failed' AND j.internal = 0");
+        let mut push = |clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(t) = self.failed_after {
+            push(" AND e.finished_at >= ?", to_ms(t).into());
+        }
+        if let Some(t) = self.failed_before {
+            push(" AND e.finished_at < ?", to_ms(t).into());
+        }
+        if let Some(n) = &self.name {
+            push(" AND j.name = ?", n.clone().into());
+        }
+        if let Some(l) = &self.label {
+            push(
+                " AND EXISTS (SELECT 1 FROM json_each(j.labels) WHERE value = ?)",
+                l.clone().into(),
+            );
+        }
+        if let Some(id) = &self.job {
+            push(" AND j.id = ?", id.as_str().to_owned().into());
+        }
+        sql
+    }
+}
+
+/// Re-queues every dead letter matching `f`, due now, with a fresh retry budget and the same
+/// execution ids. Returns how many executions were re-queued.
+pub(crate) fn retry_failed(conn: &Connection, f: &DeadLetterFilter, now: i64) -> Result<usize> {
+    let mut args = Vec::new();
+    let filter = f.sql(&mut args);
+    args.push(now.into());
+    let n = args.len();
+    let jobs: Vec<String> = conn
+        .prepare(&format!(
+            "UPDATE executions SET state = 'pending', due_at = ?{n}, budget_start = attempt,
+                    updated_at = ?{n}, finished_at = NULL
+             WHERE id IN (SELECT e.id FROM executions e JOIN jobs j ON j.id = e.job_id WHERE {filter})
+             RETURNING job_id"
+        ))?
+        .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut requeue = conn.prepare_cached(
+        "UPDATE jobs SET state = 'scheduled', updated_at = ?2, finished_at = NULL
+         WHERE id = ?1 AND kind = 'once' AND state = 'failed'",
+    )?;
+    for job in &jobs {
+        requeue.execute(params![job, now])?;
+    }
+    Ok(jobs.len())
+}
+
+/// Deletes every dead letter matching `f`, with its attempts: failed one-time jobs whole, and the
+/// failed occurrences of cron jobs. Returns how many executions were deleted.
+pub(crate) fn purge(conn: &Connection, f: &DeadLetterFilter) -> Result<usize> {
+    let mut args = Vec::new();
+    let filter = f.sql(&mut args);
+    let victims: Vec<(String, String, String)> = conn
+        .prepare(&format!(
+            "SELECT e.id, j.id, j.kind FROM executions e JOIN jobs j ON j.id = e.job_id WHERE {filter}"
+        ))?
+        .query_map(rusqlite::params_from_iter(args), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut del_attempts = conn.prepare_cached("DELETE FROM attempts WHERE execution_id = ?1")?;
+    let mut del_exec = conn.prepare_cached("DELETE FROM executions WHERE id = ?1")?;
+    let mut del_job = conn.prepare_cached("DELETE FROM jobs WHERE id = ?1 AND kind = 'once'")?;
+    for (exec, job, kind) in &victims {
+        del_attempts.execute([exec])?;
+        del_exec.execute([exec])?;
+        if kind == "once" {
+            del_job.execute([job])?;
+        }
+    }
+    Ok(victims.len())
+}
+
+/// Which attempts `export_attempts` writes. All conditions must hold.
+#[derive(Debug, Clone, Default)]
+pub struct ExportFilter {
+    /// Attempts started at or after this instant.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Attempts started before this instant.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only this job's attempts.
+    pub job: Option<JobId>,
+    /// Only attempts of jobs now in this state.
+    pub state: Option<crate::job::JobState>,
+}
+
+/// The columns of an export, in order.
+pub(crate) const EXPORT_COLUMNS: [&str; 11] = [
+    "started_at",
+    "job_id",
+    "job_name",
+    "job_state",
+    "execution_id",
+    "attempt",
+    "duration_ms",
+    "status",
+    "error",
+    "message",
+    "next_retry_at",
+];
+
+/// One exported attempt.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct ExportRow {
+    pub started_at: String,
+    pub job_id: String,
+    pub job_name: Option<String>,
+    pub job_state: Option<String>,
+    pub execution_id: String,
+    pub attempt: u32,
+    pub duration_ms: i64,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub message: Option<String>,
+    pub next_retry_at: Option<String>,
+    #[serde(skip)]
+    pub key: (i64, String, u32),
+}
+
+/// The page of attempts after `after` (in start order), at most `limit`.
+pub(crate) fn export_page(
+    conn: &Connection,
+    f: &ExportFilter,
+    after: &(i64, String, u32),
+    limit: u32,
+) -> Result<Vec<ExportRow>> {
+    let mut sql = String::from(
+        "SELECT a.started_at, a.execution_id, a.number, a.job_id, j.name, j.state, a.duration_ms,
+                a.status, a.error_kind, a.message, a.next_retry_at
+         FROM attempts a LEFT JOIN jobs j ON j.id = a.job_id
+         WHERE (a.started_at, a.execution_id, a.number) > (?1, ?2, ?3)",
+    );
+    let mut args: Vec<rusqlite::types::Value> =
+        vec![after.0.into(), after.1.clone().into(), after.2.into()];
+    let mut push = |clause: &str, v: rusqlite::types::Value| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(t) = f.since {
+        push(" AND a.started_at >= ?", to_ms(t).into());
+    }
+    if let Some(t) = f.until {
+        push(" AND a.started_at < ?", to_ms(t).into());
+    }
+    if let Some(id) = &f.job {
+        push(" AND a.job_id = ?", id.as_str().to_owned().into());
+    }
+    if let Some(state) = f.state {
+        push(" AND j.state = ?", state.as_str().to_owned().into());
+    }
+    sql.push_str(&format!(
+        " ORDER BY a.started_at, a.execution_id, a.number LIMIT {limit}"
+    ));
+    let iso = |ms: i64| from_ms(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(rusqlite::params_from_iter(args), |r| {
+            let started: i64 = r.get(0)?;
+            let exec: String = r.get(1)?;
+            let number: u32 = r.get(2)?;
+            Ok(ExportRow {
+                started_at: iso(started),
+                job_id: r.get(3)?,
+                job_name: r.get(4)?,
+                job_state: r.get(5)?,
+                execution_id: exec.clone(),
+                attempt: number,
+                duration_ms: r.get(6)?,
+                status: r.get(7)?,
+                error: r.get(8)?,
+                message: r.get(9)?,
+                next_retry_at: r.get::<_, Option<i64>>(10)?.map(iso),
+                key: (started, exec, number),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Counts for the gauges: pending executions and failed jobs.
+pub(crate) fn counts(conn: &Connection) -> Result<(i64, i64)> {
+    let pending: i64 = conn
+        .prepare_cached("SELECT count(*) FROM executions WHERE state = 'pending'")?
+        .query_row([], |r| r.get(0))?;
+    let failed: i64 = conn
+        .prepare_cached("SELECT count(*) FROM jobs WHERE state = 'failed'")?
+        .query_row([], |r| r.get(0))?;
+    Ok((pending, failed))
+}

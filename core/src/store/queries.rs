@@ -216,6 +216,10 @@ pub(crate) struct TickParams {
     pub lease_ms: i64,
     pub limit: usize,
     pub missed_grace: chrono::Duration,
+    /// Origins not to claim for now (JSON array): at their in-flight or rate limit.
+    pub blocked: String,
+    /// Most executions of one origin claimed at once.
+    pub per_origin: usize,
 }
 
 /// One pass: rescue executions whose worker died, turn due cron occurrences into executions, then
@@ -228,7 +232,7 @@ pub(crate) fn tick(conn: &Connection, p: &TickParams) -> Result<Tick> {
     } else {
         Vec::new()
     };
-    let next_wake = next_wake(conn, &p.owner)?;
+    let next_wake = next_wake(conn, &p.owner, &p.blocked)?;
     Ok(Tick { claimed, next_wake })
 }
 
@@ -357,27 +361,73 @@ fn materialize_cron(conn: &Connection, now: i64, grace: chrono::Duration) -> Res
     Ok(())
 }
 
+/// Due executions scanned per claim before the per-origin cap is applied.
+const CLAIM_SCAN: i64 = 4096;
+
 fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
     let mut stmt = conn.prepare_cached(
         "UPDATE executions
          SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
              started_at = ?3, updated_at = ?3
-         WHERE id IN (SELECT id FROM executions WHERE state = 'pending' AND due_at <= ?3
-                        AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
-                      ORDER BY due_at LIMIT ?4)
+         WHERE id IN (
+             SELECT id FROM (
+                 SELECT id, due_at, row_number() OVER (PARTITION BY origin ORDER BY due_at) AS rank
+                 FROM (SELECT id, origin, due_at FROM executions
+                       WHERE state = 'pending' AND due_at <= ?3
+                         AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
+                         AND origin NOT IN (SELECT value FROM json_each(?5))
+                       ORDER BY due_at LIMIT ?7))
+             WHERE rank <= ?6 ORDER BY due_at LIMIT ?4)
          RETURNING id, job_id, attempt, due_at, budget_start",
     )?;
-    let mut rows: Vec<(String, String, u32, i64, u32)> = stmt
+    let rows: Vec<(String, String, u32, i64, u32)> = stmt
         .query_map(
             params![
                 p.owner,
                 p.now + p.lease_ms,
                 p.now,
-                i64::try_from(p.limit).unwrap_or(i64::MAX)
+                i64::try_from(p.limit).unwrap_or(i64::MAX),
+                p.blocked,
+                i64::try_from(p.per_origin).unwrap_or(i64::MAX),
+                CLAIM_SCAN.max(i64::try_from(p.limit).unwrap_or(0)),
             ],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?
         .collect::<rusqlite::Result<_>>()?;
+    load_claimed(conn, rows, p.now)
+}
+
+/// Claims the pending execution of one job whatever its due time (for `send_test`).
+pub(crate) fn claim_job(
+    conn: &Connection,
+    owner: &str,
+    job: &JobId,
+    now: i64,
+    lease_ms: i64,
+) -> Result<Claimed> {
+    let rows: Vec<(String, String, u32, i64, u32)> = conn
+        .prepare_cached(
+            "UPDATE executions
+             SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
+                 started_at = ?3, updated_at = ?3
+             WHERE job_id = ?4 AND state = 'pending'
+             RETURNING id, job_id, attempt, due_at, budget_start",
+        )?
+        .query_map(params![owner, now + lease_ms, now, job.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    load_claimed(conn, rows, now)?
+        .pop()
+        .ok_or_else(|| Error::NotFound(job.clone()))
+}
+
+/// Marks the jobs of freshly claimed executions running and loads what sending them needs.
+fn load_claimed(
+    conn: &Connection,
+    mut rows: Vec<(String, String, u32, i64, u32)>,
+    now: i64,
+) -> Result<Vec<Claimed>> {
     rows.sort_by_key(|r| r.3);
     let mut job_stmt = conn.prepare_cached(
         "UPDATE jobs SET state = CASE kind WHEN 'once' THEN 'running' ELSE state END, updated_at = ?2
@@ -387,7 +437,7 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
     )?;
     let mut claimed = Vec::with_capacity(rows.len());
     for (exec, job, attempt, due_at, budget_start) in rows {
-        let row = job_stmt.query_row(params![job, p.now], |r| {
+        let row = job_stmt.query_row(params![job, now], |r| {
             Ok(ClaimedJobRow {
                 url: r.get(0)?,
                 method: r.get(1)?,
@@ -428,13 +478,14 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
     Ok(claimed)
 }
 
-fn next_wake(conn: &Connection, owner: &str) -> Result<Option<i64>> {
+fn next_wake(conn: &Connection, owner: &str, blocked: &str) -> Result<Option<i64>> {
     let pending: Option<i64> = conn
         .prepare_cached(
             "SELECT min(due_at) FROM executions WHERE state = 'pending'
-               AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)",
+               AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
+               AND origin NOT IN (SELECT value FROM json_each(?1))",
         )?
-        .query_row([], |r| r.get(0))?;
+        .query_row([blocked], |r| r.get(0))?;
     let lease: Option<i64> = conn
         .prepare_cached(
             "SELECT min(lease_until) FROM executions WHERE state = 'running' AND lease_owner IS NOT ?1",
