@@ -187,7 +187,7 @@ async fn subscriptions_receive_standard_webhooks_events_and_persist() {
         .unwrap();
     assert_eq!(
         s.subscriptions().await.unwrap(),
-        [sub.clone()],
+        std::slice::from_ref(&sub),
         "subscriptions live in the file"
     );
     let done = s.schedule(JobSpec::post(r.url("/ok"))).await.unwrap();

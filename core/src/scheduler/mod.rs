@@ -441,7 +441,7 @@ impl Scheduler {
     ) -> Result<u64> {
         const PAGE: u32 = 1000;
         enum Sink<W: std::io::Write> {
-            Csv(csv::Writer<W>),
+            Csv(Box<csv::Writer<W>>),
             Json(W),
         }
         let failed =
@@ -453,7 +453,7 @@ impl Scheduler {
                     .from_writer(out);
                 w.write_record(outcomes::EXPORT_COLUMNS)
                     .map_err(|e| failed(&e))?;
-                Sink::Csv(w)
+                Sink::Csv(Box::new(w))
             }
             ExportFormat::JsonLines => Sink::Json(out),
         };
