@@ -33,14 +33,18 @@ pub(crate) struct Flow {
     state: Mutex<HashMap<String, OriginState>>,
 }
 
-/// What the loop must leave alone for now.
+/// How much the next claim may take, per endpoint.
 #[derive(Debug, Default)]
-pub(crate) struct Blocked {
-    /// Origins not to claim: JSON array for the claim statement.
-    pub origins: String,
-    /// How many origins that is.
-    pub count: usize,
-    /// When the earliest rate-limited origin may send again (ms).
+pub(crate) struct Plan {
+    /// Room per known endpoint (JSON object origin → executions), for the claim statement.
+    pub rooms: String,
+    /// Room for an endpoint not listed.
+    pub default_room: usize,
+    /// Endpoints with no room (JSON array), left out of claims and wake-ups.
+    pub blocked: String,
+    /// How many endpoints have no room.
+    pub blocked_count: usize,
+    /// When the earliest rate-limited endpoint may send again (ms).
     pub until: Option<i64>,
 }
 
@@ -55,16 +59,6 @@ impl Flow {
 
     pub(crate) fn limits(&self, origin: &str) -> EndpointLimits {
         self.overrides.get(origin).copied().unwrap_or(self.default)
-    }
-
-    /// The largest number of executions of one origin a claim may take.
-    pub(crate) fn per_origin(&self) -> usize {
-        self.overrides
-            .values()
-            .map(|l| l.max_in_flight)
-            .chain([self.default.max_in_flight])
-            .max()
-            .unwrap_or(1)
     }
 
     fn refill(limits: EndpointLimits, s: &mut OriginState, now: i64) {
@@ -118,35 +112,58 @@ impl Flow {
         }
     }
 
-    /// Origins at their in-flight bound or out of rate tokens, at `now`.
-    pub(crate) fn blocked(&self, now: i64) -> Blocked {
+    fn room(limits: EndpointLimits, s: Option<&OriginState>) -> usize {
+        let in_flight = s.map_or(0, |s| s.in_flight);
+        let slots = limits.max_in_flight.saturating_sub(in_flight);
+        match limits.per_second {
+            Some(rate) => {
+                let tokens = s.map_or(rate.max(1.0), |s| s.tokens);
+                slots.min(tokens.max(0.0).floor() as usize)
+            }
+            None => slots,
+        }
+    }
+
+    /// How many executions of each endpoint the next claim may take at `now`: what its in-flight
+    /// bound and its rate tokens leave.
+    pub(crate) fn plan(&self, now: i64) -> Plan {
         let mut state = self
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut origins = Vec::new();
+        let mut rooms = serde_json::Map::new();
+        let mut blocked = Vec::new();
         let mut until: Option<i64> = None;
         state.retain(|origin, s| {
             let limits = self.overrides.get(origin).copied().unwrap_or(self.default);
             Self::refill(limits, s, now);
-            let full = limits.per_second.is_none_or(|r| s.tokens >= r.max(1.0));
-            if s.in_flight == 0 && full {
+            let rested = limits.per_second.is_none_or(|r| s.tokens >= r.max(1.0));
+            if s.in_flight == 0 && rested {
                 return false; // idle and rested: forget it
             }
-            if s.in_flight >= limits.max_in_flight {
-                origins.push(origin.clone());
-            } else if let Some(rate) = limits.per_second
-                && s.tokens < 1.0
-            {
-                origins.push(origin.clone());
-                let at = now + ((1.0 - s.tokens) / rate * 1000.0).ceil() as i64;
-                until = Some(until.map_or(at, |u| u.min(at)));
+            let room = Self::room(limits, Some(s));
+            if room == 0 {
+                blocked.push(origin.clone());
+                if s.in_flight < limits.max_in_flight
+                    && let Some(rate) = limits.per_second
+                {
+                    let at = now + ((1.0 - s.tokens) / rate * 1000.0).ceil() as i64;
+                    until = Some(until.map_or(at, |u| u.min(at)));
+                }
             }
+            rooms.insert(origin.clone(), room.into());
             true
         });
-        Blocked {
-            count: origins.len(),
-            origins: serde_json::to_string(&origins).expect("strings serialise"),
+        for (origin, limits) in &self.overrides {
+            if !rooms.contains_key(origin) {
+                rooms.insert(origin.clone(), Self::room(*limits, None).into());
+            }
+        }
+        Plan {
+            rooms: serde_json::Value::Object(rooms).to_string(),
+            default_room: Self::room(self.default, None),
+            blocked_count: blocked.len(),
+            blocked: serde_json::to_string(&blocked).expect("strings serialise"),
             until,
         }
     }
@@ -173,25 +190,32 @@ mod tests {
         // A one-second burst of 10, then one every 100 ms.
         assert_eq!(&sends[..10], &[0; 10]);
         assert_eq!(&sends[10..], &[100, 200]);
-        let b = f.blocked(0);
-        assert_eq!((b.count, b.until), (1, Some(300)));
-        assert_eq!(f.blocked(300).count, 0, "a token is back at 300 ms");
+        let p = f.plan(0);
+        assert_eq!((p.blocked_count, p.until), (1, Some(300)));
+        assert_eq!(p.rooms, r#"{"a":0}"#);
+        let p = f.plan(300);
+        assert_eq!(
+            (p.blocked_count, p.rooms.as_str()),
+            (0, r#"{"a":1}"#),
+            "a token is back at 300 ms"
+        );
     }
 
     #[test]
     fn the_in_flight_bound_blocks_an_origin_and_release_unblocks_it() {
         let f = flow(2, None);
         f.admit("a", 0);
-        assert_eq!(f.blocked(0).count, 0);
+        assert_eq!(f.plan(0).rooms, r#"{"a":1}"#);
         f.admit("a", 0);
         f.admit("b", 0);
-        let b = f.blocked(0);
-        assert_eq!(b.origins, r#"["a"]"#);
+        let p = f.plan(0);
+        assert_eq!(p.blocked, r#"["a"]"#);
+        assert_eq!(p.default_room, 2);
         f.release("a");
-        assert_eq!(f.blocked(0).count, 0);
+        assert_eq!(f.plan(0).blocked_count, 0);
         f.release("a");
         f.release("b");
-        assert_eq!(f.blocked(0).count, 0);
+        assert_eq!(f.plan(0).rooms, "{}");
         assert!(
             f.state.lock().unwrap().is_empty(),
             "idle origins are forgotten"
@@ -218,6 +242,8 @@ mod tests {
         assert_eq!(f.admit("slow", 0).1, 0);
         assert_eq!(f.admit("slow", 0).1, 1000);
         assert_eq!(f.admit("fast", 0).1, 0);
-        assert_eq!(f.per_origin(), 8);
+        let p = f.plan(0);
+        assert_eq!(p.default_room, 8);
+        assert_eq!(p.rooms, r#"{"fast":7,"slow":0}"#);
     }
 }

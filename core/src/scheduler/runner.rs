@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use super::flow::Plan;
 use super::{CLAIM_BATCH, Event, Inner, PRUNE_INTERVAL};
 use crate::error::Result;
 use crate::job::Attempt;
@@ -34,12 +35,13 @@ const GAUGE_INTERVAL: Duration = Duration::from_secs(15);
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
 impl Inner {
-    async fn tick(&self, limit: usize, blocked: String) -> Result<Tick> {
+    async fn tick(&self, limit: usize, plan: Plan) -> Result<Tick> {
         let params = TickParams {
             owner: self.owner.clone(),
             now: to_ms(self.clock.now()),
-            blocked,
-            per_origin: self.flow.per_origin(),
+            blocked: plan.blocked,
+            rooms: plan.rooms,
+            default_room: plan.default_room,
             lease_ms: millis(self.config.lease_duration),
             limit,
             missed_grace: chrono::Duration::from_std(self.config.missed_run_grace)
@@ -153,12 +155,9 @@ pub(super) async fn attempt_now(inner: &Arc<Inner>, c: Claimed) -> Result<Attemp
 pub(super) async fn run_due(inner: &Arc<Inner>) -> Result<usize> {
     let mut total = 0;
     loop {
-        let blocked = inner.flow.blocked(to_ms(inner.clock.now()));
+        let plan = inner.flow.plan(to_ms(inner.clock.now()));
         let tick = inner
-            .tick(
-                inner.config.max_concurrency.min(CLAIM_BATCH),
-                blocked.origins,
-            )
+            .tick(inner.config.max_concurrency.min(CLAIM_BATCH), plan)
             .await?;
         if tick.claimed.is_empty() {
             return Ok(total);
@@ -185,7 +184,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
     let mut next_prune = inner.clock.now();
     let mut next_gauges = inner.clock.now();
     let refill = (inner.config.max_concurrency / 4).clamp(1, CLAIM_BATCH);
-    let refill_blocked = (inner.flow.per_origin() / 4).max(1);
+    let refill_blocked = 1;
     'outer: loop {
         let stopping = stop.borrow().is_some();
         if stopping {
@@ -197,9 +196,10 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
         let capacity = inner.config.max_concurrency.saturating_sub(tasks.len());
         let limit = capacity.min(CLAIM_BATCH);
         let now = inner.clock.now();
-        let blocked = inner.flow.blocked(to_ms(now));
-        let origins_blocked = blocked.count > 0;
-        let (claimed_full, wake_at) = match inner.tick(limit, blocked.origins).await {
+        let plan = inner.flow.plan(to_ms(now));
+        let origins_blocked = plan.blocked_count > 0;
+        let rate_until = plan.until;
+        let (claimed_full, wake_at) = match inner.tick(limit, plan).await {
             Ok(tick) => {
                 let full = limit > 0 && tick.claimed.len() == limit;
                 let claimed_any = !tick.claimed.is_empty();
@@ -211,7 +211,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
                 let mut wake = tick
                     .next_wake
                     .into_iter()
-                    .chain(blocked.until)
+                    .chain(rate_until)
                     .min()
                     .map(from_ms)
                     .map_or(poll, |w| w.min(poll));

@@ -218,8 +218,10 @@ pub(crate) struct TickParams {
     pub missed_grace: chrono::Duration,
     /// Origins not to claim for now (JSON array): at their in-flight or rate limit.
     pub blocked: String,
-    /// Most executions of one origin claimed at once.
-    pub per_origin: usize,
+    /// How many executions of each known origin may be claimed (JSON object).
+    pub rooms: String,
+    /// How many executions of any other origin may be claimed.
+    pub default_room: usize,
 }
 
 /// One pass: rescue executions whose worker died, turn due cron occurrences into executions, then
@@ -371,13 +373,15 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
              started_at = ?3, updated_at = ?3
          WHERE id IN (
              SELECT id FROM (
-                 SELECT id, due_at, row_number() OVER (PARTITION BY origin ORDER BY due_at) AS rank
+                 SELECT id, origin, due_at,
+                        row_number() OVER (PARTITION BY origin ORDER BY due_at) AS rank
                  FROM (SELECT id, origin, due_at FROM executions
                        WHERE state = 'pending' AND due_at <= ?3
                          AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
                          AND origin NOT IN (SELECT value FROM json_each(?5))
                        ORDER BY due_at LIMIT ?7))
-             WHERE rank <= ?6 ORDER BY due_at LIMIT ?4)
+             WHERE rank <= coalesce((SELECT value FROM json_each(?8) WHERE key = origin), ?6)
+             ORDER BY due_at LIMIT ?4)
          RETURNING id, job_id, attempt, due_at, budget_start",
     )?;
     let rows: Vec<(String, String, u32, i64, u32)> = stmt
@@ -388,8 +392,9 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
                 p.now,
                 i64::try_from(p.limit).unwrap_or(i64::MAX),
                 p.blocked,
-                i64::try_from(p.per_origin).unwrap_or(i64::MAX),
+                i64::try_from(p.default_room).unwrap_or(i64::MAX),
                 CLAIM_SCAN.max(i64::try_from(p.limit).unwrap_or(0)),
+                p.rooms,
             ],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?
