@@ -6,29 +6,43 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
-CACHE ?= $(HOME)/.cache/timehook
 
-.PHONY: demo test test-rust lint wasm-check bench fmt
+.PHONY: demo test lint test-rust wasm-check test-wasm test-python test-node bench bench-rust fmt
 
 demo:
 	$(CARGO) run --release -p timehook --example demo
 
-test: lint test-rust wasm-check
+test: lint test-rust wasm-check test-wasm test-python test-node
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The Rust crates' own tests (the Python and Node crates are tested through their languages).
 test-rust:
-	$(CARGO) test --workspace
+	$(CARGO) test -p timehook -p timehook-bindings
 
 # The verifier must build without tokio, rusqlite or reqwest, for wasm32.
 wasm-check:
 	rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	$(CARGO) build -p timehook --no-default-features --target wasm32-unknown-unknown
 
-bench:
-	$(CARGO) bench -p timehook --bench scheduler -- --quick
+test-wasm:
+	bash wasm/test.sh
+
+test-python:
+	bash python/test.sh
+
+test-node:
+	bash node/test.sh
+
+bench: bench-rust
+	bash wasm/bench.sh
+	bash python/bench.sh
+	bash node/bench.sh
+
+bench-rust:
+	$(CARGO) bench -p timehook --bench scheduler
 
 fmt:
 	$(CARGO) fmt --all

@@ -26,6 +26,9 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--rss-child") {
         return rss_child(&args[i + 1], args[i + 2].parse().unwrap());
     }
+    if let Some(i) = args.iter().position(|a| a == "--export-child") {
+        return export_child(&args[i + 1]);
+    }
     let quick = args.iter().any(|a| a == "quick" || a == "--quick");
     let sizes = if quick {
         Sizes {
@@ -81,6 +84,9 @@ fn main() {
     });
     if run("pending") {
         pending_file(&rt, sizes.pending, sizes.crons);
+    }
+    if run("export") {
+        export_rss(&rt, sizes.pending);
     }
 }
 
@@ -171,6 +177,11 @@ async fn receiver() -> (String, Arc<Mutex<Vec<(String, Instant)>>>) {
     (base, seen)
 }
 
+/// Events per delivery of a user job: `Event::Attempt` and `Event::Job`.
+const EVENTS_PER_DELIVERY: usize = 2;
+
+/// Waits until `n` deliveries have been recorded (counted through the event channel, which may lag
+/// but always reports how many events were skipped).
 async fn wait_for_attempts(
     s: &Scheduler,
     mut events: tokio::sync::broadcast::Receiver<Event>,
@@ -178,7 +189,7 @@ async fn wait_for_attempts(
 ) {
     let _ = s;
     let mut got = 0;
-    while got < n {
+    while got < n * EVENTS_PER_DELIVERY {
         match events.recv().await {
             Ok(_) => got += 1,
             Err(RecvError::Lagged(k)) => got += usize::try_from(k).unwrap(),
@@ -290,7 +301,7 @@ fn rss_child(path: &str, due_url_count: usize) {
         let s = Scheduler::open(path).await.unwrap();
         let events = s.events();
         s.start().unwrap();
-        // One job in the file is due now; the first delivery marks dispatch as resumed.
+        // One job in the file is due now; its delivery marks dispatch as resumed.
         wait_for_attempts(&s, events, 1).await;
         let resumed = start.elapsed();
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -365,4 +376,81 @@ fn pending_file(rt: &tokio::runtime::Runtime, pending: usize, crons: usize) {
     probe(&format!("file with {pending} pending + {crons} cron jobs"));
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!("  (file size {:.0} MB)", size as f64 / 1e6);
+}
+
+/// Child process: exports the whole attempt log of the file to a sink and reports rows, time and RSS.
+fn export_child(path: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let s = Scheduler::open(path).await.unwrap();
+        let before = rss_kb();
+        let start = Instant::now();
+        let rows = s
+            .export_attempts(
+                &timehook::ExportFilter::default(),
+                timehook::ExportFormat::Csv,
+                std::io::sink(),
+            )
+            .await
+            .unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        println!("{rows} {secs} {before} {}", rss_kb());
+    });
+}
+
+/// Delivers `n` jobs so the file holds `n` attempt rows, then exports them in a fresh process.
+fn export_rss(rt: &tokio::runtime::Runtime, n: usize) {
+    let dir = tmp();
+    let path = dir.path().join("jobs.db");
+    rt.block_on(async {
+        let (base, _) = receiver().await;
+        let s = Scheduler::builder(&path)
+            .max_concurrency(512)
+            .open()
+            .await
+            .unwrap();
+        for chunk in (0..n).collect::<Vec<_>>().chunks(20_000) {
+            s.schedule_many(
+                chunk
+                    .iter()
+                    .map(|&i| JobSpec::post(format!("{base}/x")).body(format!("{{\"n\":{i}}}"))),
+            )
+            .await
+            .unwrap();
+        }
+        let events = s.events();
+        s.start().unwrap();
+        wait_for_attempts(&s, events, n).await;
+        s.shutdown(Duration::from_secs(5)).await.unwrap();
+    });
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--export-child", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<f64> = text
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if v.len() == 4 {
+        println!(
+            "export of {:.0} attempt rows as CSV: {:.0} rows/s; RSS {:.1} MB before, {:.1} MB after",
+            v[0],
+            v[0] / v[1],
+            v[2] / 1024.0,
+            v[3] / 1024.0
+        );
+    } else {
+        println!(
+            "export probe failed: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::clock::Clock;
-use crate::job::AttemptError;
+use crate::job::{AttemptError, JobSigning};
 use crate::retry::{Verdict, classify_status, parse_retry_after};
 use crate::signing::Signer;
 use crate::store::queries::{AttemptResult, Claimed, RESPONSE_BODY_LIMIT};
@@ -60,6 +60,7 @@ impl Dispatcher {
             message: None,
             verdict: Verdict::Retry,
             retry_after: None,
+            next_delay: None,
         };
         let headers = match self.headers(c, now.timestamp()) {
             Ok(h) => h,
@@ -129,20 +130,42 @@ impl Dispatcher {
             }
         }
         result.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        result.next_delay = match c.next_delay(result.verdict, result.retry_after) {
+            Ok(delay) => delay,
+            Err(e) => {
+                // The stored policy cannot be read: retry with the default rather than drop it.
+                tracing::warn!(job = %c.job_id, error = %e, "unreadable retry policy; using the default");
+                crate::retry::RetryPolicy::default()
+                    .next_delay(c.attempt.saturating_sub(c.budget_start), result.retry_after)
+                    .filter(|_| result.verdict == Verdict::Retry)
+            }
+        };
         result
     }
 
     fn headers(&self, c: &Claimed, timestamp: i64) -> Result<HeaderMap, String> {
+        let own;
+        let signer = match &c.signing {
+            Some(json) => {
+                own = JobSigning::from_db(json)
+                    .and_then(|s| s.signer())
+                    .map_err(|e| format!("cannot sign: {e}"))?;
+                &own
+            }
+            None => &self.signer,
+        };
         let mut map = HeaderMap::with_capacity(c.headers.len() + 4);
         for (name, value) in &c.headers {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
             let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
             map.append(name, value);
         }
-        for (name, value) in self
-            .signer
-            .headers(c.execution_id.as_str(), timestamp, &c.body)
-        {
+        // Every style carries the execution id, so receivers can deduplicate retries.
+        map.insert(
+            HeaderName::from_static(crate::signing::HEADER_ID),
+            HeaderValue::from_str(c.execution_id.as_str()).map_err(|e| e.to_string())?,
+        );
+        for (name, value) in signer.headers(c.execution_id.as_str(), timestamp, &c.body) {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
             let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
             map.insert(name, value);
@@ -162,10 +185,20 @@ fn classify_error(e: &reqwest::Error) -> AttemptError {
         if s.is::<rustls::Error>() {
             return AttemptError::Tls;
         }
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::TimedOut
-        {
-            return AttemptError::Timeout;
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return AttemptError::Timeout;
+            }
+            // An io::Error hides the error it wraps from `source()`, and may wrap another io::Error.
+            let mut inner = io.get_ref();
+            while let Some(e) = inner {
+                if e.is::<rustls::Error>() {
+                    return AttemptError::Tls;
+                }
+                inner = e
+                    .downcast_ref::<std::io::Error>()
+                    .and_then(std::io::Error::get_ref);
+            }
         }
         source = s.source();
     }

@@ -10,6 +10,88 @@ use chrono::{DateTime, Utc};
 use crate::cron::MissedRunPolicy;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
+use crate::signing::{Key, Scheme, Signer};
+
+/// A job's own signature style and secrets (see [`JobSpec::signing`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct JobSigning {
+    /// The style.
+    pub scheme: Scheme,
+    /// The secrets, as the receiver knows them.
+    pub secrets: Vec<String>,
+}
+
+impl fmt::Debug for JobSigning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobSigning")
+            .field("scheme", &self.scheme)
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .finish()
+    }
+}
+
+impl JobSigning {
+    /// The signer for these settings.
+    pub fn signer(&self) -> Result<Signer> {
+        self.scheme.validate()?;
+        let keys = self
+            .secrets
+            .iter()
+            .map(|s| Key::parse(&self.scheme, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Signer::new(keys)?.with_scheme(self.scheme.clone())?)
+    }
+
+    pub(crate) fn to_db(&self) -> String {
+        let (name, header, prefix, ts) = match &self.scheme {
+            Scheme::StandardWebhooks => ("standard", None, false, None),
+            Scheme::HexBody { header, prefix } => ("hex_body", Some(header), *prefix, None),
+            Scheme::TimestampedHex {
+                header,
+                timestamp_header,
+            } => (
+                "timestamped_hex",
+                Some(header),
+                false,
+                timestamp_header.as_ref(),
+            ),
+        };
+        serde_json::json!({
+            "scheme": name, "header": header, "prefix": prefix,
+            "timestamp_header": ts, "secrets": self.secrets,
+        })
+        .to_string()
+    }
+
+    pub(crate) fn from_db(s: &str) -> Result<Self> {
+        let v: serde_json::Value = serde_json::from_str(s)
+            .map_err(|e| Error::Store(format!("corrupt signing settings: {e}")))?;
+        let text = |k: &str| v[k].as_str().map(str::to_owned);
+        let scheme = match v["scheme"].as_str() {
+            Some("hex_body") => Scheme::HexBody {
+                header: text("header").unwrap_or_default(),
+                prefix: v["prefix"].as_bool().unwrap_or(false),
+            },
+            Some("timestamped_hex") => Scheme::TimestampedHex {
+                header: text("header").unwrap_or_default(),
+                timestamp_header: text("timestamp_header"),
+            },
+            _ => Scheme::StandardWebhooks,
+        };
+        let secrets = v["secrets"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(JobSigning { scheme, secrets })
+    }
+}
 
 /// A ULID that sorts after every earlier one made by this process, so ids sort in creation order
 /// even within one millisecond.
@@ -280,6 +362,9 @@ pub struct JobSpec {
     pub(crate) labels: Vec<String>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) signing: Option<JobSigning>,
+    pub(crate) on_success_url: Option<String>,
+    pub(crate) on_failure_url: Option<String>,
     pub(crate) idempotency_key: Option<String>,
 }
 
@@ -300,6 +385,9 @@ impl JobSpec {
             timeout: None,
             retry: None,
             idempotency_key: None,
+            signing: None,
+            on_success_url: None,
+            on_failure_url: None,
         }
     }
 
@@ -404,6 +492,37 @@ impl JobSpec {
         self
     }
 
+    /// Signs this job's requests in another style with its own secrets, for a receiver that already
+    /// verifies that style (for example [`Scheme::github`] or [`Scheme::stripe`], whose secrets are
+    /// used verbatim). Without this, the scheduler's signing applies (Standard Webhooks by default).
+    /// `webhook-id` is sent in every style, for deduplication.
+    pub fn signing<S: Into<String>>(
+        mut self,
+        scheme: Scheme,
+        secrets: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.signing = Some(JobSigning {
+            scheme,
+            secrets: secrets.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// A URL that receives a signed JSON report of every successful delivery (`job_id`, `job_name`,
+    /// `execution_id`, `status`, `executed_at`, `response_code`, `response_time_ms`, `response_body`,
+    /// `error_message`, `retry_attempt`, `next_retry_at`). Callbacks are durable deliveries of their own.
+    pub fn on_success(mut self, url: impl Into<String>) -> Self {
+        self.on_success_url = Some(url.into());
+        self
+    }
+
+    /// A URL that receives the same report for every failed attempt (`next_retry_at` says whether
+    /// another follows).
+    pub fn on_failure(mut self, url: impl Into<String>) -> Self {
+        self.on_failure_url = Some(url.into());
+        self
+    }
+
     /// The target URL.
     pub fn url(&self) -> &str {
         &self.url
@@ -450,6 +569,10 @@ pub struct Job {
     pub execution_id: Option<ExecutionId>,
     /// Attempts made so far (for cron jobs, across all occurrences).
     pub attempts: u32,
+    /// Where successful deliveries are reported.
+    pub on_success_url: Option<String>,
+    /// Where failed attempts are reported.
+    pub on_failure_url: Option<String>,
     /// When it was scheduled.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -569,6 +692,9 @@ pub struct ListFilter {
     /// Continue after this id (from the last job of the previous page). Jobs are listed in id order,
     /// which is creation order.
     pub after: Option<JobId>,
+    /// Also list the scheduler's own deliveries: callbacks, subscription events and test messages
+    /// (named `timehook.callback`, `timehook.event`, `timehook.test`).
+    pub include_internal: bool,
 }
 
 impl ListFilter {

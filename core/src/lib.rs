@@ -46,6 +46,8 @@ mod error;
 #[cfg(feature = "scheduler")]
 pub mod job;
 #[cfg(feature = "scheduler")]
+pub mod outcome;
+#[cfg(feature = "scheduler")]
 pub mod retry;
 #[cfg(feature = "scheduler")]
 mod scheduler;
@@ -60,12 +62,19 @@ pub use cron::MissedRunPolicy;
 pub use error::{Error, Result};
 #[cfg(feature = "scheduler")]
 pub use job::{
-    Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobSpec, JobState, ListFilter, Method,
+    Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobSigning, JobSpec, JobState,
+    ListFilter, Method,
 };
+#[cfg(feature = "scheduler")]
+pub use outcome::{Endpoint, EventType, Outcome, OutcomeStatus, Subscription};
 #[cfg(feature = "scheduler")]
 pub use retry::RetryPolicy;
 #[cfg(feature = "scheduler")]
-pub use scheduler::{Durability, Event, Scheduler, SchedulerBuilder};
+pub use scheduler::{
+    DeadLetterFilter, Durability, EndpointLimits, Event, ExportFilter, ExportFormat,
+    METRIC_ATTEMPT_SECONDS, METRIC_ATTEMPTS, METRIC_FAILED, METRIC_LATENESS_SECONDS,
+    METRIC_PENDING, Scheduler, SchedulerBuilder,
+};
 
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

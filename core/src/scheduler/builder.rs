@@ -7,12 +7,16 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast};
 
+use std::collections::HashMap;
+
+use super::flow::{EndpointLimits, Flow};
 use super::{Config, Inner, Scheduler};
 use crate::clock::{Clock, SystemClock};
 use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use crate::signing::{Key, Secret, Signer, SigningKey, Verifier};
+use crate::store::outcomes::ReportParams;
 use crate::store::{Db, Durability, Location, queries};
 
 /// Key under which a generated signing secret is kept in the file.
@@ -26,6 +30,9 @@ pub struct SchedulerBuilder {
     location: Location,
     secrets: Vec<Secret>,
     signing_keys: Vec<SigningKey>,
+    signer: Option<Signer>,
+    per_host_rate: Option<f64>,
+    endpoint_limits: HashMap<String, EndpointLimits>,
     config: Config,
     user_agent: String,
     clock: Arc<dyn Clock>,
@@ -47,6 +54,9 @@ impl SchedulerBuilder {
             location,
             secrets: Vec::new(),
             signing_keys: Vec::new(),
+            signer: None,
+            per_host_rate: None,
+            endpoint_limits: HashMap::new(),
             config: Config {
                 max_concurrency: super::DEFAULT_MAX_CONCURRENCY,
                 per_host_concurrency: super::DEFAULT_PER_HOST_CONCURRENCY,
@@ -61,6 +71,10 @@ impl SchedulerBuilder {
                 missed_run_grace: crate::cron::DEFAULT_MISSED_RUN_GRACE
                     .to_std()
                     .unwrap_or_default(),
+                environment: None,
+                endpoint_disable_after: super::DEFAULT_ENDPOINT_DISABLE_AFTER,
+                endpoint_disable_min_failures: super::DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES,
+                disable_endpoint_on_gone: false,
             },
             user_agent: format!("timehook/{}", crate::VERSION),
             clock: Arc::new(SystemClock),
@@ -83,6 +97,14 @@ impl SchedulerBuilder {
         self
     }
 
+    /// Signs every request with `signer` (any [`Scheme`](crate::signing::Scheme), any keys), in
+    /// place of [`secret`](Self::secret) and [`signing_key`](Self::signing_key). Jobs can still
+    /// choose their own with `JobSpec::signing`.
+    pub fn signer(mut self, signer: Signer) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
     /// Most deliveries in flight at once (default 256).
     pub fn max_concurrency(mut self, n: usize) -> Self {
         self.config.max_concurrency = n;
@@ -92,6 +114,31 @@ impl SchedulerBuilder {
     /// Most deliveries in flight to one host (default 64).
     pub fn per_host_concurrency(mut self, n: usize) -> Self {
         self.config.per_host_concurrency = n;
+        self
+    }
+
+    /// Most requests started per second to one endpoint (no limit by default); a burst of one
+    /// second's worth is allowed.
+    pub fn per_host_rate(mut self, per_second: f64) -> Self {
+        self.per_host_rate = Some(per_second);
+        self
+    }
+
+    /// Limits for one endpoint (`scheme://host:port`, or any URL on it), in place of the per-host
+    /// defaults: most requests in flight and most started per second.
+    pub fn endpoint_limits(
+        mut self,
+        origin_or_url: &str,
+        max_in_flight: usize,
+        per_second: Option<f64>,
+    ) -> Self {
+        self.endpoint_limits.insert(
+            crate::outcome::origin_of(origin_or_url),
+            EndpointLimits {
+                max_in_flight,
+                per_second,
+            },
+        );
         self
     }
 
@@ -162,6 +209,26 @@ impl SchedulerBuilder {
         self
     }
 
+    /// A label such as `production` or `staging`, sent as `environment` in subscription events.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.config.environment = Some(environment.into());
+        self
+    }
+
+    /// Disables an endpoint (holding its jobs, never dropping them) once it has failed continuously
+    /// for `after` and at least `min_failures` times (default 5 days and 10 failures).
+    pub fn disable_endpoints_after(mut self, after: Duration, min_failures: u32) -> Self {
+        self.config.endpoint_disable_after = after;
+        self.config.endpoint_disable_min_failures = min_failures;
+        self
+    }
+
+    /// Whether a 410 Gone disables its endpoint at once (default false).
+    pub fn disable_endpoint_on_gone(mut self, disable: bool) -> Self {
+        self.config.disable_endpoint_on_gone = disable;
+        self
+    }
+
     /// How hard commits are pushed to disk (default [`Durability::Full`]).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
@@ -197,6 +264,18 @@ impl SchedulerBuilder {
         if let Some((_, message)) = checks.iter().find(|(bad, _)| *bad) {
             return Err(Error::Config((*message).to_owned()));
         }
+        let rates = self
+            .per_host_rate
+            .into_iter()
+            .chain(self.endpoint_limits.values().filter_map(|l| l.per_second));
+        if rates.into_iter().any(|r| !(r.is_finite() && r > 0.0)) {
+            return Err(Error::Config("a rate per second must be positive".into()));
+        }
+        if self.endpoint_limits.values().any(|l| l.max_in_flight == 0) {
+            return Err(Error::Config(
+                "an endpoint's max_in_flight must be at least 1".into(),
+            ));
+        }
         reqwest::header::HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::Config("user_agent is not a valid header value".into()))?;
         c.default_retry.validate()?;
@@ -210,21 +289,35 @@ impl SchedulerBuilder {
         self.validate()?;
         let db = Db::open(self.location.clone(), self.durability)?;
         let mut secrets = self.secrets;
-        if secrets.is_empty() && self.signing_keys.is_empty() {
+        if secrets.is_empty() && self.signing_keys.is_empty() && self.signer.is_none() {
             let fresh = Secret::generate().expose_whsec();
             let stored = db
                 .call(move |conn| queries::meta_init(conn, GENERATED_SECRET_KEY, &fresh))
                 .await?;
             secrets.push(Secret::parse(&stored)?);
         }
-        let keys: Vec<Key> = secrets
-            .iter()
-            .cloned()
-            .map(Key::Hmac)
-            .chain(self.signing_keys.iter().cloned().map(Key::Ed25519))
-            .collect();
-        let verifier = Verifier::from_keys(keys.iter().map(Key::verifying_key))?;
-        let signer = Signer::new(keys)?;
+        let signer = match self.signer {
+            Some(signer) => signer,
+            None => Signer::new(
+                secrets
+                    .iter()
+                    .cloned()
+                    .map(Key::Hmac)
+                    .chain(self.signing_keys.iter().cloned().map(Key::Ed25519)),
+            )?,
+        };
+        let verifier = Verifier::from_keys(signer.keys().iter().map(Key::verifying_key))?
+            .with_scheme(signer.scheme().clone())?;
+        if secrets.is_empty() {
+            secrets = signer
+                .keys()
+                .iter()
+                .filter_map(|k| match k {
+                    Key::Hmac(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect();
+        }
         let dispatcher = Dispatcher::new(signer, &self.user_agent)?;
         let runtime = if self.own_runtime {
             Some(
@@ -238,7 +331,24 @@ impl SchedulerBuilder {
         } else {
             None
         };
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+        let report = ReportParams {
+            environment: self.config.environment.clone(),
+            retry: serde_json::to_string(&self.config.default_retry).expect("policies serialise"),
+            timeout_ms: millis(self.config.default_timeout),
+            disable_after_ms: millis(self.config.endpoint_disable_after),
+            disable_min_failures: self.config.endpoint_disable_min_failures,
+            disable_on_gone: self.config.disable_endpoint_on_gone,
+        };
+        let flow = Flow::new(
+            EndpointLimits {
+                max_in_flight: self.config.per_host_concurrency,
+                per_second: self.per_host_rate,
+            },
+            self.endpoint_limits,
+        );
         let inner = Inner {
+            report,
             db,
             clock: self.clock,
             config: self.config,
@@ -248,7 +358,7 @@ impl SchedulerBuilder {
             owner: format!("w_{}", ulid::Ulid::new()),
             nudge: Notify::new(),
             planned_wake: AtomicI64::new(i64::MIN),
-            hosts: Default::default(),
+            flow,
             events: broadcast::channel(EVENT_CAPACITY).0,
         };
         Ok(Scheduler::from_parts(inner, runtime))

@@ -2,26 +2,32 @@
 //! claim → dispatch → record loop.
 
 mod builder;
+mod flow;
 mod runner;
 mod validate;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, Semaphore, broadcast, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 pub use crate::store::Durability;
 pub use builder::SchedulerBuilder;
+pub use flow::EndpointLimits;
+pub use runner::{
+    METRIC_ATTEMPT_SECONDS, METRIC_ATTEMPTS, METRIC_FAILED, METRIC_LATENESS_SECONDS, METRIC_PENDING,
+};
 
 use crate::clock::Clock;
 use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result};
-use crate::job::{Attempt, ExecutionId, Job, JobId, JobSpec, JobState, ListFilter};
+use crate::job::{Attempt, ExecutionId, Job, JobId, JobSpec, ListFilter};
+use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::retry::RetryPolicy;
 use crate::signing::{Secret, Verifier};
+use crate::store::outcomes::{self, ReportParams};
 use crate::store::{Db, queries, to_ms};
 
 /// Default per-attempt timeout.
@@ -47,18 +53,22 @@ pub const CLAIM_BATCH: usize = 512;
 /// How often finished jobs are pruned.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 
-/// Something that happened in the scheduler, sent to every [`Scheduler::events`] receiver.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Event {
-    /// An attempt was recorded.
-    Attempt {
-        /// The attempt.
-        attempt: Attempt,
-        /// The job's state after it.
-        state: JobState,
-    },
+pub use crate::outcome::Event;
+pub use crate::store::outcomes::{DeadLetterFilter, ExportFilter};
+
+/// The format of `Scheduler::export_attempts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
 }
+
+/// How long an endpoint must fail continuously before it is disabled.
+pub const DEFAULT_ENDPOINT_DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
+/// How many failed attempts, at least, before an endpoint is disabled.
+pub const DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES: u32 = 10;
 
 /// The scheduler's settings, validated once by the builder.
 #[derive(Debug, Clone)]
@@ -74,6 +84,10 @@ pub(crate) struct Config {
     pub failed_retention: Duration,
     pub poll_interval: Duration,
     pub missed_run_grace: Duration,
+    pub environment: Option<String>,
+    pub endpoint_disable_after: Duration,
+    pub endpoint_disable_min_failures: u32,
+    pub disable_endpoint_on_gone: bool,
 }
 
 pub(crate) struct Inner {
@@ -86,10 +100,12 @@ pub(crate) struct Inner {
     /// Identifies this scheduler's leases in the file.
     pub(crate) owner: String,
     pub(crate) nudge: Notify,
-    /// When the loop plans to wake next (ms); a job due earlier nudges it.
+    /// When the loop plans to wake next (ms); a job due earlier nudges it. `i64::MAX` while the loop
+    /// is reading the store (every new job nudges), `i64::MIN` while no loop runs (none does).
     pub(crate) planned_wake: AtomicI64,
-    pub(crate) hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    pub(crate) flow: flow::Flow,
     pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) report: ReportParams,
 }
 
 struct Running {
@@ -255,6 +271,223 @@ impl Scheduler {
         self.inner.db.call(move |conn| f(conn, &id, now)).await
     }
 
+    /// Subscribes `url` to `events`: each event is delivered there as a signed Standard Webhooks
+    /// message `{"type", "timestamp", "data"}`, durably and with retries. Returns the subscription's
+    /// id. Subscriptions live in the file.
+    pub async fn subscribe(&self, url: &str, events: &[EventType]) -> Result<Subscription> {
+        validate::validate_url(url)?;
+        if events.is_empty() {
+            return Err(Error::invalid(
+                "events",
+                "subscribe to at least one event type",
+            ));
+        }
+        let subscription = Subscription {
+            id: format!("sub_{}", ulid::Ulid::new()),
+            url: url.to_owned(),
+            events: events.to_vec(),
+            created_at: self.inner.clock.now(),
+        };
+        let stored = subscription.clone();
+        self.inner
+            .db
+            .call(move |conn| outcomes::subscribe(conn, &stored))
+            .await?;
+        Ok(subscription)
+    }
+
+    /// Deletes a subscription.
+    pub async fn unsubscribe(&self, id: &str) -> Result<()> {
+        let owned = id.to_owned();
+        let existed = self
+            .inner
+            .db
+            .call(move |conn| outcomes::unsubscribe(conn, &owned))
+            .await?;
+        if existed {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "subscription",
+                format!("no subscription with id {id:?}"),
+            ))
+        }
+    }
+
+    /// Every subscription.
+    pub async fn subscriptions(&self) -> Result<Vec<Subscription>> {
+        self.inner.db.call(outcomes::subscriptions).await
+    }
+
+    /// Endpoints that are failing or disabled.
+    pub async fn endpoints(&self) -> Result<Vec<Endpoint>> {
+        self.inner.db.call(outcomes::endpoints).await
+    }
+
+    /// Re-enables a disabled endpoint (`scheme://host:port`, or any URL on it): its held jobs are
+    /// delivered again.
+    pub async fn enable_endpoint(&self, origin_or_url: &str) -> Result<()> {
+        let origin = crate::outcome::origin_of(origin_or_url);
+        let key = origin.clone();
+        let was = self
+            .inner
+            .db
+            .call(move |conn| outcomes::enable_endpoint(conn, &key))
+            .await?;
+        if !was {
+            return Err(Error::invalid(
+                "endpoint",
+                format!("{origin:?} is not disabled"),
+            ));
+        }
+        self.inner.nudge.notify_one();
+        Ok(())
+    }
+
+    /// Re-queues every dead letter (failed job, or failed cron occurrence) matching `filter`, for
+    /// instance everything that failed during an outage, due now with a fresh retry budget and the
+    /// same `webhook-id`s. Returns how many were re-queued.
+    pub async fn retry_failed(&self, filter: &DeadLetterFilter) -> Result<usize> {
+        let (filter, now) = (filter.clone(), to_ms(self.inner.clock.now()));
+        let n = self
+            .inner
+            .db
+            .call(move |conn| outcomes::retry_failed(conn, &filter, now))
+            .await?;
+        self.inner.nudge.notify_one();
+        Ok(n)
+    }
+
+    /// Deletes every dead letter matching `filter`, with its attempts. Returns how many were deleted.
+    pub async fn purge(&self, filter: &DeadLetterFilter) -> Result<usize> {
+        let filter = filter.clone();
+        self.inner
+            .db
+            .call(move |conn| outcomes::purge(conn, &filter))
+            .await
+    }
+
+    /// Delivers a signed sample event of type `event` to `url` now, and returns the attempt. The
+    /// delivery is recorded like any other (as a job named `timehook.test`) but not retried.
+    pub async fn send_test(&self, url: &str, event: EventType) -> Result<Attempt> {
+        validate::validate_url(url)?;
+        let now = self.inner.clock.now();
+        let data = match event {
+            EventType::EndpointDisabled => Endpoint {
+                origin: crate::outcome::origin_of(url),
+                failing_since: Some(now - chrono::Duration::days(5)),
+                failures: self.inner.report.disable_min_failures,
+                disabled_at: Some(now),
+            }
+            .to_json(self.inner.report.environment.as_deref()),
+            _ => crate::outcome::Outcome {
+                job_id: "job_test".parse()?,
+                job_name: Some("timehook.test".to_owned()),
+                execution_id: "exec_test".parse()?,
+                status: match event {
+                    EventType::JobCompleted => crate::outcome::OutcomeStatus::Success,
+                    EventType::JobTimedOut => crate::outcome::OutcomeStatus::Timeout,
+                    _ => crate::outcome::OutcomeStatus::Failure,
+                },
+                executed_at: now,
+                response_code: (event != EventType::JobTimedOut).then_some(
+                    if event == EventType::JobCompleted {
+                        200
+                    } else {
+                        500
+                    },
+                ),
+                response_time_ms: 42,
+                response_body: Some("sample".to_owned()),
+                error_message: None,
+                retry_attempt: 0,
+                next_retry_at: None,
+            }
+            .to_json(self.inner.report.environment.as_deref()),
+        };
+        let body = outcomes::event_body(event, data, to_ms(now));
+        let mut report = self.inner.report.clone();
+        report.retry = serde_json::to_string(&RetryPolicy::none()).expect("policies serialise");
+        let (url, owner) = (url.to_owned(), self.inner.owner.clone());
+        let lease =
+            i64::try_from(self.inner.config.lease_duration.as_millis()).unwrap_or(i64::MAX / 4);
+        let now_ms = to_ms(now);
+        let claimed = self
+            .inner
+            .db
+            .call(move |conn| {
+                let id = outcomes::insert_internal(
+                    conn,
+                    &report,
+                    &url,
+                    &body,
+                    queries::Internal::Test,
+                    now_ms,
+                )?;
+                queries::claim_job(conn, &owner, &id, now_ms, lease)
+            })
+            .await?;
+        runner::attempt_now(&self.inner, claimed).await
+    }
+
+    /// Writes the attempt log matching `filter` to `out`, oldest first, as CSV (with a header row)
+    /// or JSON Lines. Rows are read and written a page at a time, so memory stays flat however long
+    /// the log is. Returns the number of rows written.
+    pub async fn export_attempts<W: std::io::Write + Send>(
+        &self,
+        filter: &ExportFilter,
+        format: ExportFormat,
+        out: W,
+    ) -> Result<u64> {
+        const PAGE: u32 = 1000;
+        enum Sink<W: std::io::Write> {
+            Csv(Box<csv::Writer<W>>),
+            Json(W),
+        }
+        let failed =
+            |e: &dyn std::fmt::Display| Error::Store(format!("cannot write the export: {e}"));
+        let mut sink = match format {
+            ExportFormat::Csv => {
+                let mut w = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(out);
+                w.write_record(outcomes::EXPORT_COLUMNS)
+                    .map_err(|e| failed(&e))?;
+                Sink::Csv(Box::new(w))
+            }
+            ExportFormat::JsonLines => Sink::Json(out),
+        };
+        let mut after = (i64::MIN, String::new(), 0u32);
+        let mut written = 0u64;
+        loop {
+            let (f, from) = (filter.clone(), after.clone());
+            let page = self
+                .inner
+                .db
+                .call(move |conn| outcomes::export_page(conn, &f, &from, PAGE))
+                .await?;
+            for row in &page {
+                match &mut sink {
+                    Sink::Csv(w) => w.serialize(row).map_err(|e| failed(&e))?,
+                    Sink::Json(w) => {
+                        serde_json::to_writer(&mut *w, row).map_err(|e| failed(&e))?;
+                        w.write_all(b"\n").map_err(|e| failed(&e))?;
+                    }
+                }
+            }
+            written += page.len() as u64;
+            match page.last() {
+                Some(last) if page.len() == PAGE as usize => after = last.key.clone(),
+                _ => break,
+            }
+        }
+        match &mut sink {
+            Sink::Csv(w) => w.flush().map_err(|e| failed(&e))?,
+            Sink::Json(w) => w.flush().map_err(|e| failed(&e))?,
+        }
+        Ok(written)
+    }
+
     /// Deletes finished jobs older than the retention periods now (the running loop also does this
     /// every few minutes). Returns how many jobs were deleted.
     pub async fn prune(&self) -> Result<usize> {
@@ -354,26 +587,5 @@ impl Inner {
         self.db
             .call(move |conn| queries::prune(conn, done, failed))
             .await
-    }
-
-    pub(crate) fn host_semaphore(&self, url: &str) -> Arc<Semaphore> {
-        let key = url::Url::parse(url)
-            .map(|u| {
-                format!(
-                    "{}://{}:{}",
-                    u.scheme(),
-                    u.host_str().unwrap_or_default(),
-                    u.port_or_known_default().unwrap_or(0)
-                )
-            })
-            .unwrap_or_default();
-        let mut hosts = self.hosts.lock().expect("lock poisoned");
-        if hosts.len() > 10_000 {
-            hosts.retain(|_, s| Arc::strong_count(s) > 1);
-        }
-        hosts
-            .entry(key)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_host_concurrency)))
-            .clone()
     }
 }

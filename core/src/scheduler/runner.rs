@@ -7,20 +7,41 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
+use super::flow::Plan;
 use super::{CLAIM_BATCH, Event, Inner, PRUNE_INTERVAL};
 use crate::error::Result;
+use crate::job::Attempt;
+use crate::retry::Verdict;
+use crate::store::outcomes;
 use crate::store::queries::{self, Claimed, Tick, TickParams};
 use crate::store::{from_ms, to_ms};
+
+/// Counter of attempts, labelled `outcome` = `success`, `retry` or `failure`.
+pub const METRIC_ATTEMPTS: &str = "timehook_attempts_total";
+/// Histogram of attempt durations, in seconds.
+pub const METRIC_ATTEMPT_SECONDS: &str = "timehook_attempt_duration_seconds";
+/// Histogram of firing lateness (send time minus due time), in seconds.
+pub const METRIC_LATENESS_SECONDS: &str = "timehook_lateness_seconds";
+/// Gauge of pending executions.
+pub const METRIC_PENDING: &str = "timehook_pending_executions";
+/// Gauge of failed jobs (dead letters).
+pub const METRIC_FAILED: &str = "timehook_failed_jobs";
+/// How often the gauges are refreshed.
+const GAUGE_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Pause after a store error before trying again.
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
 impl Inner {
-    async fn tick(&self, limit: usize) -> Result<Tick> {
+    async fn tick(&self, limit: usize, plan: Plan) -> Result<Tick> {
         let params = TickParams {
             owner: self.owner.clone(),
             now: to_ms(self.clock.now()),
+            blocked: plan.blocked,
+            rooms: plan.rooms,
+            default_room: plan.default_room,
             lease_ms: millis(self.config.lease_duration),
             limit,
             missed_grace: chrono::Duration::from_std(self.config.missed_run_grace)
@@ -48,36 +69,95 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-/// Sends one claimed execution and records the outcome.
-async fn deliver(inner: Arc<Inner>, c: Claimed) {
-    let host = inner.host_semaphore(&c.url);
-    let _permit = host.acquire_owned().await;
-    let result = inner.dispatcher.send(&c, &*inner.clock).await;
-    let now = to_ms(inner.clock.now());
-    let owner = inner.owner.clone();
-    match inner
-        .db
-        .call(move |conn| queries::record(conn, &owner, &result, now))
-        .await
-    {
-        Ok((attempt, state)) => {
-            tracing::debug!(job = %attempt.job_id, execution = %attempt.execution_id,
-                number = attempt.number, status = ?attempt.status, error = ?attempt.error,
-                lateness_ms = to_ms(attempt.started_at) - c.due_at, "attempt");
-            // Nobody listening is fine.
-            let _ = inner.events.send(Event::Attempt { attempt, state });
-        }
-        // The lease runs out and another claim delivers it again, with the same webhook-id.
-        Err(e) => tracing::warn!(execution = %c.execution_id, error = %e, "cannot record attempt"),
+/// Ticks every third of the lease: the live worker renews its leases so they never run out under
+/// it, while those of a dead worker expire soon.
+fn lease_renewal(inner: &Inner) -> tokio::time::Interval {
+    let period = inner.config.lease_duration / 3;
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renew
+}
+
+/// Counts a claimed execution against its endpoint's limits and starts delivering it.
+fn spawn_delivery(tasks: &mut JoinSet<()>, inner: &Arc<Inner>, c: Claimed) {
+    let (slot, send_at) = inner.flow.admit(&c.origin, to_ms(inner.clock.now()));
+    tasks.spawn(deliver(inner.clone(), c, slot, send_at));
+}
+
+/// Sends one claimed execution, no earlier than `send_at` and within its endpoint's in-flight
+/// bound, and records the outcome.
+async fn deliver(inner: Arc<Inner>, c: Claimed, slot: Arc<tokio::sync::Semaphore>, send_at: i64) {
+    let origin = c.origin.clone();
+    let execution = c.execution_id.clone();
+    let _permit = slot.acquire_owned().await;
+    if send_at > to_ms(inner.clock.now()) {
+        inner.clock.sleep_until(from_ms(send_at)).await;
     }
+    match attempt_and_record(&inner, c).await {
+        Ok(recorded) => publish(&inner, recorded),
+        // The lease runs out and another claim delivers it again, with the same webhook-id.
+        Err(e) => tracing::warn!(execution = %execution, error = %e, "cannot record attempt"),
+    }
+    inner.flow.release(&origin);
+}
+
+/// Sends one attempt in a tracing span, records it, and counts it in the metrics.
+async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<queries::Recorded> {
+    let span = tracing::info_span!("timehook.attempt", job = %c.job_id, execution = %c.execution_id,
+        attempt = c.attempt, url = %c.url);
+    let result = inner
+        .dispatcher
+        .send(&c, &*inner.clock)
+        .instrument(span)
+        .await;
+    let now = to_ms(inner.clock.now());
+    let lateness = (result.started_at - c.due_at).max(0) as f64 / 1000.0;
+    let outcome = match (result.error, result.verdict) {
+        (None, _) => "success",
+        (Some(_), Verdict::Retry) if result.next_delay.is_some() => "retry",
+        _ => "failure",
+    };
+    metrics::counter!(METRIC_ATTEMPTS, "outcome" => outcome).increment(1);
+    metrics::histogram!(METRIC_ATTEMPT_SECONDS).record(result.duration_ms as f64 / 1000.0);
+    metrics::histogram!(METRIC_LATENESS_SECONDS).record(lateness);
+    let (owner, report) = (inner.owner.clone(), inner.report.clone());
+    inner
+        .db
+        .call(move |conn| queries::record(conn, &owner, &report, &c, &result, now))
+        .await
+}
+
+/// Tells listeners about a recorded attempt and the events it raised.
+fn publish(inner: &Inner, recorded: queries::Recorded) {
+    let queries::Recorded {
+        attempt,
+        state,
+        events,
+    } = recorded;
+    tracing::debug!(job = %attempt.job_id, execution = %attempt.execution_id,
+        number = attempt.number, status = ?attempt.status, error = ?attempt.error, "attempt");
+    // Nobody listening is fine.
+    let _ = inner.events.send(Event::Attempt { attempt, state });
+    for event in events {
+        let _ = inner.events.send(event);
+    }
+}
+
+/// Sends a claimed execution at once, outside the loop, and returns its attempt (`send_test`).
+pub(super) async fn attempt_now(inner: &Arc<Inner>, c: Claimed) -> Result<Attempt> {
+    let recorded = attempt_and_record(inner, c).await?;
+    let attempt = recorded.attempt.clone();
+    publish(inner, recorded);
+    Ok(attempt)
 }
 
 /// Everything due now, delivered and recorded; returns the number of attempts.
 pub(super) async fn run_due(inner: &Arc<Inner>) -> Result<usize> {
     let mut total = 0;
     loop {
+        let plan = inner.flow.plan(to_ms(inner.clock.now()));
         let tick = inner
-            .tick(inner.config.max_concurrency.min(CLAIM_BATCH))
+            .tick(inner.config.max_concurrency.min(CLAIM_BATCH), plan)
             .await?;
         if tick.claimed.is_empty() {
             return Ok(total);
@@ -85,37 +165,56 @@ pub(super) async fn run_due(inner: &Arc<Inner>) -> Result<usize> {
         total += tick.claimed.len();
         let mut tasks = JoinSet::new();
         for c in tick.claimed {
-            tasks.spawn(deliver(inner.clone(), c));
+            spawn_delivery(&mut tasks, inner, c);
         }
-        while tasks.join_next().await.is_some() {}
+        let mut renew = lease_renewal(inner);
+        loop {
+            tokio::select! {
+                done = tasks.join_next() => if done.is_none() { break },
+                _ = renew.tick() => inner.renew_leases().await,
+            }
+        }
     }
 }
 
 /// The background loop started by `Scheduler::start`; ends when `stop` carries a grace period.
 pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Duration>>) {
     let mut tasks: JoinSet<()> = JoinSet::new();
-    let mut renew = tokio::time::interval(inner.config.lease_duration / 3);
-    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut renew = lease_renewal(&inner);
     let mut next_prune = inner.clock.now();
+    let mut next_gauges = inner.clock.now();
     let refill = (inner.config.max_concurrency / 4).clamp(1, CLAIM_BATCH);
+    let refill_blocked = 1;
     'outer: loop {
         let stopping = stop.borrow().is_some();
         if stopping {
             break;
         }
+        // While the loop looks at the store, any job committed meanwhile must nudge it: it may have
+        // committed after the tick read the store.
+        inner.planned_wake.store(i64::MAX, Ordering::SeqCst);
         let capacity = inner.config.max_concurrency.saturating_sub(tasks.len());
         let limit = capacity.min(CLAIM_BATCH);
         let now = inner.clock.now();
-        let (claimed_full, wake_at) = match inner.tick(limit).await {
+        let plan = inner.flow.plan(to_ms(now));
+        let origins_blocked = plan.blocked_count > 0;
+        let rate_until = plan.until;
+        let (claimed_full, wake_at) = match inner.tick(limit, plan).await {
             Ok(tick) => {
                 let full = limit > 0 && tick.claimed.len() == limit;
                 let claimed_any = !tick.claimed.is_empty();
                 for c in tick.claimed {
-                    tasks.spawn(deliver(inner.clone(), c));
+                    spawn_delivery(&mut tasks, &inner, c);
                 }
                 let poll = now
                     + chrono::Duration::from_std(inner.config.poll_interval).unwrap_or_default();
-                let mut wake = tick.next_wake.map(from_ms).map_or(poll, |w| w.min(poll));
+                let mut wake = tick
+                    .next_wake
+                    .into_iter()
+                    .chain(rate_until)
+                    .min()
+                    .map(from_ms)
+                    .map_or(poll, |w| w.min(poll));
                 if wake <= now && !full && !claimed_any {
                     // Due work that could not be claimed (all slots busy): wait for a slot, not a spin.
                     wake = now + chrono::Duration::milliseconds(50);
@@ -130,6 +229,16 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
                 )
             }
         };
+        if now >= next_gauges {
+            next_gauges = now + chrono::Duration::from_std(GAUGE_INTERVAL).unwrap_or_default();
+            match inner.db.call(outcomes::counts).await {
+                Ok((pending, failed)) => {
+                    metrics::gauge!(METRIC_PENDING).set(pending as f64);
+                    metrics::gauge!(METRIC_FAILED).set(failed as f64);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot count jobs for the gauges"),
+            }
+        }
         if now >= next_prune {
             next_prune = now + chrono::Duration::from_std(PRUNE_INTERVAL).unwrap_or_default();
             if let Err(e) = inner.prune().await {
@@ -144,6 +253,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
         inner.planned_wake.store(to_ms(wake_at), Ordering::SeqCst);
         let sleep = inner.clock.sleep_until(wake_at);
         tokio::pin!(sleep);
+        let mut finished = 0;
         loop {
             tokio::select! {
                 () = &mut sleep, if !claimed_full => continue 'outer,
@@ -151,7 +261,12 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {
                     // Slots freed: worth a new claim if work was left waiting for them, and once
                     // enough are free that the claim's commit is shared by many deliveries.
+                    finished += 1;
                     if claimed_full && inner.config.max_concurrency - tasks.len() >= refill {
+                        continue 'outer;
+                    }
+                    // An endpoint held back by its in-flight bound may have room again.
+                    if origins_blocked && finished >= refill_blocked {
                         continue 'outer;
                     }
                 }

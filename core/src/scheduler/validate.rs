@@ -8,8 +8,8 @@ use super::Config;
 use crate::cron::CronSchedule;
 use crate::dispatch::RESERVED_HEADERS;
 use crate::error::{Error, Result};
-use crate::job::{JobId, JobKind, JobSpec, When};
-use crate::store::queries::NewJob;
+use crate::job::{JobId, JobKind, JobSigning, JobSpec, When};
+use crate::store::queries::{Internal, NewJob};
 use crate::store::to_ms;
 
 /// Longest accepted name, label and idempotency key, in bytes.
@@ -85,6 +85,15 @@ pub(crate) fn validate(spec: &JobSpec, config: &Config, now: DateTime<Utc>) -> R
         None => config.default_retry.clone(),
     };
     retry.validate()?;
+    if let Some(signing) = &spec.signing {
+        signing.signer()?;
+    }
+    for callback in [&spec.on_success_url, &spec.on_failure_url]
+        .into_iter()
+        .flatten()
+    {
+        validate_url(callback)?;
+    }
     let (kind, due_at, cron_expr, cron_tz) = match &spec.when {
         When::At(at) => (JobKind::Once, to_ms(*at), None, None),
         When::After(delay) => {
@@ -119,6 +128,11 @@ pub(crate) fn validate(spec: &JobSpec, config: &Config, now: DateTime<Utc>) -> R
         body: spec.body.clone(),
         timeout_ms: i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX),
         retry: serde_json::to_string(&retry).expect("policies serialise"),
+        signing: spec.signing.as_ref().map(JobSigning::to_db),
+        origin: crate::outcome::origin_of(url.as_str()),
+        on_success_url: spec.on_success_url.clone(),
+        on_failure_url: spec.on_failure_url.clone(),
+        internal: Internal::User,
         idempotency_key: spec.idempotency_key.clone(),
         cron_expr,
         cron_tz,
@@ -127,7 +141,7 @@ pub(crate) fn validate(spec: &JobSpec, config: &Config, now: DateTime<Utc>) -> R
     })
 }
 
-fn validate_url(raw: &str) -> Result<url::Url> {
+pub(crate) fn validate_url(raw: &str) -> Result<url::Url> {
     if raw.len() > MAX_URL_LEN {
         return Err(Error::invalid(
             "url",

@@ -25,7 +25,12 @@ const MIGRATIONS: &[&str] = &[
         body            BLOB NOT NULL,
         timeout_ms      INTEGER NOT NULL,
         retry           TEXT NOT NULL,              -- JSON RetryPolicy
-        idempotency_key TEXT UNIQUE,
+        idempotency_key TEXT,
+        signing         TEXT,                       -- JSON JobSigning; NULL = the scheduler's
+        origin          TEXT NOT NULL,              -- scheme://host:port of url
+        on_success_url  TEXT,
+        on_failure_url  TEXT,
+        internal        INTEGER NOT NULL DEFAULT 0, -- 0 user job, 1 callback, 2 event, 3 test
         cron_expr       TEXT,
         cron_tz         TEXT,
         missed          TEXT,                       -- JSON MissedRunPolicy
@@ -35,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
         finished_at     INTEGER                     -- set when the job reaches a final state
     ) WITHOUT ROWID;
     CREATE INDEX jobs_cron_due ON jobs (next_fire_at) WHERE kind = 'cron' AND state = 'scheduled';
+    CREATE UNIQUE INDEX jobs_idempotency ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
     CREATE INDEX jobs_state ON jobs (state);
     CREATE INDEX jobs_name ON jobs (name) WHERE name IS NOT NULL;
     CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
@@ -42,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE executions (
         id            TEXT PRIMARY KEY NOT NULL,    -- the webhook-id
         job_id        TEXT NOT NULL,
+        origin        TEXT NOT NULL,                -- the job's origin, for endpoint health
         state         TEXT NOT NULL,                -- pending | running | succeeded | failed | cancelled
         due_at        INTEGER NOT NULL,             -- when the next attempt is due (ms)
         scheduled_for INTEGER NOT NULL,             -- the nominal time: run_at or the cron occurrence
@@ -72,6 +79,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (execution_id, number)
     ) WITHOUT ROWID;
     CREATE INDEX attempts_job ON attempts (job_id, started_at);
+    CREATE INDEX attempts_started ON attempts (started_at);
+
+    CREATE TABLE subscriptions (
+        id         TEXT PRIMARY KEY NOT NULL,
+        url        TEXT NOT NULL,
+        events     TEXT NOT NULL,                   -- JSON array of event types
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE endpoints (
+        origin        TEXT PRIMARY KEY NOT NULL,
+        failing_since INTEGER,                      -- first failure of the current streak
+        failures      INTEGER NOT NULL DEFAULT 0,   -- failures in the current streak
+        disabled_at   INTEGER
+    ) WITHOUT ROWID;
     "#,
 ];
 

@@ -6,6 +6,7 @@
 //! callers pay for one fsync between them.
 
 mod migrations;
+pub(crate) mod outcomes;
 pub(crate) mod queries;
 
 use std::path::PathBuf;

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::outcomes::{ReportParams, report as report_outcome};
 use super::{from_ms, to_ms};
 use crate::cron::{CronSchedule, MissedRunPolicy, due_occurrences};
 use crate::error::{Error, Result};
 use crate::job::{
     Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobState, ListFilter, Method,
 };
+use crate::outcome::Event;
 use crate::retry::{RetryPolicy, Verdict};
 
 /// Largest page `list` returns.
@@ -35,12 +37,38 @@ pub(crate) struct NewJob {
     pub body: Vec<u8>,
     pub timeout_ms: i64,
     pub retry: String,
+    pub signing: Option<String>,
     pub idempotency_key: Option<String>,
     pub cron_expr: Option<String>,
     pub cron_tz: Option<String>,
     pub missed: Option<MissedRunPolicy>,
     /// One-time: when it is due. Cron: its first occurrence.
     pub due_at: i64,
+    pub origin: String,
+    pub on_success_url: Option<String>,
+    pub on_failure_url: Option<String>,
+    pub internal: Internal,
+}
+
+/// Why a job exists: scheduled by the user, or made by the scheduler to report an outcome. Jobs made
+/// by the scheduler never report their own outcomes, so a callback cannot trigger another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Internal {
+    User = 0,
+    Callback = 1,
+    Event = 2,
+    Test = 3,
+}
+
+impl Internal {
+    fn from_db(v: i64) -> Self {
+        match v {
+            1 => Internal::Callback,
+            2 => Internal::Event,
+            3 => Internal::Test,
+            _ => Internal::User,
+        }
+    }
 }
 
 /// Inserts jobs (and the execution of each one-time job). A job whose idempotency key exists already
@@ -49,12 +77,14 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> Resul
     let mut find_key = conn.prepare_cached("SELECT id FROM jobs WHERE idempotency_key = ?1")?;
     let mut insert_job = conn.prepare_cached(
         "INSERT INTO jobs (id, kind, state, name, labels, url, method, headers, body, timeout_ms, retry,
-                           idempotency_key, cron_expr, cron_tz, missed, next_fire_at, created_at, updated_at)
-         VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16)",
+                           idempotency_key, cron_expr, cron_tz, missed, next_fire_at, created_at, updated_at,
+                           signing, origin, on_success_url, on_failure_url, internal)
+         VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16,
+                 ?17, ?18, ?19, ?20, ?21)",
     )?;
     let mut insert_exec = conn.prepare_cached(
-        "INSERT INTO executions (id, job_id, state, due_at, scheduled_for, updated_at)
-         VALUES (?1, ?2, 'pending', ?3, ?3, ?4)",
+        "INSERT INTO executions (id, job_id, origin, state, due_at, scheduled_for, updated_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5)",
     )?;
     let mut ids = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -84,10 +114,21 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> Resul
             job.missed.map(missed_to_db),
             cron.then_some(job.due_at),
             now,
+            job.signing,
+            job.origin,
+            job.on_success_url,
+            job.on_failure_url,
+            job.internal as i64,
         ])?;
         if !cron {
             let exec = ExecutionId::generate();
-            insert_exec.execute(params![exec.as_str(), job.id.as_str(), job.due_at, now])?;
+            insert_exec.execute(params![
+                exec.as_str(),
+                job.id.as_str(),
+                job.origin,
+                job.due_at,
+                now
+            ])?;
         }
         ids.push(job.id.clone());
     }
@@ -106,6 +147,56 @@ pub(crate) struct Claimed {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub timeout: Duration,
+    /// The job's own signing settings (JSON), if any.
+    pub signing: Option<String>,
+    /// One-time or cron.
+    pub kind: JobKind,
+    /// The job's retry policy (JSON).
+    pub retry: String,
+    /// Attempts that do not count against the policy.
+    pub budget_start: u32,
+    /// The job's name.
+    pub name: Option<String>,
+    /// The job's origin.
+    pub origin: String,
+    /// Callback URLs.
+    pub on_success_url: Option<String>,
+    /// Callback URLs.
+    pub on_failure_url: Option<String>,
+    /// Why the job exists.
+    pub internal: Internal,
+}
+
+struct ClaimedJobRow {
+    url: String,
+    method: String,
+    headers: String,
+    body: Vec<u8>,
+    timeout_ms: i64,
+    signing: Option<String>,
+    kind: String,
+    retry: String,
+    name: Option<String>,
+    origin: String,
+    on_success_url: Option<String>,
+    on_failure_url: Option<String>,
+    internal: i64,
+}
+
+impl Claimed {
+    /// How long to wait before the next attempt after one that ended with `verdict`, or `None`
+    /// when the execution is finished (delivered, failed for good, or out of attempts).
+    pub(crate) fn next_delay(
+        &self,
+        verdict: Verdict,
+        retry_after: Option<Duration>,
+    ) -> Result<Option<Duration>> {
+        if verdict != Verdict::Retry {
+            return Ok(None);
+        }
+        let policy: RetryPolicy = serde_json::from_str(&self.retry).map_err(corrupt)?;
+        Ok(policy.next_delay(self.attempt.saturating_sub(self.budget_start), retry_after))
+    }
 }
 
 /// What one pass of the dispatch loop found.
@@ -125,6 +216,12 @@ pub(crate) struct TickParams {
     pub lease_ms: i64,
     pub limit: usize,
     pub missed_grace: chrono::Duration,
+    /// Origins not to claim for now (JSON array): at their in-flight or rate limit.
+    pub blocked: String,
+    /// How many executions of each known origin may be claimed (JSON object).
+    pub rooms: String,
+    /// How many executions of any other origin may be claimed.
+    pub default_room: usize,
 }
 
 /// One pass: rescue executions whose worker died, turn due cron occurrences into executions, then
@@ -137,7 +234,7 @@ pub(crate) fn tick(conn: &Connection, p: &TickParams) -> Result<Tick> {
     } else {
         Vec::new()
     };
-    let next_wake = next_wake(conn, &p.owner)?;
+    let next_wake = next_wake(conn, &p.owner, &p.blocked)?;
     Ok(Tick { claimed, next_wake })
 }
 
@@ -229,86 +326,171 @@ pub(crate) fn renew_leases(conn: &Connection, owner: &str, until: i64) -> Result
 }
 
 fn materialize_cron(conn: &Connection, now: i64, grace: chrono::Duration) -> Result<()> {
-    let due: Vec<(String, String, String, Option<String>, i64)> = conn
+    #[allow(clippy::type_complexity)]
+    let due: Vec<(String, String, String, Option<String>, i64, String)> = conn
         .prepare_cached(
-            "SELECT id, cron_expr, cron_tz, missed, next_fire_at FROM jobs
+            "SELECT id, cron_expr, cron_tz, missed, next_fire_at, origin FROM jobs
              WHERE kind = 'cron' AND state = 'scheduled' AND next_fire_at <= ?1
              ORDER BY next_fire_at LIMIT ?2",
         )?
         .query_map(params![now, CRON_BATCH as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut insert_exec = conn.prepare_cached(
-        "INSERT INTO executions (id, job_id, state, due_at, scheduled_for, updated_at)
-         VALUES (?1, ?2, 'pending', ?3, ?3, ?4)",
+        "INSERT INTO executions (id, job_id, origin, state, due_at, scheduled_for, updated_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5)",
     )?;
     let mut advance =
         conn.prepare_cached("UPDATE jobs SET next_fire_at = ?2, updated_at = ?3 WHERE id = ?1")?;
-    for (id, expr, tz, missed, next_fire) in due {
+    for (id, expr, tz, missed, next_fire, origin) in due {
         let policy = missed.as_deref().map(missed_from_db).unwrap_or_default();
         let schedule = CronSchedule::parse(&expr, &tz)?;
         let due = due_occurrences(&schedule, from_ms(next_fire), from_ms(now), policy, grace);
         for t in &due.run {
             let exec = ExecutionId::generate();
-            insert_exec.execute(params![exec.as_str(), id, to_ms(*t), now])?;
+            insert_exec.execute(params![exec.as_str(), id, origin, to_ms(*t), now])?;
         }
         advance.execute(params![id, due.next_fire.map(to_ms), now])?;
     }
     Ok(())
 }
 
+/// Due executions scanned per claim before the per-origin cap is applied.
+const CLAIM_SCAN: i64 = 4096;
+
 fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
     let mut stmt = conn.prepare_cached(
         "UPDATE executions
          SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
              started_at = ?3, updated_at = ?3
-         WHERE id IN (SELECT id FROM executions WHERE state = 'pending' AND due_at <= ?3
-                      ORDER BY due_at LIMIT ?4)
-         RETURNING id, job_id, attempt, due_at",
+         WHERE id IN (
+             SELECT id FROM (
+                 SELECT id, origin, due_at,
+                        row_number() OVER (PARTITION BY origin ORDER BY due_at) AS rank
+                 FROM (SELECT id, origin, due_at FROM executions
+                       WHERE state = 'pending' AND due_at <= ?3
+                         AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
+                         AND origin NOT IN (SELECT value FROM json_each(?5))
+                       ORDER BY due_at LIMIT ?7))
+             WHERE rank <= coalesce((SELECT value FROM json_each(?8) WHERE key = origin), ?6)
+             ORDER BY due_at LIMIT ?4)
+         RETURNING id, job_id, attempt, due_at, budget_start",
     )?;
-    let mut rows: Vec<(String, String, u32, i64)> = stmt
+    let rows: Vec<(String, String, u32, i64, u32)> = stmt
         .query_map(
             params![
                 p.owner,
                 p.now + p.lease_ms,
                 p.now,
-                i64::try_from(p.limit).unwrap_or(i64::MAX)
+                i64::try_from(p.limit).unwrap_or(i64::MAX),
+                p.blocked,
+                i64::try_from(p.default_room).unwrap_or(i64::MAX),
+                CLAIM_SCAN.max(i64::try_from(p.limit).unwrap_or(0)),
+                p.rooms,
             ],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?
         .collect::<rusqlite::Result<_>>()?;
+    load_claimed(conn, rows, p.now)
+}
+
+/// Claims the pending execution of one job whatever its due time (for `send_test`).
+pub(crate) fn claim_job(
+    conn: &Connection,
+    owner: &str,
+    job: &JobId,
+    now: i64,
+    lease_ms: i64,
+) -> Result<Claimed> {
+    let rows: Vec<(String, String, u32, i64, u32)> = conn
+        .prepare_cached(
+            "UPDATE executions
+             SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
+                 started_at = ?3, updated_at = ?3
+             WHERE job_id = ?4 AND state = 'pending'
+             RETURNING id, job_id, attempt, due_at, budget_start",
+        )?
+        .query_map(params![owner, now + lease_ms, now, job.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    load_claimed(conn, rows, now)?
+        .pop()
+        .ok_or_else(|| Error::NotFound(job.clone()))
+}
+
+/// Marks the jobs of freshly claimed executions running and loads what sending them needs.
+fn load_claimed(
+    conn: &Connection,
+    mut rows: Vec<(String, String, u32, i64, u32)>,
+    now: i64,
+) -> Result<Vec<Claimed>> {
     rows.sort_by_key(|r| r.3);
     let mut job_stmt = conn.prepare_cached(
         "UPDATE jobs SET state = CASE kind WHEN 'once' THEN 'running' ELSE state END, updated_at = ?2
          WHERE id = ?1
-         RETURNING url, method, headers, body, timeout_ms",
+         RETURNING url, method, headers, body, timeout_ms, signing, kind, retry, name, origin,
+                   on_success_url, on_failure_url, internal",
     )?;
     let mut claimed = Vec::with_capacity(rows.len());
-    for (exec, job, attempt, due_at) in rows {
-        let (url, method, headers, body, timeout_ms): (String, String, String, Vec<u8>, i64) =
-            job_stmt.query_row(params![job, p.now], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?;
+    for (exec, job, attempt, due_at, budget_start) in rows {
+        let row = job_stmt.query_row(params![job, now], |r| {
+            Ok(ClaimedJobRow {
+                url: r.get(0)?,
+                method: r.get(1)?,
+                headers: r.get(2)?,
+                body: r.get(3)?,
+                timeout_ms: r.get(4)?,
+                signing: r.get(5)?,
+                kind: r.get(6)?,
+                retry: r.get(7)?,
+                name: r.get(8)?,
+                origin: r.get(9)?,
+                on_success_url: r.get(10)?,
+                on_failure_url: r.get(11)?,
+                internal: r.get(12)?,
+            })
+        })?;
         claimed.push(Claimed {
             execution_id: ExecutionId::from_db(exec),
             job_id: JobId::from_db(job),
             attempt,
+            budget_start,
             due_at,
-            url,
-            method: method.parse()?,
-            headers: serde_json::from_str(&headers).map_err(corrupt)?,
-            body,
-            timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)),
+            url: row.url,
+            method: row.method.parse()?,
+            headers: serde_json::from_str(&row.headers).map_err(corrupt)?,
+            body: row.body,
+            timeout: Duration::from_millis(u64::try_from(row.timeout_ms).unwrap_or(0)),
+            signing: row.signing,
+            kind: JobKind::parse(&row.kind),
+            retry: row.retry,
+            name: row.name,
+            origin: row.origin,
+            on_success_url: row.on_success_url,
+            on_failure_url: row.on_failure_url,
+            internal: Internal::from_db(row.internal),
         });
     }
     Ok(claimed)
 }
 
-fn next_wake(conn: &Connection, owner: &str) -> Result<Option<i64>> {
+fn next_wake(conn: &Connection, owner: &str, blocked: &str) -> Result<Option<i64>> {
     let pending: Option<i64> = conn
-        .prepare_cached("SELECT min(due_at) FROM executions WHERE state = 'pending'")?
-        .query_row([], |r| r.get(0))?;
+        .prepare_cached(
+            "SELECT min(due_at) FROM executions WHERE state = 'pending'
+               AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
+               AND origin NOT IN (SELECT value FROM json_each(?1))",
+        )?
+        .query_row([blocked], |r| r.get(0))?;
     let lease: Option<i64> = conn
         .prepare_cached(
             "SELECT min(lease_until) FROM executions WHERE state = 'running' AND lease_owner IS NOT ?1",
@@ -336,85 +518,75 @@ pub(crate) struct AttemptResult {
     pub message: Option<String>,
     pub verdict: Verdict,
     pub retry_after: Option<Duration>,
+    /// When the execution is retried, decided by the dispatcher from the verdict and the job's
+    /// policy; `None` means it is finished.
+    pub next_delay: Option<Duration>,
+}
+
+/// An attempt as recorded, with what it raised.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    pub attempt: Attempt,
+    pub state: JobState,
+    pub events: Vec<Event>,
 }
 
 /// Records an attempt and moves its execution (and one-time job) on: succeeded, due again later, or
-/// failed. If the lease was lost meanwhile (another worker took over, or the job was cancelled), only
-/// the attempt is recorded. Returns the attempt and the job's state afterwards.
+/// failed, and reports the outcome (callbacks, subscription events, endpoint health). If the lease
+/// was lost meanwhile (another worker took over, or the job was cancelled), only the attempt is
+/// recorded.
 pub(crate) fn record(
     conn: &Connection,
     owner: &str,
+    report: &ReportParams,
+    c: &Claimed,
     r: &AttemptResult,
     now: i64,
-) -> Result<(Attempt, JobState)> {
-    let exec: Option<(String, Option<String>, u32, String, String, String)> = conn
-        .prepare_cached(
-            "SELECT e.state, e.lease_owner, e.budget_start, j.kind, j.retry, j.state
-             FROM executions e JOIN jobs j ON j.id = e.job_id WHERE e.id = ?1",
-        )?
-        .query_row([r.execution_id.as_str()], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-            ))
-        })
-        .optional()?;
-    let Some((exec_state, lease_owner, budget_start, kind, retry, job_state)) = exec else {
-        // Pruned or purged meanwhile: nothing to move.
-        return Err(Error::NotFound(r.job_id.clone()));
+) -> Result<Recorded> {
+    let (exec_next, due_at, next_retry_at) = match r.next_delay {
+        None if r.verdict == Verdict::Success => ("succeeded", None, None),
+        None => ("failed", None, None),
+        Some(delay) => {
+            let at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+            ("pending", Some(at), Some(at))
+        }
     };
-    let mut job_state: JobState = job_state.parse()?;
-    let mut next_retry_at = None;
-    if exec_state == "running" && lease_owner.as_deref() == Some(owner) {
-        let policy: RetryPolicy = serde_json::from_str(&retry).map_err(corrupt)?;
-        let (exec_next, due_at) = match r.verdict {
-            Verdict::Success => ("succeeded", None),
-            Verdict::Retry => {
-                match policy.next_delay(r.attempt.saturating_sub(budget_start), r.retry_after) {
-                    Some(delay) => {
-                        let at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-                        next_retry_at = Some(at);
-                        ("pending", Some(at))
-                    }
-                    None => ("failed", None),
-                }
-            }
-            Verdict::Final => ("failed", None),
-        };
-        let finished = (exec_next != "pending").then_some(now);
+    let finished = (exec_next != "pending").then_some(now);
+    let owned =
         conn.prepare_cached(
             "UPDATE executions SET state = ?2, due_at = coalesce(?3, due_at), lease_owner = NULL,
                     lease_until = NULL, started_at = NULL, updated_at = ?4, finished_at = ?5
-             WHERE id = ?1",
+             WHERE id = ?1 AND state = 'running' AND lease_owner = ?6",
         )?
         .execute(params![
             r.execution_id.as_str(),
             exec_next,
             due_at,
             now,
-            finished
-        ])?;
-        if JobKind::parse(&kind) == JobKind::Once {
-            job_state = match exec_next {
-                "succeeded" => JobState::Succeeded,
-                "pending" => JobState::Retrying,
-                _ => JobState::Failed,
-            };
-            conn.prepare_cached(
-                "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4 WHERE id = ?1",
-            )?
-            .execute(params![
-                r.job_id.as_str(),
-                job_state.as_str(),
-                now,
-                finished
-            ])?;
-        }
-    }
+            finished,
+            owner
+        ])? == 1;
+    let (job_state, next_retry_at) = if owned && c.kind == JobKind::Once {
+        let state = match exec_next {
+            "succeeded" => JobState::Succeeded,
+            "pending" => JobState::Retrying,
+            _ => JobState::Failed,
+        };
+        conn.prepare_cached(
+            "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4 WHERE id = ?1",
+        )?
+        .execute(params![r.job_id.as_str(), state.as_str(), now, finished])?;
+        (state, next_retry_at)
+    } else {
+        // A cron job's state does not follow its occurrences; and if the lease was lost (another
+        // worker took over, or the job was cancelled), only the attempt is recorded.
+        let state: Option<String> = conn
+            .prepare_cached("SELECT state FROM jobs WHERE id = ?1")?
+            .query_row([r.job_id.as_str()], |row| row.get(0))
+            .optional()?;
+        let state = state.ok_or_else(|| Error::NotFound(r.job_id.clone()))?;
+        (state.parse()?, if owned { next_retry_at } else { None })
+    };
     let body = r
         .response_body
         .as_ref()
@@ -448,14 +620,23 @@ pub(crate) fn record(
         message: r.message.clone(),
         next_retry_at: next_retry_at.map(from_ms),
     };
-    Ok((attempt, job_state))
+    let events = if owned {
+        report_outcome(conn, report, c, &attempt, now)?
+    } else {
+        Vec::new()
+    };
+    Ok(Recorded {
+        attempt,
+        state: job_state,
+        events,
+    })
 }
 
 const JOB_COLUMNS: &str =
     "j.id, j.kind, j.state, j.name, j.labels, j.url, j.method, j.headers, j.body,
     j.timeout_ms, j.retry, j.idempotency_key, j.cron_expr, j.cron_tz, j.missed, j.next_fire_at,
     j.created_at, j.updated_at, e.id, e.due_at, e.state,
-    (SELECT count(*) FROM attempts a WHERE a.job_id = j.id)";
+    (SELECT count(*) FROM attempts a WHERE a.job_id = j.id), j.on_success_url, j.on_failure_url";
 const JOB_FROM: &str = "FROM jobs j LEFT JOIN executions e ON j.kind = 'once' AND e.job_id = j.id";
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
@@ -493,6 +674,8 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
         next_run_at: next_run_at.map(from_ms),
         execution_id: r.get::<_, Option<String>>(18)?.map(ExecutionId::from_db),
         attempts: r.get(21)?,
+        on_success_url: r.get(22)?,
+        on_failure_url: r.get(23)?,
         created_at: from_ms(r.get(16)?),
         updated_at: from_ms(r.get(17)?),
     })
@@ -509,6 +692,9 @@ pub(crate) fn get(conn: &Connection, id: &JobId) -> Result<Job> {
 /// A page of jobs matching the filter, in id (creation) order.
 pub(crate) fn list(conn: &Connection, f: &ListFilter) -> Result<Vec<Job>> {
     let mut sql = format!("SELECT {JOB_COLUMNS} {JOB_FROM} WHERE 1 = 1");
+    if !f.include_internal {
+        sql.push_str(" AND j.internal = 0");
+    }
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
         args.push(v);
@@ -703,8 +889,8 @@ pub(crate) fn trigger(conn: &Connection, id: &JobId, now: i64) -> Result<Executi
         (JobKind::Cron, JobState::Scheduled | JobState::Paused) => {
             let exec = ExecutionId::generate();
             conn.prepare_cached(
-                "INSERT INTO executions (id, job_id, state, due_at, scheduled_for, updated_at)
-                 VALUES (?1, ?2, 'pending', ?3, ?3, ?3)",
+                "INSERT INTO executions (id, job_id, origin, state, due_at, scheduled_for, updated_at)
+                 SELECT ?1, id, origin, 'pending', ?3, ?3, ?3 FROM jobs WHERE id = ?2",
             )?
             .execute(params![exec.as_str(), id.as_str(), now])?;
             Ok(exec)

@@ -3,7 +3,7 @@
 //!
 //! | path | answer |
 //! |---|---|
-//! | `/ok` | 200 |
+//! | `/ok`, `/events`, `/cb/...` | 200 |
 //! | `/status/{code}` | that status |
 //! | `/flaky/{n}` | 500 for the first `n` requests of each `webhook-id`, then 200 |
 //! | `/slow/{ms}` | 200 after `ms` milliseconds |
@@ -14,7 +14,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,6 +58,8 @@ struct Shared {
     seen: Mutex<Vec<Received>>,
     per_id: Mutex<HashMap<String, u32>>,
     hang: AtomicBool,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
     tx: mpsc::UnboundedSender<Received>,
 }
 
@@ -83,6 +85,8 @@ impl Receiver {
             seen: Mutex::new(Vec::new()),
             per_id: Mutex::new(HashMap::new()),
             hang: AtomicBool::new(true),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
             tx,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -111,6 +115,11 @@ impl Receiver {
     /// Every request so far.
     pub fn seen(&self) -> Vec<Received> {
         self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// The most requests this receiver was answering at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// Clears the hang flag: `/hang` answers 200 from now on.
@@ -164,9 +173,19 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     shared.seen.lock().unwrap().push(received.clone());
     let _ = shared.tx.send(received);
+    let now_in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared
+        .max_in_flight
+        .fetch_max(now_in_flight, Ordering::SeqCst);
+    let response = answer(&shared, &path, count).await;
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+async fn answer(shared: &Shared, path: &str, count: u32) -> Response {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match parts.as_slice() {
-        ["ok"] => (StatusCode::OK, "ok").into_response(),
+        ["ok"] | ["events"] | ["cb", ..] => (StatusCode::OK, "ok").into_response(),
         ["status", code] => {
             let code = StatusCode::from_u16(code.parse().unwrap()).unwrap();
             (code, format!("status {code}")).into_response()
