@@ -33,6 +33,13 @@
 //! With `default-features = false` only [`signing`] remains: secrets, signing and verification, with no
 //! tokio, rusqlite or reqwest, and it builds for `wasm32-unknown-unknown`.
 
+// Without `scheduler` the crate is `no_std` (with `alloc`): what remains, `signing`, needs no
+// operating system, and the WebAssembly verifier (`wasm/`) links no standard library. Unit tests
+// keep std for the test harness and their helpers.
+#![cfg_attr(not(any(feature = "scheduler", test)), no_std)]
+
+extern crate alloc;
+
 pub mod signing;
 
 #[cfg(feature = "scheduler")]

@@ -9,7 +9,7 @@
 //!
 //! `missing_header` and `invalid_header` errors also carry a `header` property naming the header.
 
-use std::string::{String, ToString};
+use alloc::string::{String, ToString};
 
 use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
 

@@ -1,7 +1,7 @@
 //! Key helpers for tools: canonical forms and the public key of an ed25519 signing key.
 
-use std::borrow::ToOwned;
-use std::string::String;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 
 use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
 

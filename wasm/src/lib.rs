@@ -15,28 +15,15 @@
 //!
 //! The module must stay under 80 KB. With the standard library linked, every possible panic
 //! (an index or slice bound, an `unwrap` inside a dependency) brings in std's panic hook and
-//! `core::fmt`, about 14 KB that never run: a panic in WebAssembly only traps. The `timehook`
-//! crate links std, so on `wasm32-unknown-unknown` this crate is `no_std` and compiles the very
-//! source files of `timehook::signing` (`core/src/signing/`, which use only `core` and
-//! `alloc`) as its own [`signing`] module, with a panic handler that traps. Elsewhere (tests,
-//! clippy, docs on the host) it uses `timehook::signing` itself, so both are the same code.
-//! The dependencies of those files are declared in `Cargo.toml` with the same versions as the
-//! workspace's, and ed25519-dalek without `alloc` (which only boxes error sources, whose
-//! `Debug` formatting is several KB more).
+//! `core::fmt`, about 14 KB that never run: a panic in WebAssembly only traps. So this crate is
+//! `no_std` (outside its unit tests), and so is `timehook` without its `scheduler` feature, which
+//! is how it is used here; on `wasm32-unknown-unknown` the crate supplies a panic handler that
+//! traps and a small allocator. On the host, wasm-bindgen links std, which supplies both.
 
-#![cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), no_std)]
+#![cfg_attr(not(test), no_std)]
 
-// In the `no_std` build, `std::` paths (in this crate and in the signing sources) name `alloc`:
-// everything they use from std is in `alloc` or `core`.
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-extern crate alloc as std;
+extern crate alloc;
 
-// `timehook::signing`, compiled from its sources (see the crate documentation).
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-#[path = "../../core/src/signing/mod.rs"]
-#[allow(unexpected_cfgs)] // the sources test `timehook`'s `rand` feature, which is off here
-pub mod signing;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use timehook::signing;
 
 pub mod convert;
@@ -44,13 +31,13 @@ mod keys;
 mod signer;
 mod verifier;
 
-use std::string::String;
+use alloc::string::String;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// A panic traps, as it does with std on this target (`panic = "abort"`), but without
 /// formatting a message that nothing would show.
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown", not(test)))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()

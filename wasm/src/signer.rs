@@ -1,7 +1,7 @@
 //! `WasmSigner`: the class behind the npm package's `Signer` and `sign`.
 
-use std::string::String;
-use std::vec::Vec;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
 

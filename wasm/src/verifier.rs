@@ -1,8 +1,8 @@
 //! `WasmVerifier`: the class behind the npm package's `Verifier`.
 
-use std::borrow::ToOwned;
-use std::string::String;
-use std::vec::Vec;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use wasm_bindgen::prelude::{JsValue, wasm_bindgen};
 

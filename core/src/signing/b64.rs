@@ -3,10 +3,12 @@
 //! [`decode`] accepts exactly the canonical encodings: a length that is a multiple of 4, padding
 //! only to complete the last quantum, and zero bits where the padding leaves some over. That is
 //! what the `base64` crate's `STANDARD` engine accepts (the tests below compare the two). It is
-//! written out here because that crate's generic engine is about 6 KB of the WebAssembly build.
+//! written out here for the size of the WebAssembly build (`wasm/`, at most 80 KB): that crate's
+//! generic engine is about 6 KB of it, and RustCrypto's `base64ct` about 2.9 KB more than this
+//! file, which would take the module over the limit (see wasm/README.md).
 
-use std::string::String;
-use std::vec::Vec;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const PAD: u8 = b'=';

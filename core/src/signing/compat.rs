@@ -1,7 +1,7 @@
 //! Helpers for the compatibility schemes: hex encoding and the Stripe-style header format.
 
-use std::string::String;
-use std::vec::Vec;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use super::{COMPAT_LIST_SEPARATOR, HMAC_SHA256_LEN, STRIPE_SIGNATURE_KEY, STRIPE_TIMESTAMP_KEY};
 

@@ -1,9 +1,9 @@
 //! Errors of the signing module: [`SigningError`] for building keys, signers and verifiers,
 //! [`VerifyError`] for checking a delivery.
 
-use std::borrow::Cow;
-use std::fmt;
-use std::string::String;
+use alloc::borrow::Cow;
+use alloc::string::String;
+use core::fmt;
 
 /// An error while parsing a key or building a [`Signer`](super::Signer) or
 /// [`Verifier`](super::Verifier).

@@ -10,11 +10,10 @@
 //! and callers pass the current time to [`Verifier::verify`]. Only [`Secret::generate`] and
 //! [`SigningKey::generate`] need the `rand` feature.
 //!
-//! It also builds without the standard library: the WebAssembly package (`wasm/`, which must
-//! stay under 80 KB) compiles these files into a `no_std` crate, where `std::` paths name the
-//! `alloc` crate. So the files use only what `core` and `alloc` have, import `String`, `Vec`,
-//! `ToOwned` and the like explicitly (there is no std prelude there), and build their messages
-//! without `format!` and `{:?}`, whose formatting code would add several KB to the module.
+//! It uses only `core` and `alloc`: without the `scheduler` feature the crate is `no_std`, which
+//! keeps the WebAssembly package (`wasm/`, which must stay under 80 KB) free of the standard
+//! library. Messages are built without `format!` and `{:?}`, whose formatting code would add
+//! several KB to that module.
 //!
 //! Key types:
 //!

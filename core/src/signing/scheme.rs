@@ -1,7 +1,7 @@
 //! [`Scheme`]: which signature style a delivery carries.
 
-use std::borrow::ToOwned;
-use std::string::String;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 
 use super::error::{SigningError, quoted};
 use super::{GITHUB_SIGNATURE_HEADER, Result, STRIPE_SIGNATURE_HEADER};

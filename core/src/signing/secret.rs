@@ -3,12 +3,12 @@
 //!
 //! Secret types have a redacted `Debug`, no `Display`, and compare in constant time.
 
-use std::borrow::ToOwned;
-use std::boxed::Box;
-use std::fmt;
-use std::str::FromStr;
-use std::string::String;
-use std::vec::Vec;
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::str::FromStr;
 
 use ed25519_dalek as ed;
 use subtle::ConstantTimeEq;
@@ -49,7 +49,7 @@ fn decode_prefixed(input: &str, prefix: &str, what: &str) -> Result<Vec<u8>> {
 
 #[cfg(feature = "rand")]
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
-    use std::string::ToString as _;
+    use alloc::string::ToString as _;
     let mut buf = [0u8; N];
     getrandom::fill(&mut buf).map_err(|e| SigningError::RandomUnavailable(e.to_string()))?;
     Ok(buf)

@@ -1,9 +1,9 @@
 //! [`Signer`]: produces the signature headers of a delivery.
 
-use std::borrow::ToOwned;
-use std::string::String;
-use std::vec;
-use std::vec::Vec;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 
 use super::b64;
 use super::compat::{decimal, hex_encode};
@@ -22,7 +22,7 @@ pub(crate) fn signed_parts<'a>(
     timestamp: &'a str,
     body: &'a [u8],
 ) -> [&'a [u8]; 5] {
-    let sep = std::slice::from_ref(&SIGNED_CONTENT_SEPARATOR);
+    let sep = core::slice::from_ref(&SIGNED_CONTENT_SEPARATOR);
     [msg_id.as_bytes(), sep, timestamp.as_bytes(), sep, body]
 }
 
@@ -218,7 +218,7 @@ impl Signer {
             } => {
                 let parts = [
                     ts.as_bytes(),
-                    std::slice::from_ref(&SIGNED_CONTENT_SEPARATOR),
+                    core::slice::from_ref(&SIGNED_CONTENT_SEPARATOR),
                     body,
                 ];
                 if timestamp_header.is_some() {

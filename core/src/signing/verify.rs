@@ -1,7 +1,7 @@
 //! [`Verifier`]: checks the signature headers of a delivery.
 
-use std::borrow::ToOwned;
-use std::vec::Vec;
+use alloc::borrow::ToOwned;
+use alloc::vec::Vec;
 
 use subtle::ConstantTimeEq;
 
@@ -429,7 +429,7 @@ impl Verifier {
 fn timestamped_parts<'a>(ts: &'a str, body: &'a [u8]) -> [&'a [u8]; 3] {
     [
         ts.as_bytes(),
-        std::slice::from_ref(&SIGNED_CONTENT_SEPARATOR),
+        core::slice::from_ref(&SIGNED_CONTENT_SEPARATOR),
         body,
     ]
 }
@@ -473,7 +473,7 @@ fn values<'a, 'f>(
 
 /// A header value as trimmed text: visible ASCII, spaces and tabs only.
 fn as_text<'a>(name: &str, raw: &'a [u8]) -> VResult<&'a str> {
-    match std::str::from_utf8(raw) {
+    match core::str::from_utf8(raw) {
         Ok(text)
             if text
                 .bytes()
