@@ -264,6 +264,7 @@ impl ListQuery {
             due_before: time("due_before", self.due_before_ms)?,
             limit: self.limit,
             after: self.after.as_deref().map(parse_job_id).transpose()?,
+            ..ListFilter::default()
         })
     }
 }
