@@ -13,7 +13,10 @@ check=0
 
 # npm dependencies: `npm ci` on a fresh clone, and again only when the lock file changed.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  npm ci --no-audit --no-fund
+  # `npm ci` refuses this lock on registries that lack some optional platform packages of
+  # @napi-rs/lzma (a dependency of @napi-rs/cli; e.g. lzma-android-arm64@1.5.3 answers 404 here).
+  # `npm install` installs exactly the same locked tree and leaves the lock file unchanged.
+  npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 fi
 
 if [[ $check == 1 ]]; then
