@@ -201,7 +201,12 @@ async fn wait_for_attempts(
 async fn deliveries(n: usize) {
     let dir = tmp();
     let (base, _) = receiver().await;
-    let s = Scheduler::open(dir.path().join("jobs.db")).await.unwrap();
+    // One receiver takes every delivery: give it every slot (the default bound per host is 64).
+    let s = Scheduler::builder(dir.path().join("jobs.db"))
+        .per_host_concurrency(256)
+        .open()
+        .await
+        .unwrap();
     s.schedule_many(
         (0..n).map(|i| JobSpec::post(format!("{base}/d")).body(format!("{{\"n\":{i}}}"))),
     )
@@ -229,7 +234,11 @@ fn percentiles(mut ms: Vec<f64>) -> (f64, f64, f64) {
 async fn lateness(jobs: usize, spread: Duration, label: &str) {
     let dir = tmp();
     let (base, seen) = receiver().await;
-    let s = Scheduler::open(dir.path().join("jobs.db")).await.unwrap();
+    let s = Scheduler::builder(dir.path().join("jobs.db"))
+        .per_host_concurrency(256)
+        .open()
+        .await
+        .unwrap();
     s.start().unwrap();
     let events = s.events();
     let origin = Instant::now() + Duration::from_millis(500);

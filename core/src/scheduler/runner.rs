@@ -184,7 +184,9 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
     let mut next_prune = inner.clock.now();
     let mut next_gauges = inner.clock.now();
     let refill = (inner.config.max_concurrency / 4).clamp(1, CLAIM_BATCH);
-    let refill_blocked = 1;
+    // An endpoint at its in-flight bound is claimed for again once a quarter of its slots are free,
+    // so one claim's commit serves many deliveries.
+    let refill_blocked = (inner.config.per_host_concurrency / 4).max(1);
     'outer: loop {
         let stopping = stop.borrow().is_some();
         if stopping {

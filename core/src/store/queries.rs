@@ -363,8 +363,10 @@ fn materialize_cron(conn: &Connection, now: i64, grace: chrono::Duration) -> Res
     Ok(())
 }
 
-/// Due executions scanned per claim before the per-origin cap is applied.
-const CLAIM_SCAN: i64 = 4096;
+/// Due executions scanned per claim, as a multiple of the claim's limit, before the per-origin cap
+/// is applied. Endpoints already at their limit are left out of the scan, so a herd for one of them
+/// does not hide the others.
+const CLAIM_SCAN_FACTOR: i64 = 2;
 
 fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
     let mut stmt = conn.prepare_cached(
@@ -393,7 +395,7 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
                 i64::try_from(p.limit).unwrap_or(i64::MAX),
                 p.blocked,
                 i64::try_from(p.default_room).unwrap_or(i64::MAX),
-                CLAIM_SCAN.max(i64::try_from(p.limit).unwrap_or(0)),
+                i64::try_from(p.limit).unwrap_or(i64::MAX / 4) * CLAIM_SCAN_FACTOR,
                 p.rooms,
             ],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
