@@ -46,6 +46,9 @@ pub(crate) struct Plan {
     pub blocked_count: usize,
     /// When the earliest rate-limited endpoint may send again (ms).
     pub until: Option<i64>,
+    /// How many deliveries must finish before a blocked endpoint is worth a new claim: a quarter
+    /// of the smallest in-flight bound among the blocked ones (at least 1).
+    pub refill: usize,
 }
 
 impl Flow {
@@ -134,6 +137,7 @@ impl Flow {
         let mut rooms = serde_json::Map::new();
         let mut blocked = Vec::new();
         let mut until: Option<i64> = None;
+        let mut refill = usize::MAX;
         state.retain(|origin, s| {
             let limits = self.overrides.get(origin).copied().unwrap_or(self.default);
             Self::refill(limits, s, now);
@@ -144,6 +148,7 @@ impl Flow {
             let room = Self::room(limits, Some(s));
             if room == 0 {
                 blocked.push(origin.clone());
+                refill = refill.min((limits.max_in_flight / 4).max(1));
                 if s.in_flight < limits.max_in_flight
                     && let Some(rate) = limits.per_second
                 {
@@ -165,6 +170,7 @@ impl Flow {
             blocked_count: blocked.len(),
             blocked: serde_json::to_string(&blocked).expect("strings serialise"),
             until,
+            refill: refill.min(self.default.max_in_flight.div_ceil(4)).max(1),
         }
     }
 }

@@ -184,9 +184,6 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
     let mut next_prune = inner.clock.now();
     let mut next_gauges = inner.clock.now();
     let refill = (inner.config.max_concurrency / 4).clamp(1, CLAIM_BATCH);
-    // An endpoint at its in-flight bound is claimed for again once a quarter of its slots are free,
-    // so one claim's commit serves many deliveries.
-    let refill_blocked = (inner.config.per_host_concurrency / 4).max(1);
     'outer: loop {
         let stopping = stop.borrow().is_some();
         if stopping {
@@ -201,6 +198,9 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
         let plan = inner.flow.plan(to_ms(now));
         let origins_blocked = plan.blocked_count > 0;
         let rate_until = plan.until;
+        // An endpoint at its in-flight bound is claimed for again once a quarter of its slots are
+        // free, so one claim's commit serves several deliveries.
+        let refill_blocked = plan.refill;
         let (claimed_full, wake_at) = match inner.tick(limit, plan).await {
             Ok(tick) => {
                 let full = limit > 0 && tick.claimed.len() == limit;
