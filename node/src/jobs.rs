@@ -10,7 +10,7 @@ use napi::{Env, JsValue, ValueType};
 use timehook_bindings::{JobInput, ListQuery, Payload, RetryInput, RetrySpec, SchedulerOptions};
 
 use crate::clock::ManualClock;
-use crate::value::{ConvResult, Ctx, bytes, describe, element, entries, is_nullish};
+use crate::value::{ConvResult, Ctx, bytes, describe, element, entries, is_nullish, set_fields};
 
 /// The fields a job object may carry.
 pub const JOB_FIELDS: &str = "url, at, after, cron, tz, missed, payload, headers, method, \
@@ -241,21 +241,10 @@ pub fn scheduler_options(
 ) -> ConvResult<SchedulerOptions> {
     let c = Ctx::options(env);
     let mut o = SchedulerOptions::new(path);
-    let Some(options) = options.filter(|v| !is_nullish(v).unwrap_or(true)) else {
+    let Some(fields) = set_fields(&c, options, "options", "an options object")? else {
         return Ok(o);
     };
-    if options.get_type()? != ValueType::Object || options.is_array()? {
-        return Err(c.fail(
-            "options",
-            format!("expected an options object, got {}", describe(&options)),
-        ));
-    }
-    let object = Object::from_unknown(options)?;
-    for key in Object::keys(&object)? {
-        let v = object.get_named_property::<Unknown>(&key)?;
-        if is_nullish(&v)? {
-            continue;
-        }
+    for (key, v) in fields {
         let k = key.as_str();
         match k {
             "secret" => o.secrets = c.texts(k, v)?,
@@ -295,21 +284,10 @@ pub fn scheduler_options(
 pub fn list_query(env: &Env, filter: Option<Unknown<'_>>) -> ConvResult<ListQuery> {
     let c = Ctx::job(env);
     let mut q = ListQuery::default();
-    let Some(filter) = filter.filter(|v| !is_nullish(v).unwrap_or(true)) else {
+    let Some(fields) = set_fields(&c, filter, "filter", "a filter object")? else {
         return Ok(q);
     };
-    if filter.get_type()? != ValueType::Object || filter.is_array()? {
-        return Err(c.fail(
-            "filter",
-            format!("expected a filter object, got {}", describe(&filter)),
-        ));
-    }
-    let object = Object::from_unknown(filter)?;
-    for key in Object::keys(&object)? {
-        let v = object.get_named_property::<Unknown>(&key)?;
-        if is_nullish(&v)? {
-            continue;
-        }
+    for (key, v) in fields {
         let k = key.as_str();
         match k {
             "state" => q.states = c.texts(k, v)?,

@@ -274,6 +274,35 @@ pub fn entries<'e>(object: &Object<'e>) -> napi::Result<Vec<(String, Unknown<'e>
     Ok(out)
 }
 
+/// The fields of an options-like argument that are set (not `null` / `undefined`), in key order;
+/// `None` when the argument itself is absent. Anything but a plain object is refused, naming
+/// `field` and what was `expected`.
+pub fn set_fields<'e>(
+    c: &Ctx<'_>,
+    value: Option<Unknown<'e>>,
+    field: &str,
+    expected: &str,
+) -> ConvResult<Option<Vec<(String, Unknown<'e>)>>> {
+    let Some(value) = value.filter(|v| !is_nullish(v).unwrap_or(true)) else {
+        return Ok(None);
+    };
+    if value.get_type()? != ValueType::Object || value.is_array()? {
+        return Err(c.fail(
+            field,
+            format!("expected {expected}, got {}", describe(&value)),
+        ));
+    }
+    let object = Object::from_unknown(value)?;
+    let mut out = Vec::new();
+    for key in Object::keys(&object)? {
+        let v = object.get_named_property::<Unknown>(&key)?;
+        if !is_nullish(&v)? {
+            out.push((key, v));
+        }
+    }
+    Ok(Some(out))
+}
+
 /// Epoch milliseconds of a `Date` (`None` for an invalid one).
 pub fn date_ms(value: &Unknown<'_>) -> napi::Result<Option<EpochMs>> {
     let ms = value.coerce_to_number()?.get_double()?;
