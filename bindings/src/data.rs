@@ -205,6 +205,10 @@ pub struct JobRecord {
     pub execution_id: Option<String>,
     /// Attempts made so far.
     pub attempts: u32,
+    /// Where successful deliveries are reported.
+    pub on_success_url: Option<String>,
+    /// Where failed attempts are reported.
+    pub on_failure_url: Option<String>,
     /// When it was scheduled.
     pub created_at_ms: EpochMs,
     /// When it last changed.
@@ -235,6 +239,8 @@ impl From<&Job> for JobRecord {
             next_run_at_ms: job.next_run_at.map(ms),
             execution_id: job.execution_id.as_ref().map(ToString::to_string),
             attempts: job.attempts,
+            on_success_url: job.on_success_url.clone(),
+            on_failure_url: job.on_failure_url.clone(),
             created_at_ms: ms(job.created_at),
             updated_at_ms: ms(job.updated_at),
         }

@@ -73,9 +73,13 @@ pub struct JobInput {
     pub retry: Option<RetryInput>,
     /// Idempotency key.
     pub idempotency_key: Option<String>,
+    /// Where each successful delivery is reported (a signed JSON callback).
+    pub on_success_url: Option<String>,
+    /// Where each failed attempt is reported (a signed JSON callback).
+    pub on_failure_url: Option<String>,
 }
 
-fn instant(field: &str, ms: EpochMs) -> Result<DateTime<Utc>> {
+pub(crate) fn instant(field: &str, ms: EpochMs) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| {
         BindingError::invalid_job(field, format!("{ms} ms since the epoch is out of range"))
     })
@@ -170,6 +174,12 @@ impl JobInput {
         }
         if let Some(key) = self.idempotency_key {
             spec = spec.idempotency_key(key);
+        }
+        if let Some(url) = self.on_success_url {
+            spec = spec.on_success(url);
+        }
+        if let Some(url) = self.on_failure_url {
+            spec = spec.on_failure(url);
         }
         Ok(spec)
     }

@@ -11,6 +11,7 @@
 //! | [`jobs`] | [`JobInput`] → `JobSpec` (payload kinds choose the `content-type`), [`ListQuery`] → `ListFilter` |
 //! | [`options`] | [`SchedulerOptions`] → `SchedulerBuilder` (`":memory:"` opens an in-memory store) |
 //! | [`scheduler`] | [`SchedulerHandle`]: every operation as a `'static` future over plain types; `close` from any thread |
+//! | [`outcomes`] | subscriptions, endpoint health, dead-letter and export queries; [`Listener`] (a thread per listener, so a slow language function never holds up delivery) and [`ExportStream`] (an export read back in bounded chunks) |
 //! | [`signing`] | schemes, verifiers and signers from strings; [`HeaderFilter`] / [`HeaderPairs`] pick the signature headers out of any map |
 //! | [`error`] | [`ErrorCode`] (the stable codes both languages expose), [`ErrorKind`], [`BindingError`] |
 //!
@@ -24,6 +25,7 @@ pub mod data;
 pub mod error;
 pub mod jobs;
 pub mod options;
+pub mod outcomes;
 pub mod runtime;
 pub mod scheduler;
 pub mod signing;
@@ -32,6 +34,10 @@ pub use data::{AttemptRecord, EpochMs, JobRecord, RetryInput, RetrySpec, parse_m
 pub use error::{BindingError, ErrorCode, ErrorKind, Result};
 pub use jobs::{JobInput, ListQuery, Payload};
 pub use options::{DEFAULT_CLOSE_GRACE, MEMORY_PATH, SchedulerOptions};
+pub use outcomes::{
+    DeadLetterQuery, EndpointLimitInput, EndpointRecord, EventRecord, ExportQuery, ExportStream,
+    LISTENER_EVENTS, Listener, OutcomeRecord, SubscriptionRecord,
+};
 pub use runtime::{block_on, runtime, spawn_then};
 pub use scheduler::SchedulerHandle;
 pub use signing::{HeaderFilter, HeaderPairs, SchemeInput};

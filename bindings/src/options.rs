@@ -8,6 +8,7 @@ use timehook::{Durability, ManualClock, Scheduler, SchedulerBuilder};
 
 use crate::data::RetryInput;
 use crate::error::{BindingError, ErrorCode, Result};
+use crate::outcomes::EndpointLimitInput;
 
 /// The path that opens an in-memory store (nothing survives the scheduler), as in SQLite.
 pub const MEMORY_PATH: &str = ":memory:";
@@ -54,6 +55,19 @@ pub struct SchedulerOptions {
     pub durability: Option<String>,
     /// A manual clock, for tests.
     pub clock: Option<ManualClock>,
+    /// A label such as `production`, sent as `environment` in subscription events.
+    pub environment: Option<String>,
+    /// How long an endpoint must fail continuously before it is disabled, in milliseconds
+    /// (default 5 days).
+    pub disable_endpoints_after_ms: Option<u64>,
+    /// How many failed attempts, at least, before an endpoint is disabled (default 10).
+    pub disable_endpoints_min_failures: Option<u32>,
+    /// Whether a 410 Gone disables its endpoint at once (default false).
+    pub disable_endpoint_on_gone: Option<bool>,
+    /// Most requests started per second to one endpoint (no limit by default).
+    pub per_host_rate: Option<f64>,
+    /// Limits for single endpoints, in place of the per-host defaults.
+    pub endpoint_limits: Vec<EndpointLimitInput>,
 }
 
 fn usize_option(option: &str, n: u64) -> Result<usize> {
@@ -173,6 +187,42 @@ impl SchedulerOptions {
         }
         if let Some(clock) = self.clock {
             b = b.clock(clock);
+        }
+        if let Some(env) = self.environment {
+            b = b.environment(env);
+        }
+        if self.disable_endpoints_after_ms.is_some()
+            || self.disable_endpoints_min_failures.is_some()
+        {
+            let after = self
+                .disable_endpoints_after_ms
+                .map_or(timehook::DEFAULT_ENDPOINT_DISABLE_AFTER, ms);
+            let min = self
+                .disable_endpoints_min_failures
+                .unwrap_or(timehook::DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES);
+            b = b.disable_endpoints_after(after, min);
+        }
+        if let Some(gone) = self.disable_endpoint_on_gone {
+            b = b.disable_endpoint_on_gone(gone);
+        }
+        if let Some(rate) = self.per_host_rate {
+            b = b.per_host_rate(rate);
+        }
+        for limit in self.endpoint_limits {
+            if timehook::outcome::origin_of(limit.endpoint.trim()).is_empty() {
+                return Err(BindingError::invalid_config(
+                    "endpoint_limits",
+                    format!(
+                        "{:?} is not an endpoint; give scheme://host:port or a URL",
+                        limit.endpoint
+                    ),
+                ));
+            }
+            b = b.endpoint_limits(
+                limit.endpoint.trim(),
+                usize_option("endpoint_limits", limit.max_in_flight)?,
+                limit.per_second,
+            );
         }
         Ok(b)
     }

@@ -16,6 +16,11 @@ use crate::data::{AttemptRecord, EpochMs, JobRecord};
 use crate::error::{BindingError, ErrorCode, Result};
 use crate::jobs::{JobInput, ListQuery, into_specs, parse_job_id};
 use crate::options::SchedulerOptions;
+use crate::outcomes::{
+    DeadLetterQuery, EndpointRecord, EventRecord, ExportQuery, ExportStream, Listener,
+    SubscriptionRecord, parse_event_type, parse_event_types, parse_export_format,
+    parse_listener_kinds,
+};
 use crate::runtime;
 
 /// An open scheduler. Cheap to share behind an `Arc`; every method may be called from any thread.
@@ -197,6 +202,187 @@ impl SchedulerHandle {
                 .map_err(|e| BindingError::internal(format!("run_due failed: {e}")))??;
             Ok(u64::try_from(n).unwrap_or(u64::MAX))
         }
+    }
+
+    /// Subscribes `url` to events (`job.completed`, ...), persistently.
+    pub fn subscribe(
+        &self,
+        url: String,
+        events: Vec<String>,
+    ) -> impl Future<Output = Result<SubscriptionRecord>> + Send + 'static {
+        let s = self.current();
+        async move {
+            let events = parse_event_types(&events)?;
+            Ok(s?.subscribe(&url, &events).await?.into())
+        }
+    }
+
+    /// Deletes a subscription.
+    ///
+    /// # Errors
+    /// `not_found` for an unknown id.
+    pub fn unsubscribe(&self, id: String) -> impl Future<Output = Result<()>> + Send + 'static {
+        let s = self.current();
+        async move {
+            s?.unsubscribe(&id).await.map_err(|e| {
+                let e = BindingError::from(e);
+                if e.code == ErrorCode::InvalidJob {
+                    BindingError::new(
+                        ErrorCode::NotFound,
+                        format!("no subscription with id {id:?}"),
+                    )
+                } else {
+                    e
+                }
+            })
+        }
+    }
+
+    /// Every subscription, oldest first.
+    pub fn subscriptions(
+        &self,
+    ) -> impl Future<Output = Result<Vec<SubscriptionRecord>>> + Send + 'static {
+        let s = self.current();
+        async move {
+            let subs = s?.subscriptions().await?;
+            Ok(subs.into_iter().map(SubscriptionRecord::from).collect())
+        }
+    }
+
+    /// Endpoints that are failing or disabled.
+    pub fn endpoints(&self) -> impl Future<Output = Result<Vec<EndpointRecord>>> + Send + 'static {
+        let s = self.current();
+        async move {
+            let endpoints = s?.endpoints().await?;
+            Ok(endpoints.into_iter().map(EndpointRecord::from).collect())
+        }
+    }
+
+    /// Re-enables a disabled endpoint (`scheme://host:port` or any URL on it).
+    ///
+    /// # Errors
+    /// `invalid_state` if it is not disabled.
+    pub fn enable_endpoint(
+        &self,
+        endpoint: String,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        let s = self.current();
+        async move {
+            s?.enable_endpoint(&endpoint).await.map_err(|e| {
+                let e = BindingError::from(e);
+                if e.code == ErrorCode::InvalidJob {
+                    BindingError {
+                        code: ErrorCode::InvalidState,
+                        ..e
+                    }
+                } else {
+                    e
+                }
+            })
+        }
+    }
+
+    /// Re-queues the dead letters matching `query`, due now with a fresh retry budget; returns how
+    /// many.
+    pub fn retry_failed(
+        &self,
+        query: DeadLetterQuery,
+    ) -> impl Future<Output = Result<u64>> + Send + 'static {
+        let s = self.current();
+        async move {
+            let filter = query.into_filter()?;
+            Ok(u64::try_from(s?.retry_failed(&filter).await?).unwrap_or(u64::MAX))
+        }
+    }
+
+    /// Deletes the dead letters matching `query`; returns how many.
+    pub fn purge(
+        &self,
+        query: DeadLetterQuery,
+    ) -> impl Future<Output = Result<u64>> + Send + 'static {
+        let s = self.current();
+        async move {
+            let filter = query.into_filter()?;
+            Ok(u64::try_from(s?.purge(&filter).await?).unwrap_or(u64::MAX))
+        }
+    }
+
+    /// Delivers a signed sample event of type `event` to `url` now; returns the attempt.
+    pub fn send_test(
+        &self,
+        url: String,
+        event: String,
+    ) -> impl Future<Output = Result<AttemptRecord>> + Send + 'static {
+        let s = self.current();
+        async move {
+            let event = parse_event_type(&event)?;
+            let s = s?;
+            let rt = runtime::runtime()?;
+            let attempt = rt
+                .spawn(async move { s.send_test(&url, event).await })
+                .await
+                .map_err(|e| BindingError::internal(format!("send_test failed: {e}")))??;
+            Ok(attempt.into())
+        }
+    }
+
+    /// Writes the attempt log matching `query` to the file at `path` (created or truncated) as
+    /// `csv` or `jsonl`, streaming; returns the number of rows. A failed export removes the file.
+    pub fn export_to_path(
+        &self,
+        path: String,
+        format: String,
+        query: ExportQuery,
+    ) -> impl Future<Output = Result<u64>> + Send + 'static {
+        let s = self.current();
+        async move {
+            let (s, format, filter) = (s?, parse_export_format(&format)?, query.into_filter()?);
+            let rt = runtime::runtime()?;
+            rt.spawn_blocking(move || {
+                let file = std::fs::File::create(&path).map_err(|e| {
+                    BindingError::new(
+                        ErrorCode::StoreError,
+                        format!("cannot create the export file {path:?}: {e}"),
+                    )
+                })?;
+                let out = std::io::BufWriter::with_capacity(64 * 1024, file);
+                let written = rt.block_on(s.export_attempts(&filter, format, out));
+                if written.is_err() {
+                    // Best effort: a partial export is worse than none.
+                    let _ = std::fs::remove_file(&path);
+                }
+                Ok(written?)
+            })
+            .await
+            .map_err(|e| BindingError::internal(format!("export failed: {e}")))?
+        }
+    }
+
+    /// Starts exporting the attempt log matching `query` as `csv` or `jsonl`, read back in chunks.
+    ///
+    /// # Errors
+    /// `closed`, or `invalid_config` / `invalid_job` for a bad format or query.
+    pub fn export_stream(&self, format: String, query: ExportQuery) -> Result<ExportStream> {
+        let s = self.current()?;
+        let (format, filter) = (parse_export_format(&format)?, query.into_filter()?);
+        ExportStream::start(
+            move |out| async move { Ok(s.export_attempts(&filter, format, out).await?) },
+        )
+    }
+
+    /// Calls `call` with every event of the given kinds (see
+    /// [`LISTENER_EVENTS`](crate::outcomes::LISTENER_EVENTS); empty means all), on a thread of its
+    /// own, until the listener is stopped or dropped or the scheduler closes.
+    ///
+    /// # Errors
+    /// `closed`, or `invalid_config` for an unknown kind.
+    pub fn listen<F>(&self, kinds: &[String], call: F) -> Result<Listener>
+    where
+        F: FnMut(EventRecord) + Send + 'static,
+    {
+        let kinds = parse_listener_kinds(kinds)?;
+        let rx = self.current()?.events();
+        Listener::spawn(rx, kinds, call)
     }
 
     /// A verifier for this scheduler's own signing keys.

@@ -78,9 +78,10 @@ pub use outcome::{Endpoint, EventType, Outcome, OutcomeStatus, Subscription};
 pub use retry::RetryPolicy;
 #[cfg(feature = "scheduler")]
 pub use scheduler::{
-    DeadLetterFilter, Durability, EndpointLimits, Event, ExportFilter, ExportFormat,
-    METRIC_ATTEMPT_SECONDS, METRIC_ATTEMPTS, METRIC_FAILED, METRIC_LATENESS_SECONDS,
-    METRIC_PENDING, Scheduler, SchedulerBuilder,
+    DEFAULT_ENDPOINT_DISABLE_AFTER, DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES, DeadLetterFilter,
+    Durability, EndpointLimits, Event, ExportFilter, ExportFormat, METRIC_ATTEMPT_SECONDS,
+    METRIC_ATTEMPTS, METRIC_FAILED, METRIC_LATENESS_SECONDS, METRIC_PENDING, Scheduler,
+    SchedulerBuilder,
 };
 
 /// The README's Rust examples, compiled as doctests so they stay true.

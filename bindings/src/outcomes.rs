@@ -1,0 +1,482 @@
+//! Outcomes as plain types: subscriptions, endpoint health, dead-letter filters, export queries
+//! and formats, in-process events, and the two bridges a language needs to consume them without
+//! blocking delivery: a [`Listener`] thread and an [`ExportStream`] of chunks.
+
+use std::io::Write;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use timehook::{
+    DeadLetterFilter, Endpoint, Event, EventType, ExportFilter, ExportFormat, JobState, Outcome,
+    Subscription,
+};
+use tokio::sync::{Notify, broadcast};
+
+use crate::data::{AttemptRecord, EpochMs, ms};
+use crate::error::{BindingError, ErrorCode, Result};
+use crate::jobs::{instant, parse_job_id};
+use crate::runtime;
+
+/// The name of [`EventRecord::kind`] for an attempt (every attempt, callbacks' included).
+pub const ATTEMPT_EVENT: &str = "attempt";
+
+/// Every kind a listener can ask for: [`ATTEMPT_EVENT`] and the event types.
+pub const LISTENER_EVENTS: [&str; 6] = [
+    ATTEMPT_EVENT,
+    "job.completed",
+    "job.failed",
+    "job.timed_out",
+    "job.retrying",
+    "endpoint.disabled",
+];
+
+/// The outcome of one attempt, as callbacks and subscription events report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeRecord {
+    /// The job.
+    pub job_id: String,
+    /// The job's name.
+    pub job_name: Option<String>,
+    /// The execution (`webhook-id`).
+    pub execution_id: String,
+    /// `success`, `failure`, `error` or `timeout`.
+    pub status: &'static str,
+    /// When the attempt was sent.
+    pub executed_at_ms: EpochMs,
+    /// The response status; `None` when no answer came.
+    pub response_code: Option<u16>,
+    /// How long the attempt took.
+    pub response_time_ms: u64,
+    /// The first 1 KB of the response body.
+    pub response_body: Option<String>,
+    /// What went wrong.
+    pub error_message: Option<String>,
+    /// 0 for the first attempt of the execution.
+    pub retry_attempt: u32,
+    /// When the next attempt is due; `None` when no retry follows.
+    pub next_retry_at_ms: Option<EpochMs>,
+}
+
+impl From<Outcome> for OutcomeRecord {
+    fn from(o: Outcome) -> Self {
+        OutcomeRecord {
+            job_id: o.job_id.to_string(),
+            job_name: o.job_name,
+            execution_id: o.execution_id.to_string(),
+            status: o.status.as_str(),
+            executed_at_ms: ms(o.executed_at),
+            response_code: o.response_code,
+            response_time_ms: o.response_time_ms,
+            response_body: o.response_body,
+            error_message: o.error_message,
+            retry_attempt: o.retry_attempt,
+            next_retry_at_ms: o.next_retry_at.map(ms),
+        }
+    }
+}
+
+/// A persistent event subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionRecord {
+    /// `sub_...`.
+    pub id: String,
+    /// Where events go.
+    pub url: String,
+    /// Which events, by wire name (`job.completed`, ...).
+    pub events: Vec<&'static str>,
+    /// When it was created.
+    pub created_at_ms: EpochMs,
+}
+
+impl From<Subscription> for SubscriptionRecord {
+    fn from(s: Subscription) -> Self {
+        SubscriptionRecord {
+            id: s.id,
+            url: s.url,
+            events: s.events.iter().map(|e| e.as_str()).collect(),
+            created_at_ms: ms(s.created_at),
+        }
+    }
+}
+
+/// The health of one endpoint (`scheme://host:port`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointRecord {
+    /// `scheme://host:port`.
+    pub origin: String,
+    /// Since when every attempt has failed; `None` while healthy.
+    pub failing_since_ms: Option<EpochMs>,
+    /// Failed attempts since then.
+    pub failures: u32,
+    /// When it was disabled; its jobs are held until it is enabled again.
+    pub disabled_at_ms: Option<EpochMs>,
+}
+
+impl From<Endpoint> for EndpointRecord {
+    fn from(e: Endpoint) -> Self {
+        EndpointRecord {
+            origin: e.origin,
+            failing_since_ms: e.failing_since.map(ms),
+            failures: e.failures,
+            disabled_at_ms: e.disabled_at.map(ms),
+        }
+    }
+}
+
+/// An in-process event. `kind` says which of the other fields is set: [`ATTEMPT_EVENT`] sets
+/// `attempt` and `job_state`; `endpoint.disabled` sets `endpoint`; the `job.*` kinds set `outcome`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// One of [`LISTENER_EVENTS`].
+    pub kind: &'static str,
+    /// The attempt, for [`ATTEMPT_EVENT`].
+    pub attempt: Option<AttemptRecord>,
+    /// The job's state after the attempt, for [`ATTEMPT_EVENT`].
+    pub job_state: Option<&'static str>,
+    /// What happened, for `job.*` events.
+    pub outcome: Option<OutcomeRecord>,
+    /// The endpoint, for `endpoint.disabled`.
+    pub endpoint: Option<EndpointRecord>,
+}
+
+impl EventRecord {
+    fn empty(kind: &'static str) -> Self {
+        EventRecord {
+            kind,
+            attempt: None,
+            job_state: None,
+            outcome: None,
+            endpoint: None,
+        }
+    }
+
+    /// The record of a core event, or `None` for a kind this version does not know.
+    pub fn from_event(event: Event) -> Option<Self> {
+        Some(match event {
+            Event::Attempt { attempt, state } => EventRecord {
+                attempt: Some(attempt.into()),
+                job_state: Some(state.as_str()),
+                ..EventRecord::empty(ATTEMPT_EVENT)
+            },
+            Event::Job { event, outcome } => EventRecord {
+                outcome: Some(outcome.into()),
+                ..EventRecord::empty(event.as_str())
+            },
+            Event::EndpointDisabled(endpoint) => EventRecord {
+                endpoint: Some(endpoint.into()),
+                ..EventRecord::empty(EventType::EndpointDisabled.as_str())
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// Parses subscription event types (`job.completed`, ...).
+///
+/// # Errors
+/// `invalid_job` (field `events`) naming the unknown type and listing the known ones.
+pub fn parse_event_types(names: &[String]) -> Result<Vec<EventType>> {
+    names
+        .iter()
+        .map(|n| Ok(EventType::from_str(n.trim())?))
+        .collect()
+}
+
+/// Parses one event type for `send_test`.
+///
+/// # Errors
+/// `invalid_job` (field `events`) for an unknown type.
+pub fn parse_event_type(name: &str) -> Result<EventType> {
+    Ok(EventType::from_str(name.trim())?)
+}
+
+/// Checks listener kinds: [`LISTENER_EVENTS`], or `*` for all. Returns them deduplicated; an
+/// empty list means all.
+///
+/// # Errors
+/// `invalid_config` (detail `event`) naming the unknown kind.
+pub fn parse_listener_kinds(names: &[String]) -> Result<Vec<&'static str>> {
+    let mut kinds = Vec::new();
+    for name in names {
+        let name = name.trim();
+        if name == "*" {
+            return Ok(Vec::new());
+        }
+        let kind = LISTENER_EVENTS
+            .iter()
+            .find(|k| **k == name)
+            .ok_or_else(|| BindingError {
+                code: ErrorCode::InvalidConfig,
+                message: format!(
+                    "unknown event {name:?}; expected one of {} or \"*\"",
+                    LISTENER_EVENTS.join(", ")
+                ),
+                detail: Some("event".to_owned()),
+            })?;
+        if !kinds.contains(kind) {
+            kinds.push(*kind);
+        }
+    }
+    Ok(kinds)
+}
+
+/// Which dead letters (failed jobs, failed cron occurrences) to retry or purge. All conditions
+/// must hold; none at all means every dead letter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeadLetterQuery {
+    /// Failed at or after this instant.
+    pub failed_after_ms: Option<EpochMs>,
+    /// Failed before this instant.
+    pub failed_before_ms: Option<EpochMs>,
+    /// Only jobs with this name.
+    pub name: Option<String>,
+    /// Only jobs carrying this label.
+    pub label: Option<String>,
+    /// Only this job.
+    pub job: Option<String>,
+}
+
+impl DeadLetterQuery {
+    /// The core filter.
+    ///
+    /// # Errors
+    /// `invalid_job` naming the field, for a bad time or id, or a window that ends before it starts.
+    pub fn into_filter(self) -> Result<DeadLetterFilter> {
+        let time = |field: &str, ms: Option<EpochMs>| ms.map(|ms| instant(field, ms)).transpose();
+        let filter = DeadLetterFilter {
+            failed_after: time("since", self.failed_after_ms)?,
+            failed_before: time("until", self.failed_before_ms)?,
+            name: self.name,
+            label: self.label,
+            job: self.job.as_deref().map(parse_job_id).transpose()?,
+        };
+        if let (Some(a), Some(b)) = (filter.failed_after, filter.failed_before)
+            && b < a
+        {
+            return Err(BindingError::invalid_job(
+                "until",
+                format!("{b} is before since ({a}); the window would be empty"),
+            ));
+        }
+        Ok(filter)
+    }
+}
+
+/// Which attempts to export. All conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExportQuery {
+    /// Attempts started at or after this instant.
+    pub since_ms: Option<EpochMs>,
+    /// Attempts started before this instant.
+    pub until_ms: Option<EpochMs>,
+    /// Only this job's attempts.
+    pub job: Option<String>,
+    /// Only attempts of jobs now in this state.
+    pub state: Option<String>,
+}
+
+impl ExportQuery {
+    /// The core filter.
+    ///
+    /// # Errors
+    /// `invalid_job` naming the field, for a bad time, id or state.
+    pub fn into_filter(self) -> Result<ExportFilter> {
+        let time = |field: &str, ms: Option<EpochMs>| ms.map(|ms| instant(field, ms)).transpose();
+        Ok(ExportFilter {
+            since: time("since", self.since_ms)?,
+            until: time("until", self.until_ms)?,
+            job: self.job.as_deref().map(parse_job_id).transpose()?,
+            state: self
+                .state
+                .as_deref()
+                .map(|s| JobState::from_str(s.trim()))
+                .transpose()?,
+        })
+    }
+}
+
+/// Parses an export format: `csv`, or `jsonl` (also `jsonlines`, `ndjson`).
+///
+/// # Errors
+/// `invalid_config` (detail `format`) naming the value.
+pub fn parse_export_format(text: &str) -> Result<ExportFormat> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "csv" => Ok(ExportFormat::Csv),
+        "jsonl" | "jsonlines" | "ndjson" => Ok(ExportFormat::JsonLines),
+        _ => Err(BindingError {
+            code: ErrorCode::InvalidConfig,
+            message: format!("{text:?} is not an export format; expected \"csv\" or \"jsonl\""),
+            detail: Some("format".to_owned()),
+        }),
+    }
+}
+
+/// Limits for one endpoint, in place of the per-host defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointLimitInput {
+    /// `scheme://host:port`, or any URL on it.
+    pub endpoint: String,
+    /// Most requests in flight at once.
+    pub max_in_flight: u64,
+    /// Most requests started per second.
+    pub per_second: Option<f64>,
+}
+
+/// A running listener: a thread of its own that receives the scheduler's events and calls the
+/// language's function, so a slow function only delays later events for itself and never holds up
+/// delivery. A listener that falls more than 1024 events behind skips the oldest
+/// ([`skipped`](Self::skipped) counts them). It ends at [`stop`](Self::stop), when dropped, or when
+/// the scheduler closes.
+#[derive(Debug)]
+pub struct Listener {
+    stop: Arc<Notify>,
+    stopped: Arc<AtomicBool>,
+    skipped: Arc<AtomicU64>,
+}
+
+impl Listener {
+    pub(crate) fn spawn<F>(
+        mut rx: broadcast::Receiver<Event>,
+        kinds: Vec<&'static str>,
+        mut call: F,
+    ) -> Result<Listener>
+    where
+        F: FnMut(EventRecord) + Send + 'static,
+    {
+        let rt = runtime::runtime()?;
+        let stop = Arc::new(Notify::new());
+        let stopped = Arc::new(AtomicBool::new(false));
+        let skipped = Arc::new(AtomicU64::new(0));
+        let (stop2, stopped2, skipped2) = (stop.clone(), stopped.clone(), skipped.clone());
+        std::thread::Builder::new()
+            .name("timehook-listener".to_owned())
+            .spawn(move || {
+                loop {
+                    let next = rt.block_on(async {
+                        tokio::select! {
+                            biased;
+                            () = stop2.notified() => None,
+                            r = rx.recv() => Some(r),
+                        }
+                    });
+                    match next {
+                        None | Some(Err(broadcast::error::RecvError::Closed)) => break,
+                        Some(Err(broadcast::error::RecvError::Lagged(n))) => {
+                            skipped2.fetch_add(n, Ordering::Relaxed);
+                        }
+                        Some(Ok(event)) => {
+                            if let Some(record) = EventRecord::from_event(event)
+                                && (kinds.is_empty() || kinds.contains(&record.kind))
+                            {
+                                call(record);
+                            }
+                        }
+                    }
+                    if stopped2.load(Ordering::Acquire) {
+                        break;
+                    }
+                }
+                stopped2.store(true, Ordering::Release);
+            })
+            .map_err(|e| BindingError::internal(format!("cannot start a listener thread: {e}")))?;
+        Ok(Listener {
+            stop,
+            stopped,
+            skipped,
+        })
+    }
+
+    /// Stops the listener: its function is not called again once the call in progress (if any)
+    /// returns. Safe to call from the listener's own function, and more than once.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.stop.notify_one();
+    }
+
+    /// Whether the listener has stopped (or was told to).
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Events skipped because the listener fell too far behind.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Chunks of an export in progress, read one at a time by the language (which writes them to a
+/// file object or a stream at its own pace). The export runs on a runtime blocking thread and waits
+/// while the reader is [`CHUNKS_AHEAD`] chunks behind, so memory stays bounded. Dropping the stream
+/// stops the export.
+#[derive(Debug)]
+pub struct ExportStream {
+    rx: Arc<Mutex<mpsc::Receiver<Result<Vec<u8>>>>>,
+}
+
+/// Size of an export chunk, in bytes (about).
+pub const CHUNK_SIZE: usize = 64 * 1024;
+/// How many chunks an export may run ahead of its reader.
+pub const CHUNKS_AHEAD: usize = 4;
+
+struct ChunkWriter(mpsc::SyncSender<Result<Vec<u8>>>);
+
+impl Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .send(Ok(buf.to_vec()))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "export abandoned"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ExportStream {
+    pub(crate) fn start<F, Fut>(export: F) -> Result<ExportStream>
+    where
+        F: FnOnce(Box<dyn Write + Send>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<u64>>,
+    {
+        let rt = runtime::runtime()?;
+        let (tx, rx) = mpsc::sync_channel(CHUNKS_AHEAD);
+        let errors = tx.clone();
+        rt.spawn_blocking(move || {
+            let out = std::io::BufWriter::with_capacity(CHUNK_SIZE, ChunkWriter(tx));
+            if let Err(e) = rt.block_on(export(Box::new(out))) {
+                // The reader may be gone already; then nobody needs the error.
+                let _ = errors.send(Err(e));
+            }
+        });
+        Ok(ExportStream {
+            rx: Arc::new(Mutex::new(rx)),
+        })
+    }
+
+    /// The next chunk, or `None` once the export is complete. Waits on a runtime blocking thread.
+    ///
+    /// # Errors
+    /// The export's error (`store_error`, ...), after which the stream is finished.
+    pub fn next_chunk(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Option<Vec<u8>>>> + Send + 'static {
+        let rx = self.rx.clone();
+        async move {
+            let rt = runtime::runtime()?;
+            rt.spawn_blocking(move || {
+                let rx = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                rx.recv().ok().transpose()
+            })
+            .await
+            .map_err(|e| BindingError::internal(format!("export reader failed: {e}")))?
+        }
+    }
+}
