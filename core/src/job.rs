@@ -116,7 +116,11 @@ macro_rules! id_type {
             pub const PREFIX: &'static str = $prefix;
 
             pub(crate) fn generate() -> Self {
-                $name(format!("{}{}", $prefix, next_ulid()))
+                let mut buf = [0; ulid::ULID_LEN];
+                let mut id = String::with_capacity($prefix.len() + ulid::ULID_LEN);
+                id.push_str($prefix);
+                id.push_str(next_ulid().array_to_str(&mut buf));
+                $name(id)
             }
 
             pub(crate) fn from_db(s: String) -> Self {

@@ -184,15 +184,18 @@ pub struct Endpoint {
 /// The origin (`scheme://host:port`) of a URL, which endpoint health and flow control key on.
 pub fn origin_of(url: &str) -> String {
     url::Url::parse(url)
-        .map(|u| {
-            format!(
-                "{}://{}:{}",
-                u.scheme(),
-                u.host_str().unwrap_or_default(),
-                u.port_or_known_default().unwrap_or(0)
-            )
-        })
+        .map(|u| origin_of_url(&u))
         .unwrap_or_default()
+}
+
+/// [`origin_of`] for a URL already parsed.
+pub(crate) fn origin_of_url(u: &url::Url) -> String {
+    format!(
+        "{}://{}:{}",
+        u.scheme(),
+        u.host_str().unwrap_or_default(),
+        u.port_or_known_default().unwrap_or(0)
+    )
 }
 
 /// Something that happened in the scheduler, sent to every `Scheduler::events` receiver.

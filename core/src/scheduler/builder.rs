@@ -349,6 +349,7 @@ impl SchedulerBuilder {
         );
         let inner = Inner {
             report,
+            default_retry: super::validate::DefaultRetry::new(&self.config),
             db,
             clock: self.clock,
             config: self.config,

@@ -94,6 +94,8 @@ pub(crate) struct Inner {
     pub(crate) db: Db,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: Config,
+    /// The config's default retry policies, serialised.
+    pub(crate) default_retry: validate::DefaultRetry,
     pub(crate) dispatcher: Dispatcher,
     pub(crate) verifier: Verifier,
     pub(crate) secrets: Vec<Secret>,
@@ -176,7 +178,9 @@ impl Scheduler {
         let now = self.inner.clock.now();
         let jobs = specs
             .into_iter()
-            .map(|spec| validate::validate(&spec, &self.inner.config, now))
+            .map(|spec| {
+                validate::validate(spec, &self.inner.config, &self.inner.default_retry, now)
+            })
             .collect::<Result<Vec<_>>>()?;
         let earliest = jobs.iter().map(|j| j.due_at).min();
         let ids = self

@@ -8,7 +8,8 @@ use super::Config;
 use crate::cron::CronSchedule;
 use crate::dispatch::RESERVED_HEADERS;
 use crate::error::{Error, Result};
-use crate::job::{JobId, JobKind, JobSigning, JobSpec, When};
+use crate::job::{ExecutionId, JobId, JobKind, JobSigning, JobSpec, When};
+use crate::retry::RetryPolicy;
 use crate::store::queries::{Internal, NewJob};
 use crate::store::to_ms;
 
@@ -21,122 +22,167 @@ pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Longest accepted URL, in bytes.
 pub(crate) const MAX_URL_LEN: usize = 8192;
 
-pub(crate) fn validate(spec: &JobSpec, config: &Config, now: DateTime<Utc>) -> Result<NewJob> {
-    let url = validate_url(&spec.url)?;
-    let mut headers = validate_headers(&spec.headers)?;
-    if spec.body.len() > config.max_payload_size {
+/// The scheduler's default retry policies, serialised once at construction rather than for every job.
+#[derive(Debug, Clone)]
+pub(crate) struct DefaultRetry {
+    once: String,
+    cron: String,
+}
+
+impl DefaultRetry {
+    pub(crate) fn new(config: &Config) -> Self {
+        DefaultRetry {
+            once: policy_json(&config.default_retry),
+            cron: policy_json(&config.default_cron_retry),
+        }
+    }
+}
+
+fn policy_json(policy: &RetryPolicy) -> String {
+    serde_json::to_string(policy).expect("policies serialise")
+}
+
+/// Validates `spec` and turns it into a row. Everything that can be prepared without the store
+/// (ids, JSON columns, the origin) is prepared here, on the caller's thread.
+pub(crate) fn validate(
+    spec: JobSpec,
+    config: &Config,
+    defaults: &DefaultRetry,
+    now: DateTime<Utc>,
+) -> Result<NewJob> {
+    let JobSpec {
+        url,
+        method,
+        headers,
+        body,
+        content_type,
+        when,
+        tz,
+        missed,
+        name,
+        labels,
+        timeout,
+        retry,
+        signing,
+        on_success_url,
+        on_failure_url,
+        idempotency_key,
+    } = spec;
+    let url = validate_url(&url)?;
+    let mut headers = validate_headers(headers)?;
+    if body.len() > config.max_payload_size {
         return Err(Error::PayloadTooLarge {
-            size: spec.body.len(),
+            size: body.len(),
             limit: config.max_payload_size,
         });
     }
     let has_content_type = headers
         .iter()
         .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-    if let Some(ct) = &spec.content_type {
+    if let Some(ct) = content_type {
         if has_content_type {
             return Err(Error::invalid(
                 "headers",
                 "content-type is given both as a header and as the content type",
             ));
         }
-        validate_headers(&[("content-type".to_owned(), ct.clone())])?;
-        headers.push(("content-type".to_owned(), ct.clone()));
-    } else if !has_content_type && !spec.body.is_empty() {
+        headers.extend(validate_headers(vec![("content-type".to_owned(), ct)])?);
+    } else if !has_content_type && !body.is_empty() {
         headers.push((
             "content-type".to_owned(),
             "application/octet-stream".to_owned(),
         ));
     }
     for (field, text) in [
-        ("name", spec.name.as_deref()),
-        ("idempotency_key", spec.idempotency_key.as_deref()),
+        ("name", name.as_deref()),
+        ("idempotency_key", idempotency_key.as_deref()),
     ] {
         if let Some(text) = text {
             check_text(field, text)?;
         }
     }
-    if spec.labels.len() > MAX_LABELS {
+    if labels.len() > MAX_LABELS {
         return Err(Error::invalid(
             "labels",
-            format!("{} labels, at most {MAX_LABELS} allowed", spec.labels.len()),
+            format!("{} labels, at most {MAX_LABELS} allowed", labels.len()),
         ));
     }
-    for label in &spec.labels {
+    for label in &labels {
         check_text("labels", label)?;
     }
-    let timeout = spec.timeout.unwrap_or(config.default_timeout);
+    let timeout = timeout.unwrap_or(config.default_timeout);
     if timeout.is_zero() || timeout > MAX_TIMEOUT {
         return Err(Error::invalid(
             "timeout",
             format!("{timeout:?} is outside 1 ms ..= {MAX_TIMEOUT:?}"),
         ));
     }
-    let cron = matches!(spec.when, When::Cron(_));
-    if !cron && (spec.tz.is_some() || spec.missed.is_some()) {
+    let cron = matches!(when, When::Cron(_));
+    if !cron && (tz.is_some() || missed.is_some()) {
         return Err(Error::invalid(
             "tz",
             "a time zone and a missed-run policy apply to cron jobs only",
         ));
     }
-    let retry = match &spec.retry {
-        Some(policy) => policy.clone(),
-        None if cron => config.default_cron_retry.clone(),
-        None => config.default_retry.clone(),
+    // The defaults were validated with the configuration.
+    let retry = match &retry {
+        Some(policy) => {
+            policy.validate()?;
+            policy_json(policy)
+        }
+        None if cron => defaults.cron.clone(),
+        None => defaults.once.clone(),
     };
-    retry.validate()?;
-    if let Some(signing) = &spec.signing {
+    if let Some(signing) = &signing {
         signing.signer()?;
     }
-    for callback in [&spec.on_success_url, &spec.on_failure_url]
-        .into_iter()
-        .flatten()
-    {
+    for callback in [&on_success_url, &on_failure_url].into_iter().flatten() {
         validate_url(callback)?;
     }
-    let (kind, due_at, cron_expr, cron_tz) = match &spec.when {
-        When::At(at) => (JobKind::Once, to_ms(*at), None, None),
+    let (kind, due_at, cron_expr, cron_tz) = match when {
+        When::At(at) => (JobKind::Once, to_ms(at), None, None),
         When::After(delay) => {
-            let delay = chrono::Duration::from_std(*delay)
+            let delay = chrono::Duration::from_std(delay)
                 .ok()
                 .filter(|d| *d <= chrono::Duration::days(365 * 100))
                 .ok_or_else(|| Error::invalid("after", format!("{delay:?} is too far away")))?;
             (JobKind::Once, to_ms(now + delay), None, None)
         }
         When::Cron(expr) => {
-            let tz = spec.tz.as_deref().unwrap_or(crate::cron::DEFAULT_TIMEZONE);
-            let schedule = CronSchedule::parse(expr, tz)?;
+            let tz = tz.as_deref().unwrap_or(crate::cron::DEFAULT_TIMEZONE);
+            let schedule = CronSchedule::parse(&expr, tz)?;
             let first = schedule.next_after(now).ok_or_else(|| {
                 Error::invalid("cron", format!("{expr:?} has no occurrence after now"))
             })?;
-            (
-                JobKind::Cron,
-                to_ms(first),
-                Some(expr.clone()),
-                Some(tz.to_owned()),
-            )
+            (JobKind::Cron, to_ms(first), Some(expr), Some(tz.to_owned()))
         }
     };
+    let origin = crate::outcome::origin_of_url(&url);
     Ok(NewJob {
         id: JobId::generate(),
+        execution_id: (kind == JobKind::Once).then(ExecutionId::generate),
         kind,
-        name: spec.name.clone(),
-        labels: serde_json::to_string(&spec.labels).expect("strings serialise"),
-        url: url.to_string(),
-        method: spec.method,
+        name,
+        labels: if labels.is_empty() {
+            "[]".to_owned()
+        } else {
+            serde_json::to_string(&labels).expect("strings serialise")
+        },
+        url: url.into(),
+        method,
         headers: serde_json::to_string(&headers).expect("strings serialise"),
-        body: spec.body.clone(),
+        body,
         timeout_ms: i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX),
-        retry: serde_json::to_string(&retry).expect("policies serialise"),
-        signing: spec.signing.as_ref().map(JobSigning::to_db),
-        origin: crate::outcome::origin_of(url.as_str()),
-        on_success_url: spec.on_success_url.clone(),
-        on_failure_url: spec.on_failure_url.clone(),
+        retry,
+        signing: signing.as_ref().map(JobSigning::to_db),
+        origin,
+        on_success_url,
+        on_failure_url,
         internal: Internal::User,
-        idempotency_key: spec.idempotency_key.clone(),
+        idempotency_key,
         cron_expr,
         cron_tz,
-        missed: cron.then(|| spec.missed.unwrap_or_default()),
+        missed: cron.then(|| missed.unwrap_or_default()),
         due_at,
     })
 }
@@ -161,9 +207,10 @@ pub(crate) fn validate_url(raw: &str) -> Result<url::Url> {
     Ok(url)
 }
 
-fn validate_headers(headers: &[(String, String)]) -> Result<Vec<(String, String)>> {
+/// Checks each header and lowercases its name (as HTTP/2 sends it).
+fn validate_headers(headers: Vec<(String, String)>) -> Result<Vec<(String, String)>> {
     headers
-        .iter()
+        .into_iter()
         .map(|(name, value)| {
             let parsed = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 Error::invalid("headers", format!("{name:?} is not a valid header name"))
@@ -175,14 +222,19 @@ fn validate_headers(headers: &[(String, String)]) -> Result<Vec<(String, String)
                 ));
             }
             if value.contains(['\r', '\n'])
-                || reqwest::header::HeaderValue::from_str(value).is_err()
+                || reqwest::header::HeaderValue::from_str(&value).is_err()
             {
                 return Err(Error::invalid(
                     "headers",
                     format!("the value of {name:?} is not a valid header value (control characters such as CR/LF are rejected)"),
                 ));
             }
-            Ok((parsed.as_str().to_owned(), value.clone()))
+            let name = if parsed.as_str() == name {
+                name
+            } else {
+                parsed.as_str().to_owned()
+            };
+            Ok((name, value))
         })
         .collect()
 }

@@ -6,7 +6,7 @@ use rusqlite::{Connection, params};
 use super::queries::{Claimed, Internal, NewJob, insert_jobs};
 use super::{from_ms, to_ms};
 use crate::error::{Error, Result};
-use crate::job::{Attempt, AttemptError, JobId, JobKind, Method};
+use crate::job::{Attempt, AttemptError, ExecutionId, JobId, JobKind, Method};
 use crate::outcome::{Endpoint, Event, EventType, Outcome, OutcomeStatus, Subscription};
 
 /// What recording needs to know about the scheduler's settings.
@@ -138,6 +138,7 @@ pub(crate) fn insert_internal(
 ) -> Result<JobId> {
     let job = NewJob {
         id: JobId::generate(),
+        execution_id: Some(ExecutionId::generate()),
         kind: JobKind::Once,
         name: Some(
             match internal {
@@ -492,8 +493,11 @@ pub(crate) fn counts(conn: &Connection) -> Result<(i64, i64)> {
     let pending: i64 = conn
         .prepare_cached("SELECT count(*) FROM executions WHERE state = 'pending'")?
         .query_row([], |r| r.get(0))?;
+    // `state <> 'scheduled'` lets SQLite use the partial index `jobs_state`.
     let failed: i64 = conn
-        .prepare_cached("SELECT count(*) FROM jobs WHERE state = 'failed'")?
+        .prepare_cached(
+            "SELECT count(*) FROM jobs WHERE state = 'failed' AND state <> 'scheduled'",
+        )?
         .query_row([], |r| r.get(0))?;
     Ok((pending, failed))
 }

@@ -28,6 +28,9 @@ pub(crate) const RESPONSE_BODY_LIMIT: usize = 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct NewJob {
     pub id: JobId,
+    /// The execution of a one-time job, made with it; `None` for a cron job, whose executions are
+    /// made per occurrence.
+    pub execution_id: Option<ExecutionId>,
     pub kind: JobKind,
     pub name: Option<String>,
     pub labels: String,
@@ -120,8 +123,7 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> Resul
             job.on_failure_url,
             job.internal as i64,
         ])?;
-        if !cron {
-            let exec = ExecutionId::generate();
+        if let Some(exec) = &job.execution_id {
             insert_exec.execute(params![
                 exec.as_str(),
                 job.id.as_str(),
@@ -693,6 +695,16 @@ pub(crate) fn get(conn: &Connection, id: &JobId) -> Result<Job> {
 
 /// A page of jobs matching the filter, in id (creation) order.
 pub(crate) fn list(conn: &Connection, f: &ListFilter) -> Result<Vec<Job>> {
+    let (sql, args) = list_sql(f);
+    let mut stmt = conn.prepare(&sql)?;
+    let jobs = stmt
+        .query_map(rusqlite::params_from_iter(args), job_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(jobs)
+}
+
+/// The statement of `list` and its arguments.
+pub(crate) fn list_sql(f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
     let mut sql = format!("SELECT {JOB_COLUMNS} {JOB_FROM} WHERE 1 = 1");
     if !f.include_internal {
         sql.push_str(" AND j.internal = 0");
@@ -709,6 +721,11 @@ pub(crate) fn list(conn: &Connection, f: &ListFilter) -> Result<Vec<Job>> {
             .map(|s| format!("'{}'", s.as_str()))
             .collect();
         sql.push_str(&format!(" AND j.state IN ({})", list.join(",")));
+        if !f.states.contains(&JobState::Scheduled) {
+            // The condition of the partial index `jobs_state`, which SQLite uses only when the
+            // query states it.
+            sql.push_str(" AND j.state <> 'scheduled'");
+        }
     }
     if let Some(name) = &f.name {
         arg(&mut sql, " AND j.name = ?", name.clone().into());
@@ -742,11 +759,7 @@ pub(crate) fn list(conn: &Connection, f: &ListFilter) -> Result<Vec<Job>> {
     }
     let limit = f.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     sql.push_str(&format!(" ORDER BY j.id LIMIT {limit}"));
-    let mut stmt = conn.prepare(&sql)?;
-    let jobs = stmt
-        .query_map(rusqlite::params_from_iter(args), job_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(jobs)
+    (sql, args)
 }
 
 /// Every attempt of a job, oldest first.
