@@ -140,6 +140,25 @@ pub fn millis(field: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
     Ok((seconds(field, value)? * 1000.0).round() as u64)
 }
 
+/// A finite number (`int` or `float`, not a `bool`).
+pub fn number(field: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
+    let n: Option<f64> = if value.is_instance_of::<PyBool>() {
+        None
+    } else {
+        value.extract::<f64>().ok().filter(|n| n.is_finite())
+    };
+    n.ok_or_else(|| {
+        invalid_job(
+            field,
+            format!(
+                "expected a finite number, got {} {}",
+                type_name(value),
+                repr(value)
+            ),
+        )
+    })
+}
+
 /// A non-negative integer.
 pub fn count(field: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
     if value.is_instance_of::<PyBool>() {

@@ -11,11 +11,12 @@ use crate::errors::invalid_job;
 
 /// The fields a job dict may carry (the keyword arguments of `Scheduler.schedule` and `cron`).
 pub const JOB_FIELDS: &str = "url, at, after, cron, tz, missed, payload, headers, method, \
-     content_type, timeout, retry, idempotency_key, name, labels";
+     content_type, timeout, retry, idempotency_key, name, labels, on_success_url, \
+     on_failure_url";
 
 /// The job fields, each as Python interns it: dict keys written as literals are these very
 /// objects, so most keys are recognised by identity, without converting them.
-const JOB_FIELD_NAMES: [&str; 15] = [
+const JOB_FIELD_NAMES: [&str; 17] = [
     "url",
     "at",
     "after",
@@ -31,6 +32,8 @@ const JOB_FIELD_NAMES: [&str; 15] = [
     "idempotency_key",
     "name",
     "labels",
+    "on_success_url",
+    "on_failure_url",
 ];
 
 static INTERNED_FIELDS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
@@ -84,6 +87,8 @@ pub fn job_input(value: &Bound<'_, PyAny>) -> PyResult<JobInput> {
             "idempotency_key" => job.idempotency_key = Some(text("idempotency_key", &v)?),
             "name" => job.name = Some(text("name", &v)?),
             "labels" => job.labels = texts("labels", &v)?,
+            "on_success_url" => job.on_success_url = Some(text("on_success_url", &v)?),
+            "on_failure_url" => job.on_failure_url = Some(text("on_failure_url", &v)?),
             other => {
                 return Err(invalid_job(
                     other,

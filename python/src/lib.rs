@@ -10,7 +10,9 @@ mod convert;
 mod errors;
 mod jobs;
 mod json;
+mod listener;
 mod options;
+mod outcomes;
 mod records;
 mod scheduler;
 mod signing;
@@ -24,6 +26,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ERROR_CODES", errors::all_codes())?;
     m.add("MEMORY_PATH", timehook_bindings::MEMORY_PATH)?;
     m.add_class::<scheduler::NativeScheduler>()?;
+    m.add_class::<listener::NativeListener>()?;
+    m.add_class::<listener::NativeExport>()?;
+    m.add(
+        "LISTENER_EVENTS",
+        timehook_bindings::LISTENER_EVENTS.to_vec(),
+    )?;
     m.add_class::<signing::Verifier>()?;
     m.add_class::<signing::Signer>()?;
     m.add_class::<signing::Scheme>()?;

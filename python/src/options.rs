@@ -2,11 +2,62 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use timehook_bindings::SchedulerOptions;
+use timehook_bindings::{EndpointLimitInput, SchedulerOptions};
 
 use crate::clock::ManualClock;
-use crate::convert::{count, millis, retry, text, texts, type_name};
+use crate::convert::{count, millis, number, retry, text, texts, type_name};
 use crate::errors::{invalid_config, invalid_job};
+
+/// Per-endpoint limits from a mapping of endpoint (`scheme://host:port` or a URL on it) to an
+/// object with `max_in_flight` and `per_second` (a `timehook.EndpointLimit`).
+fn endpoint_limits(option: &str, value: &Bound<'_, PyAny>) -> PyResult<Vec<EndpointLimitInput>> {
+    let items = if value.hasattr("items")? {
+        value.call_method0("items")?
+    } else {
+        return Err(invalid_job(
+            option,
+            format!(
+                "expected a mapping of endpoint to timehook.EndpointLimit, got {}",
+                type_name(value)
+            ),
+        ));
+    };
+    let mut out = Vec::new();
+    for item in items.try_iter()? {
+        let (endpoint, limit): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+        let endpoint = text(option, &endpoint)?;
+        let attr = |name: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+            Ok(limit.getattr_opt(name)?.filter(|v| !v.is_none()))
+        };
+        if !limit.hasattr("max_in_flight")? {
+            return Err(invalid_job(
+                option,
+                format!(
+                    "the limit of {endpoint:?} must be a timehook.EndpointLimit, got {}",
+                    type_name(&limit)
+                ),
+            ));
+        }
+        let max_in_flight = match attr("max_in_flight")? {
+            Some(v) => count(option, &v)?,
+            None => {
+                return Err(invalid_job(
+                    option,
+                    format!("the limit of {endpoint:?} needs max_in_flight"),
+                ));
+            }
+        };
+        let per_second = attr("per_second")?
+            .map(|v| number(option, &v))
+            .transpose()?;
+        out.push(EndpointLimitInput {
+            endpoint,
+            max_in_flight,
+            per_second,
+        });
+    }
+    Ok(out)
+}
 
 /// Scheduler options from the keyword arguments of `Scheduler.open`.
 pub fn scheduler_options(path: String, options: &Bound<'_, PyDict>) -> PyResult<SchedulerOptions> {
@@ -60,6 +111,18 @@ pub fn scheduler_options(path: String, options: &Bound<'_, PyDict>) -> PyResult<
                 "poll_interval" => o.poll_interval_ms = Some(millis(k, &v)?),
                 "missed_run_grace" => o.missed_run_grace_ms = Some(millis(k, &v)?),
                 "durability" => o.durability = Some(text(k, &v)?),
+                "environment" => o.environment = Some(text(k, &v)?),
+                "disable_endpoints_after" => o.disable_endpoints_after_ms = Some(millis(k, &v)?),
+                "disable_endpoints_min_failures" => {
+                    let n = count(k, &v)?;
+                    o.disable_endpoints_min_failures = Some(
+                        u32::try_from(n)
+                            .map_err(|_| invalid_job(k, format!("{n} is too large")))?,
+                    );
+                }
+                "disable_endpoint_on_gone" => o.disable_endpoint_on_gone = Some(v.is_truthy()?),
+                "per_host_rate" => o.per_host_rate = Some(number(k, &v)?),
+                "endpoint_limits" => o.endpoint_limits = endpoint_limits(k, &v)?,
                 "clock" => {
                     let clock = v.cast::<ManualClock>().map_err(|_| {
                         invalid_job(

@@ -14,9 +14,10 @@ use timehook_bindings::{DEFAULT_CLOSE_GRACE, SchedulerHandle};
 use crate::bridge::{self, Waiter};
 use crate::convert::{self, epoch_ms, millis};
 use crate::errors::IntoPyErr;
+use crate::listener::{self, NativeExport, NativeListener};
 use crate::records::{self, object};
 use crate::signing::Verifier;
-use crate::{jobs, options};
+use crate::{jobs, options, outcomes};
 
 /// An open scheduler (use `timehook.Scheduler.open` or `timehook.AsyncScheduler.open`).
 #[pyclass(module = "timehook._native", name = "NativeScheduler", frozen)]
@@ -166,6 +167,132 @@ impl NativeScheduler {
     #[pyo3(signature = (waiter=None))]
     fn run_due(&self, py: Python<'_>, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
         bridge::run(py, waiter, self.handle.run_due(), object)
+    }
+
+    /// Subscribes `url` to event types (`job.completed`, ...); returns the subscription.
+    #[pyo3(signature = (url, events, waiter=None))]
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        url: &Bound<'_, PyAny>,
+        events: &Bound<'_, PyAny>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        let (url, events) = (
+            convert::text("url", url)?,
+            convert::texts("events", events)?,
+        );
+        let fut = self.handle.subscribe(url, events);
+        bridge::run(py, waiter, fut, records::subscription_record)
+    }
+
+    /// Deletes a subscription.
+    #[pyo3(signature = (subscription_id, waiter=None))]
+    fn unsubscribe(
+        &self,
+        py: Python<'_>,
+        subscription_id: String,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.unsubscribe(subscription_id), none)
+    }
+
+    /// Every subscription, oldest first.
+    #[pyo3(signature = (waiter=None))]
+    fn subscriptions(&self, py: Python<'_>, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
+        let fut = self.handle.subscriptions();
+        bridge::run(py, waiter, fut, records::subscription_records)
+    }
+
+    /// Endpoints that are failing or disabled.
+    #[pyo3(signature = (waiter=None))]
+    fn endpoints(&self, py: Python<'_>, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
+        bridge::run(
+            py,
+            waiter,
+            self.handle.endpoints(),
+            records::endpoint_records,
+        )
+    }
+
+    /// Re-enables a disabled endpoint.
+    #[pyo3(signature = (endpoint, waiter=None))]
+    fn enable_endpoint(
+        &self,
+        py: Python<'_>,
+        endpoint: String,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.enable_endpoint(endpoint), none)
+    }
+
+    /// Re-queues the dead letters matching the filters; returns how many.
+    #[pyo3(signature = (query, waiter=None))]
+    fn retry_failed(
+        &self,
+        py: Python<'_>,
+        query: &Bound<'_, PyDict>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        let query = outcomes::dead_letter_query(query)?;
+        bridge::run(py, waiter, self.handle.retry_failed(query), object)
+    }
+
+    /// Deletes the dead letters matching the filters; returns how many.
+    #[pyo3(signature = (query, waiter=None))]
+    fn purge(
+        &self,
+        py: Python<'_>,
+        query: &Bound<'_, PyDict>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        let query = outcomes::dead_letter_query(query)?;
+        bridge::run(py, waiter, self.handle.purge(query), object)
+    }
+
+    /// Delivers a signed sample event now; returns the attempt.
+    #[pyo3(signature = (url, event, waiter=None))]
+    fn send_test(
+        &self,
+        py: Python<'_>,
+        url: &Bound<'_, PyAny>,
+        event: &Bound<'_, PyAny>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        let (url, event) = (convert::text("url", url)?, convert::text("event", event)?);
+        let fut = self.handle.send_test(url, event);
+        bridge::run(py, waiter, fut, records::attempt_record)
+    }
+
+    /// Writes the attempt log matching the filters to the file at `path`; returns the rows.
+    #[pyo3(signature = (path, format, query, waiter=None))]
+    fn export_to_path(
+        &self,
+        py: Python<'_>,
+        path: String,
+        format: String,
+        query: &Bound<'_, PyDict>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        let query = outcomes::export_query(query)?;
+        let fut = self.handle.export_to_path(path, format, query);
+        bridge::run(py, waiter, fut, object)
+    }
+
+    /// Starts exporting the attempt log matching the filters, to be read in chunks.
+    fn export_stream(&self, format: String, query: &Bound<'_, PyDict>) -> PyResult<NativeExport> {
+        let query = outcomes::export_query(query)?;
+        let stream = self
+            .handle
+            .export_stream(format, query)
+            .map_err(IntoPyErr::into_py_err)?;
+        Ok(NativeExport::new(stream))
+    }
+
+    /// Calls `callback` with the dict of every event of the given kinds (none: all), on a
+    /// thread of its own.
+    fn listen(&self, kinds: Vec<String>, callback: Py<PyAny>) -> PyResult<NativeListener> {
+        listener::listen(&self.handle, &kinds, callback)
     }
 
     /// Begins delivering in the background.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,25 +45,42 @@ class Request:
 
 class Receiver:
     """An HTTP server on 127.0.0.1 that records every request in a queue and answers each path
-    with the statuses planned for it (in order; the last one repeats; 200 by default)."""
+    with the statuses planned for it (in order; the last one repeats; 200 by default). It also
+    counts the most requests it has had in flight at once."""
 
     def __init__(self) -> None:
         self.requests: queue.Queue[Request] = queue.Queue()
         self._plans: Dict[str, List[int]] = {}
         self._gates: Dict[str, threading.Event] = {}
+        self._delays: Dict[str, float] = {}
         self._lock = threading.Lock()
+        self._in_flight = 0
+        #: The most requests that were being answered at the same time.
+        self.max_in_flight = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def _handle(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
-                path = self.path
-                receiver.requests.put(Request(self.command, path, list(self.headers.items()), body))
-                gate = receiver._gates.get(path)
-                if gate is not None:
-                    gate.wait(WAIT)
-                status = receiver._next_status(path)
+                with receiver._lock:
+                    receiver._in_flight += 1
+                    receiver.max_in_flight = max(receiver.max_in_flight, receiver._in_flight)
+                try:
+                    length = int(self.headers.get("content-length") or 0)
+                    body = self.rfile.read(length) if length else b""
+                    path = self.path
+                    request = Request(self.command, path, list(self.headers.items()), body)
+                    receiver.requests.put(request)
+                    gate = receiver._gates.get(path)
+                    if gate is not None:
+                        gate.wait(WAIT)
+                    delay = receiver._delays.get(path)
+                    if delay:
+                        time.sleep(delay)  # a slow receiver, so that requests overlap
+                    status = receiver._next_status(path)
+                finally:
+                    # No longer in flight once the answer starts (never counted twice).
+                    with receiver._lock:
+                        receiver._in_flight -= 1
                 self.send_response(status)
                 self.send_header("content-length", "2")
                 self.end_headers()
@@ -88,7 +106,12 @@ class Receiver:
             return plan.pop(0) if len(plan) > 1 else plan[0]
 
     def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"{self.base}{path}"
+
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:port``: the receiver's origin."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def answer(self, path: str, *statuses: int) -> None:
         """Answers the next requests to ``path`` with these statuses."""
@@ -100,6 +123,19 @@ class Receiver:
         gate = threading.Event()
         self._gates[path] = gate
         return gate
+
+    def slow(self, path: str, seconds: float) -> None:
+        """Requests to ``path`` take this long to answer."""
+        self._delays[path] = seconds
+
+    def drain(self) -> List[Request]:
+        """Every request received and not yet taken, oldest first (without waiting)."""
+        out = []
+        while True:
+            try:
+                out.append(self.requests.get_nowait())
+            except queue.Empty:
+                return out
 
     def next(self, timeout: float = WAIT) -> Request:
         try:

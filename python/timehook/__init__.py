@@ -14,9 +14,23 @@ from __future__ import annotations
 
 from . import signing, testing
 from ._async import AsyncScheduler
+from ._listen import Listener
 from ._native import Scheme, Verifier, __version__
 from ._scheduler import Scheduler
-from ._types import Attempt, Job, JobKind, JobState, RetryPolicy
+from ._types import (
+    Attempt,
+    Endpoint,
+    EndpointLimit,
+    Event,
+    EventType,
+    Job,
+    JobKind,
+    JobState,
+    Outcome,
+    OutcomeStatus,
+    RetryPolicy,
+    Subscription,
+)
 from .errors import (
     ClosedError,
     ConfigError,
@@ -33,16 +47,24 @@ __all__ = [
     "Attempt",
     "ClosedError",
     "ConfigError",
+    "Endpoint",
+    "EndpointLimit",
+    "Event",
+    "EventType",
     "InvalidJobError",
     "InvalidStateError",
     "Job",
     "JobKind",
     "JobState",
+    "Listener",
     "NotFoundError",
+    "Outcome",
+    "OutcomeStatus",
     "RetryPolicy",
     "Scheduler",
     "Scheme",
     "StoreError",
+    "Subscription",
     "TimehookError",
     "VerificationError",
     "Verifier",

@@ -17,17 +17,32 @@ from typing import (
     Optional,
     Sequence,
     Type,
+    TypeVar,
     Union,
+    overload,
 )
 
 from . import _common as c
+from ._listen import Events, Listener, Listeners, LoopCall, decorator
 from ._native import NativeScheduler, Verifier
-from ._types import Attempt, Job, JobKind, JobState, Seconds
+from ._types import (
+    Attempt,
+    Endpoint,
+    EndpointLimit,
+    Event,
+    EventType,
+    Job,
+    JobKind,
+    JobState,
+    Seconds,
+    Subscription,
+)
 from .testing import ManualClock
 
 __all__ = ["AsyncScheduler"]
 
 StrPath = Union[str, "os.PathLike[str]"]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _call(method: Callable[..., Any], *args: Any) -> asyncio.Future:
@@ -77,11 +92,12 @@ class AsyncScheduler:
             job_id = await scheduler.schedule("https://example.com/hook", after=3600)
     """
 
-    __slots__ = ("_native", "_path")
+    __slots__ = ("_listeners", "_native", "_path")
 
     def __init__(self, native: NativeScheduler, path: str) -> None:
         self._native = native
         self._path = path
+        self._listeners = Listeners()
 
     @classmethod
     def open(
@@ -105,6 +121,12 @@ class AsyncScheduler:
         missed_run_grace: Optional[Seconds] = None,
         durability: Optional[str] = None,
         clock: Optional[ManualClock] = None,
+        environment: Optional[str] = None,
+        disable_endpoints_after: Optional[Seconds] = None,
+        disable_endpoints_min_failures: Optional[int] = None,
+        disable_endpoint_on_gone: Optional[bool] = None,
+        per_host_rate: Optional[float] = None,
+        endpoint_limits: Optional[Mapping[str, EndpointLimit]] = None,
     ) -> _Opening:
         """Opens the store; ``await`` the result, or use it with ``async with`` (which closes
         the scheduler at the end). Options as :meth:`timehook.Scheduler.open`."""
@@ -126,6 +148,12 @@ class AsyncScheduler:
             missed_run_grace=missed_run_grace,
             durability=durability,
             clock=clock,
+            environment=environment,
+            disable_endpoints_after=disable_endpoints_after,
+            disable_endpoints_min_failures=disable_endpoints_min_failures,
+            disable_endpoint_on_gone=disable_endpoint_on_gone,
+            per_host_rate=per_host_rate,
+            endpoint_limits=endpoint_limits,
         )
         return _Opening(os.fspath(path), options)
 
@@ -144,6 +172,8 @@ class AsyncScheduler:
         name: Optional[str] = None,
         labels: Optional[Sequence[str]] = None,
         content_type: Optional[str] = None,
+        on_success_url: Optional[str] = None,
+        on_failure_url: Optional[str] = None,
     ) -> str:
         """As :meth:`timehook.Scheduler.schedule`."""
         job = c.job(
@@ -159,6 +189,8 @@ class AsyncScheduler:
             name=name,
             labels=labels,
             content_type=content_type,
+            on_success_url=on_success_url,
+            on_failure_url=on_failure_url,
         )
         return (await _call(self._native.schedule_many, [job]))[0]
 
@@ -182,6 +214,8 @@ class AsyncScheduler:
         name: Optional[str] = None,
         labels: Optional[Sequence[str]] = None,
         content_type: Optional[str] = None,
+        on_success_url: Optional[str] = None,
+        on_failure_url: Optional[str] = None,
     ) -> str:
         """As :meth:`timehook.Scheduler.cron`."""
         job = c.job(
@@ -198,6 +232,8 @@ class AsyncScheduler:
             name=name,
             labels=labels,
             content_type=content_type,
+            on_success_url=on_success_url,
+            on_failure_url=on_failure_url,
         )
         return (await _call(self._native.schedule_many, [job]))[0]
 
@@ -266,6 +302,110 @@ class AsyncScheduler:
         """As :meth:`timehook.Scheduler.prune`."""
         return _call(self._native.prune)
 
+    async def subscribe(self, url: str, events: c.SubscribeEvents) -> Subscription:
+        """As :meth:`timehook.Scheduler.subscribe`."""
+        events = c.subscribe_events(events)
+        return c.subscription(await _call(self._native.subscribe, url, events))
+
+    def unsubscribe(self, subscription_id: str) -> Awaitable[None]:
+        """As :meth:`timehook.Scheduler.unsubscribe`."""
+        return _call(self._native.unsubscribe, subscription_id)
+
+    async def subscriptions(self) -> List[Subscription]:
+        """As :meth:`timehook.Scheduler.subscriptions`."""
+        return c.subscriptions(await _call(self._native.subscriptions))
+
+    async def endpoints(self) -> List[Endpoint]:
+        """As :meth:`timehook.Scheduler.endpoints`."""
+        return c.endpoints(await _call(self._native.endpoints))
+
+    def enable_endpoint(self, endpoint: Union[str, Endpoint]) -> Awaitable[None]:
+        """As :meth:`timehook.Scheduler.enable_endpoint`."""
+        return _call(self._native.enable_endpoint, c.endpoint_origin(endpoint))
+
+    def retry_failed(
+        self,
+        since: Optional[datetime] = None,
+        until: Optional[datetime] = None,
+        *,
+        name: Optional[str] = None,
+        label: Optional[str] = None,
+        job: Optional[str] = None,
+    ) -> Awaitable[int]:
+        """As :meth:`timehook.Scheduler.retry_failed`."""
+        query = c.dead_letter_filter(since, until, name, label, job)
+        return _call(self._native.retry_failed, query)
+
+    def purge(
+        self,
+        since: Optional[datetime] = None,
+        until: Optional[datetime] = None,
+        *,
+        name: Optional[str] = None,
+        label: Optional[str] = None,
+        job: Optional[str] = None,
+    ) -> Awaitable[int]:
+        """As :meth:`timehook.Scheduler.purge`."""
+        return _call(self._native.purge, c.dead_letter_filter(since, until, name, label, job))
+
+    async def send_test(self, url: str, event: Union[str, EventType] = "job.completed") -> Attempt:
+        """As :meth:`timehook.Scheduler.send_test`."""
+        return Attempt._from_native(await _call(self._native.send_test, url, event))
+
+    async def export_attempts(
+        self,
+        dest: c.ExportTarget,
+        *,
+        format: c.ExportFormat = "csv",
+        since: Optional[datetime] = None,
+        until: Optional[datetime] = None,
+        job: Optional[str] = None,
+        state: Union[str, JobState, None] = None,
+    ) -> int:
+        """As :meth:`timehook.Scheduler.export_attempts`. A file object is written on the event
+        loop's thread, one chunk at a time, between awaits for the next chunk."""
+        query = c.export_filter(since, until, job, state)
+        path = c.export_path(dest)
+        if path is not None:
+            return await _call(self._native.export_to_path, path, format, query)
+        stream = self._native.export_stream(format, query)
+        rows = c.RowCounter(format)
+        try:
+            while True:
+                chunk = await _call(stream.next_chunk)
+                if chunk is None:
+                    return rows.rows
+                rows.feed(chunk)
+                c.write_chunk(dest, chunk)
+        finally:
+            stream.close()
+
+    def add_listener(self, fn: Callable[[Event], Any], events: Events = None) -> Listener:
+        """As :meth:`timehook.Scheduler.add_listener`, for the running event loop (call it from
+        a coroutine): ``fn`` is called on that loop, never on another thread. It may be a
+        coroutine function (each call runs as a task) or a plain function. An exception it
+        raises goes to the loop's exception handler (``loop.call_exception_handler``, which logs
+        it by default) and the listener goes on. Events wait on the listener's own thread, so a
+        busy loop never delays delivery."""
+        loop = asyncio.get_running_loop()
+        return self._listeners.add(self._native.listen, fn, events, LoopCall(fn, loop))
+
+    @overload
+    def on(self, events: Events, fn: Callable[[Event], Any]) -> Listener: ...
+    @overload
+    def on(self, events: Events) -> Callable[[F], F]: ...
+    def on(
+        self, events: Events, fn: Optional[Callable[[Event], Any]] = None
+    ) -> Union[Listener, Callable[[F], F]]:
+        """As :meth:`timehook.Scheduler.on` (call it from a coroutine)."""
+        if fn is not None:
+            return self.add_listener(fn, events)
+        return decorator(lambda f: self.add_listener(f, events))
+
+    def remove_listener(self, fn: Callable[..., Any]) -> int:
+        """As :meth:`timehook.Scheduler.remove_listener`."""
+        return self._listeners.remove_function(fn)
+
     def run_due(self) -> Awaitable[int]:
         """As :meth:`timehook.Scheduler.run_due`."""
         return _call(self._native.run_due)
@@ -279,7 +419,8 @@ class AsyncScheduler:
         return self._native.verifier()
 
     def close(self, grace: Seconds = 10.0) -> Awaitable[None]:
-        """As :meth:`timehook.Scheduler.close`."""
+        """As :meth:`timehook.Scheduler.close` (listeners stop at once)."""
+        self._listeners.stop_all()
         return _call(self._native.close, grace)
 
     @property

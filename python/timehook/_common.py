@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
+import io
+import os
 from datetime import datetime
-from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (
+    IO,
+    Any,
+    Iterable,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
-from ._types import Attempt, Job, RetryPolicy, Seconds
+from ._types import Attempt, Endpoint, EventType, Job, JobState, RetryPolicy, Seconds, Subscription
 
 __all__ = [
+    "ExportFormat",
+    "ExportTarget",
     "Headers",
     "Payload",
     "Retry",
+    "RowCounter",
+    "SubscribeEvents",
     "attempts",
+    "dead_letter_filter",
+    "endpoint_origin",
+    "endpoints",
+    "export_filter",
+    "export_path",
     "job",
     "jobs",
     "list_filter",
     "one_job",
     "open_options",
+    "subscribe_events",
+    "subscription",
+    "subscriptions",
+    "write_chunk",
 ]
 
 #: A request body: a dict or list (sent as JSON), or str or bytes (sent as-is).
@@ -25,6 +51,12 @@ Payload = Union[Mapping[str, Any], Sequence[Any], str, bytes, bytearray, memoryv
 Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
 #: A retry policy: a preset name or a :class:`RetryPolicy`.
 Retry = Union[str, RetryPolicy]
+#: The format of an attempt export.
+ExportFormat = Literal["csv", "jsonl"]
+#: Where an export goes: a file path, or a binary file object (anything with ``write(bytes)``).
+ExportTarget = Union[str, "os.PathLike[str]", IO[bytes]]
+#: Subscription event types: one or several.
+SubscribeEvents = Union[str, EventType, Iterable[Union[str, EventType]]]
 
 
 def job(
@@ -44,6 +76,8 @@ def job(
     idempotency_key: Optional[str] = None,
     name: Optional[str] = None,
     labels: Optional[Sequence[str]] = None,
+    on_success_url: Optional[str] = None,
+    on_failure_url: Optional[str] = None,
 ) -> dict:
     """One job as the dict that ``schedule_many`` takes (the native side checks every field)."""
     return {
@@ -62,6 +96,8 @@ def job(
         "idempotency_key": idempotency_key,
         "name": name,
         "labels": labels,
+        "on_success_url": on_success_url,
+        "on_failure_url": on_failure_url,
     }
 
 
@@ -106,3 +142,91 @@ def list_filter(
         "limit": limit,
         "after": after,
     }
+
+
+def subscribe_events(events: SubscribeEvents) -> List[str]:
+    return [events] if isinstance(events, str) else [str(e) for e in events]
+
+
+def subscription(record: dict) -> Subscription:
+    return Subscription._from_native(record)
+
+
+def subscriptions(records: List[dict]) -> List[Subscription]:
+    return [Subscription._from_native(r) for r in records]
+
+
+def endpoints(records: List[dict]) -> List[Endpoint]:
+    return [Endpoint._from_native(r) for r in records]
+
+
+def endpoint_origin(endpoint: Union[str, Endpoint]) -> str:
+    return endpoint.origin if isinstance(endpoint, Endpoint) else endpoint
+
+
+def dead_letter_filter(
+    since: Optional[datetime],
+    until: Optional[datetime],
+    name: Optional[str],
+    label: Optional[str],
+    job: Optional[str],
+) -> dict:
+    return {"since": since, "until": until, "name": name, "label": label, "job": job}
+
+
+def export_filter(
+    since: Optional[datetime],
+    until: Optional[datetime],
+    job: Optional[str],
+    state: Union[str, JobState, None],
+) -> dict:
+    return {"since": since, "until": until, "job": job, "state": state}
+
+
+def export_path(dest: ExportTarget) -> Optional[str]:
+    """The file path of an export target, or None for a file object (checked to take bytes)."""
+    if isinstance(dest, (str, bytes, os.PathLike)):
+        return os.fsdecode(dest)
+    if not callable(getattr(dest, "write", None)):
+        raise TypeError(
+            f"an export goes to a file path or a binary file object, got {type(dest).__name__}"
+        )
+    if isinstance(dest, io.TextIOBase):
+        raise TypeError('an export is bytes: open the file in binary mode ("wb")')
+    return None
+
+
+def write_chunk(dest: Any, chunk: bytes) -> None:
+    """Writes all of ``chunk`` (a raw, unbuffered file may take part of it per call)."""
+    view = memoryview(chunk)
+    while view:
+        n = dest.write(view)
+        if not isinstance(n, int) or n >= len(view):
+            return
+        view = view[n:]
+
+
+class RowCounter:
+    """Counts the rows of an export as its chunks go by (without keeping them): one a line for
+    JSON Lines; for CSV, line ends outside quoted fields, less the header."""
+
+    __slots__ = ("_csv", "_lines", "_quoted")
+
+    def __init__(self, format: str) -> None:
+        self._csv = format.strip().lower() == "csv"
+        self._lines = 0
+        self._quoted = False
+
+    def feed(self, chunk: bytes) -> None:
+        if not self._csv:
+            self._lines += chunk.count(b"\n")
+            return
+        for i, part in enumerate(chunk.split(b'"')):
+            if i:
+                self._quoted = not self._quoted
+            if not self._quoted:
+                self._lines += part.count(b"\n")
+
+    @property
+    def rows(self) -> int:
+        return max(self._lines - 1, 0) if self._csv else self._lines

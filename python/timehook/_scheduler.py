@@ -5,16 +5,41 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Iterable, List, Mapping, Optional, Sequence, Type, Union
+from typing import (
+    Any,
+    Callable,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Type,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from . import _common as c
+from ._listen import Events, Listener, Listeners, ThreadCall, decorator
 from ._native import NativeScheduler, Verifier
-from ._types import Attempt, Job, JobKind, JobState, Seconds
+from ._types import (
+    Attempt,
+    Endpoint,
+    EndpointLimit,
+    Event,
+    EventType,
+    Job,
+    JobKind,
+    JobState,
+    Seconds,
+    Subscription,
+)
 from .testing import ManualClock
 
 __all__ = ["Scheduler"]
 
 StrPath = Union[str, "os.PathLike[str]"]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Scheduler:
@@ -27,11 +52,12 @@ class Scheduler:
     take the GIL. For asyncio, use :class:`timehook.AsyncScheduler`.
     """
 
-    __slots__ = ("_native", "_path")
+    __slots__ = ("_listeners", "_native", "_path")
 
     def __init__(self, native: NativeScheduler, path: str) -> None:
         self._native = native
         self._path = path
+        self._listeners = Listeners()
 
     @classmethod
     def open(
@@ -55,6 +81,12 @@ class Scheduler:
         missed_run_grace: Optional[Seconds] = None,
         durability: Optional[str] = None,
         clock: Optional[ManualClock] = None,
+        environment: Optional[str] = None,
+        disable_endpoints_after: Optional[Seconds] = None,
+        disable_endpoints_min_failures: Optional[int] = None,
+        disable_endpoint_on_gone: Optional[bool] = None,
+        per_host_rate: Optional[float] = None,
+        endpoint_limits: Optional[Mapping[str, EndpointLimit]] = None,
     ) -> Scheduler:
         """Opens (creating and migrating if needed) the store at ``path`` and, unless
         ``autostart=False``, starts delivering. ``":memory:"`` opens an in-memory store.
@@ -65,6 +97,15 @@ class Scheduler:
         keys. Durations are seconds or ``timedelta``. ``durability`` is ``"full"`` (default:
         commits survive power loss) or ``"normal"`` (they survive a process crash). ``clock``
         is a :class:`timehook.testing.ManualClock`, for tests.
+
+        Outcomes: ``environment`` (e.g. ``"production"``) is sent as ``data.environment`` in
+        subscription events. An endpoint (``scheme://host:port``) that fails continuously for
+        ``disable_endpoints_after`` (default 5 days) and at least
+        ``disable_endpoints_min_failures`` attempts (default 10) is disabled: its jobs are held,
+        never dropped, until :meth:`enable_endpoint`. ``disable_endpoint_on_gone=True`` disables
+        one at its first 410 Gone. Flow control: ``per_host_rate`` caps requests started per
+        second to any one endpoint; ``endpoint_limits`` maps an endpoint (or any URL on it) to an
+        :class:`EndpointLimit` that replaces ``per_host_concurrency`` and ``per_host_rate`` there.
 
         Raises :class:`ConfigError` for bad options or secrets, :class:`StoreError` if the file
         cannot be opened.
@@ -87,6 +128,12 @@ class Scheduler:
             missed_run_grace=missed_run_grace,
             durability=durability,
             clock=clock,
+            environment=environment,
+            disable_endpoints_after=disable_endpoints_after,
+            disable_endpoints_min_failures=disable_endpoints_min_failures,
+            disable_endpoint_on_gone=disable_endpoint_on_gone,
+            per_host_rate=per_host_rate,
+            endpoint_limits=endpoint_limits,
         )
         fspath = os.fspath(path)
         return cls(NativeScheduler.open(fspath, options), fspath)
@@ -106,6 +153,8 @@ class Scheduler:
         name: Optional[str] = None,
         labels: Optional[Sequence[str]] = None,
         content_type: Optional[str] = None,
+        on_success_url: Optional[str] = None,
+        on_failure_url: Optional[str] = None,
     ) -> str:
         """Schedules one webhook and returns its job id once it is committed.
 
@@ -113,7 +162,10 @@ class Scheduler:
         ``after`` a delay (seconds or ``timedelta``); with neither the job is due now.
         ``payload`` is a dict or list (sent as JSON) or str or bytes (sent as-is). ``retry`` is a
         preset name or a :class:`RetryPolicy`. With an ``idempotency_key`` that exists already,
-        returns the existing job's id and creates nothing.
+        returns the existing job's id and creates nothing. ``on_success_url`` and
+        ``on_failure_url`` receive a signed JSON callback after each successful delivery or
+        failed attempt (the fields of :class:`Outcome`); callbacks are retried and recorded like
+        any delivery, and never report on themselves.
 
         Raises :class:`InvalidJobError` (a ``ValueError``) naming the bad field; nothing is
         stored then.
@@ -131,6 +183,8 @@ class Scheduler:
             name=name,
             labels=labels,
             content_type=content_type,
+            on_success_url=on_success_url,
+            on_failure_url=on_failure_url,
         )
         return self._native.schedule_many([job])[0]
 
@@ -158,13 +212,16 @@ class Scheduler:
         name: Optional[str] = None,
         labels: Optional[Sequence[str]] = None,
         content_type: Optional[str] = None,
+        on_success_url: Optional[str] = None,
+        on_failure_url: Optional[str] = None,
     ) -> str:
         """Schedules a webhook on a cron schedule and returns its job id.
 
         ``expr`` has 5 fields, 6 (leading seconds) or is a nickname such as ``"@hourly"``;
         ``tz`` is an IANA zone. ``missed`` says what happens to occurrences missed while no
         scheduler ran: ``"skip"``, ``"run_once"`` (default) or ``"catch_up:N"``. Occurrences
-        are not retried unless ``retry`` says so.
+        are not retried unless ``retry`` says so. ``on_success_url`` and ``on_failure_url`` as
+        in :meth:`schedule`.
         """
         job = c.job(
             url,
@@ -180,6 +237,8 @@ class Scheduler:
             name=name,
             labels=labels,
             content_type=content_type,
+            on_success_url=on_success_url,
+            on_failure_url=on_failure_url,
         )
         return self._native.schedule_many([job])[0]
 
@@ -250,6 +309,123 @@ class Scheduler:
         """Deletes finished jobs past their retention now; returns how many."""
         return self._native.prune()
 
+    def subscribe(self, url: str, events: c.SubscribeEvents) -> Subscription:
+        """Subscribes ``url`` to events (``"job.completed"``, ``"job.failed"``,
+        ``"job.timed_out"``, ``"job.retrying"``, ``"endpoint.disabled"``), kept in the file.
+        Each event is delivered as a signed Standard Webhooks request ``{"type", "timestamp",
+        "data"}``. Raises :class:`InvalidJobError` for an unknown type; nothing is stored then."""
+        return c.subscription(self._native.subscribe(url, c.subscribe_events(events)))
+
+    def unsubscribe(self, subscription_id: str) -> None:
+        """Deletes a subscription. Raises :class:`NotFoundError` for an unknown id."""
+        self._native.unsubscribe(subscription_id)
+
+    def subscriptions(self) -> List[Subscription]:
+        """Every subscription, oldest first."""
+        return c.subscriptions(self._native.subscriptions())
+
+    def endpoints(self) -> List[Endpoint]:
+        """The endpoints that are failing or disabled (healthy ones are not listed)."""
+        return c.endpoints(self._native.endpoints())
+
+    def enable_endpoint(self, endpoint: Union[str, Endpoint]) -> None:
+        """Re-enables a disabled endpoint (``scheme://host:port``, any URL on it, or an
+        :class:`Endpoint`): its held jobs go out again. Raises :class:`InvalidStateError` if it
+        is not disabled."""
+        self._native.enable_endpoint(c.endpoint_origin(endpoint))
+
+    def retry_failed(
+        self,
+        since: Optional[datetime] = None,
+        until: Optional[datetime] = None,
+        *,
+        name: Optional[str] = None,
+        label: Optional[str] = None,
+        job: Optional[str] = None,
+    ) -> int:
+        """Re-queues every dead letter (failed job, or failed cron occurrence) that failed at or
+        after ``since`` and before ``until`` (aware datetimes) and matches the other filters,
+        due now with a fresh retry budget; returns how many. No filter at all: every one."""
+        return self._native.retry_failed(c.dead_letter_filter(since, until, name, label, job))
+
+    def purge(
+        self,
+        since: Optional[datetime] = None,
+        until: Optional[datetime] = None,
+        *,
+        name: Optional[str] = None,
+        label: Optional[str] = None,
+        job: Optional[str] = None,
+    ) -> int:
+        """Deletes the dead letters matching the filters of :meth:`retry_failed`; returns how
+        many."""
+        return self._native.purge(c.dead_letter_filter(since, until, name, label, job))
+
+    def send_test(self, url: str, event: Union[str, EventType] = "job.completed") -> Attempt:
+        """Delivers a signed sample event of type ``event`` to ``url`` now and returns the
+        attempt (recorded, not retried)."""
+        return Attempt._from_native(self._native.send_test(url, event))
+
+    def export_attempts(
+        self,
+        dest: c.ExportTarget,
+        *,
+        format: c.ExportFormat = "csv",
+        since: Optional[datetime] = None,
+        until: Optional[datetime] = None,
+        job: Optional[str] = None,
+        state: Union[str, JobState, None] = None,
+    ) -> int:
+        """Writes the attempt log as CSV (with a header) or JSON Lines to ``dest``, a file path
+        (created or truncated; removed if the export fails) or a binary file object (written
+        on this thread, chunk by chunk). Only attempts started in ``[since, until)``, of
+        ``job``, of jobs now in ``state``. Streams: the log is never held in memory. Returns
+        the number of rows."""
+        query = c.export_filter(since, until, job, state)
+        path = c.export_path(dest)
+        if path is not None:
+            return self._native.export_to_path(path, format, query)
+        stream = self._native.export_stream(format, query)
+        rows = c.RowCounter(format)
+        try:
+            while True:
+                chunk = stream.next_chunk()
+                if chunk is None:
+                    return rows.rows
+                rows.feed(chunk)
+                c.write_chunk(dest, chunk)
+        finally:
+            stream.close()
+
+    def add_listener(self, fn: Callable[[Event], Any], events: Events = None) -> Listener:
+        """Calls ``fn(event)`` with every :class:`Event` of the given kinds (``"attempt"``,
+        ``"job.completed"``, ...; ``"*"`` or None for all) until :meth:`Listener.remove` or
+        :meth:`close`.
+
+        ``fn`` runs on a thread of the listener's own, with the GIL taken only for the call:
+        it never delays delivery, even while it blocks (later events wait for it). An exception
+        it raises is reported through :func:`sys.unraisablehook` and the listener goes on.
+        Raises :class:`ConfigError` for an unknown kind."""
+        return self._listeners.add(self._native.listen, fn, events, ThreadCall(fn))
+
+    @overload
+    def on(self, events: Events, fn: Callable[[Event], Any]) -> Listener: ...
+    @overload
+    def on(self, events: Events) -> Callable[[F], F]: ...
+    def on(
+        self, events: Events, fn: Optional[Callable[[Event], Any]] = None
+    ) -> Union[Listener, Callable[[F], F]]:
+        """:meth:`add_listener` with the kinds first: ``scheduler.on("job.failed", fn)``
+        returns the :class:`Listener`; ``@scheduler.on("job.failed")`` registers the decorated
+        function and leaves it unchanged (remove it with :meth:`remove_listener`)."""
+        if fn is not None:
+            return self.add_listener(fn, events)
+        return decorator(lambda f: self.add_listener(f, events))
+
+    def remove_listener(self, fn: Callable[..., Any]) -> int:
+        """Removes every listener that calls ``fn``; returns how many."""
+        return self._listeners.remove_function(fn)
+
     def run_due(self) -> int:
         """Delivers everything due now and waits for the outcomes; returns the number of
         attempts. For ``autostart=False`` (tests with a manual clock, or a cron-driven
@@ -267,7 +443,8 @@ class Scheduler:
     def close(self, grace: Seconds = 10.0) -> None:
         """Stops delivering: deliveries in flight get up to ``grace`` to finish; the rest are
         recorded as interrupted and made due again. Later calls raise :class:`ClosedError`.
-        Closing twice is harmless."""
+        Listeners stop. Closing twice is harmless."""
+        self._listeners.stop_all()
         self._native.close(grace)
 
     @property

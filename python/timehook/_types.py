@@ -1,4 +1,5 @@
-"""Jobs, attempts, states and retry policies as Python values."""
+"""Jobs, attempts, states, retry policies and outcomes (events, subscriptions, endpoints) as
+Python values."""
 
 from __future__ import annotations
 
@@ -8,7 +9,21 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Optional, Sequence, Tuple, Union
 
-__all__ = ["Attempt", "Job", "JobKind", "JobState", "RetryPolicy", "Seconds"]
+__all__ = [
+    "Attempt",
+    "Endpoint",
+    "EndpointLimit",
+    "Event",
+    "EventType",
+    "Job",
+    "JobKind",
+    "JobState",
+    "Outcome",
+    "OutcomeStatus",
+    "RetryPolicy",
+    "Seconds",
+    "Subscription",
+]
 
 #: A duration: a ``timedelta`` or a number of seconds.
 Seconds = Union[timedelta, int, float]
@@ -177,6 +192,10 @@ class Job:
     attempts: int
     created_at: datetime
     updated_at: datetime
+    #: Where each successful delivery is reported (a signed JSON callback).
+    on_success_url: Optional[str] = None
+    #: Where each failed attempt is reported (a signed JSON callback).
+    on_failure_url: Optional[str] = None
 
     def json(self) -> Any:
         """The body parsed as JSON."""
@@ -205,6 +224,8 @@ class Job:
             attempts=d["attempts"],
             created_at=datetime_from_ms(d["created_at_ms"]),
             updated_at=datetime_from_ms(d["updated_at_ms"]),
+            on_success_url=d["on_success_url"],
+            on_failure_url=d["on_failure_url"],
         )
 
 
@@ -248,4 +269,184 @@ class Attempt:
             error=d["error"],
             message=d["message"],
             next_retry_at=_dt(d["next_retry_at_ms"]),
+        )
+
+
+class EventType(str, Enum):
+    """What an event is about. A ``str``: ``EventType.JOB_COMPLETED == "job.completed"``.
+
+    Subscriptions (:meth:`Scheduler.subscribe`) take the ``job.*`` types and
+    ``endpoint.disabled``; in-process listeners (:meth:`Scheduler.add_listener`) also take
+    ``attempt``, one event per recorded attempt (callbacks' and subscriptions' own included).
+    """
+
+    #: A job's delivery succeeded (for a cron job: one occurrence's).
+    JOB_COMPLETED = "job.completed"
+    #: A delivery failed and no retry follows (the job is a dead letter).
+    JOB_FAILED = "job.failed"
+    #: An attempt timed out and no retry follows.
+    JOB_TIMED_OUT = "job.timed_out"
+    #: An attempt failed and a retry is scheduled.
+    JOB_RETRYING = "job.retrying"
+    #: An endpoint was disabled; its jobs are held until :meth:`Scheduler.enable_endpoint`.
+    ENDPOINT_DISABLED = "endpoint.disabled"
+    #: Any recorded attempt (listeners only).
+    ATTEMPT = "attempt"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class OutcomeStatus(str, Enum):
+    """How an attempt ended, as callbacks report it. A ``str``: ``OutcomeStatus.SUCCESS ==
+    "success"``."""
+
+    #: A 2xx answer.
+    SUCCESS = "success"
+    #: Another status (``response_code`` says which).
+    FAILURE = "failure"
+    #: No answer: connection, DNS, TLS or request error.
+    ERROR = "error"
+    #: No answer within the timeout.
+    TIMEOUT = "timeout"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The outcome of one attempt: the fields of a per-job callback body and of ``data`` in a
+    subscription event. Times are aware UTC datetimes."""
+
+    job_id: str
+    job_name: Optional[str]
+    #: The ``webhook-id`` of the delivery.
+    execution_id: str
+    status: OutcomeStatus
+    #: When the attempt was sent.
+    executed_at: datetime
+    #: The response status; None when no answer came (a timeout or a network error).
+    response_code: Optional[int]
+    #: How long the attempt took (``response_time_ms`` in callback bodies).
+    response_time: timedelta
+    #: The first 1 KB of the response body.
+    response_body: Optional[str]
+    error_message: Optional[str]
+    #: 0 for the first attempt of the execution.
+    retry_attempt: int
+    #: When the next attempt is due; None when no retry follows.
+    next_retry_at: Optional[datetime]
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the attempt delivered the webhook."""
+        return self.status is OutcomeStatus.SUCCESS
+
+    @classmethod
+    def _from_native(cls, d: dict) -> Outcome:
+        return cls(
+            job_id=d["job_id"],
+            job_name=d["job_name"],
+            execution_id=d["execution_id"],
+            status=OutcomeStatus(d["status"]),
+            executed_at=datetime_from_ms(d["executed_at_ms"]),
+            response_code=d["response_code"],
+            response_time=timedelta(milliseconds=d["response_time_ms"]),
+            response_body=d["response_body"],
+            error_message=d["error_message"],
+            retry_attempt=d["retry_attempt"],
+            next_retry_at=_dt(d["next_retry_at_ms"]),
+        )
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The health of one endpoint (an origin, ``scheme://host:port``) that is failing or
+    disabled."""
+
+    #: ``scheme://host:port``.
+    origin: str
+    #: Since when every attempt to it has failed; None while healthy.
+    failing_since: Optional[datetime]
+    #: Failed attempts since then.
+    failures: int
+    #: When it was disabled; None while enabled.
+    disabled_at: Optional[datetime]
+
+    @property
+    def disabled(self) -> bool:
+        """Whether its jobs are held until :meth:`Scheduler.enable_endpoint`."""
+        return self.disabled_at is not None
+
+    @classmethod
+    def _from_native(cls, d: dict) -> Endpoint:
+        return cls(
+            origin=d["origin"],
+            failing_since=_dt(d["failing_since_ms"]),
+            failures=d["failures"],
+            disabled_at=_dt(d["disabled_at_ms"]),
+        )
+
+
+@dataclass(frozen=True)
+class EndpointLimit:
+    """Flow control for one endpoint, in place of ``per_host_concurrency`` and
+    ``per_host_rate``: pass ``endpoint_limits={"https://api.example.com": EndpointLimit(4, 10)}``
+    to ``open``."""
+
+    #: Most requests in flight to it at once.
+    max_in_flight: int
+    #: Most requests started per second (a burst of one second's worth is allowed); None for
+    #: no rate limit.
+    per_second: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A persistent subscription: events of these types are delivered to ``url`` as signed
+    Standard Webhooks ``{"type", "timestamp", "data"}`` requests."""
+
+    #: ``sub_...``.
+    id: str
+    url: str
+    events: Tuple[EventType, ...]
+    created_at: datetime
+
+    @classmethod
+    def _from_native(cls, d: dict) -> Subscription:
+        return cls(
+            id=d["id"],
+            url=d["url"],
+            events=tuple(EventType(e) for e in d["events"]),
+            created_at=datetime_from_ms(d["created_at_ms"]),
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """An in-process event, as listeners receive it. ``type`` says which field is set:
+    ``attempt`` (with ``job_state``) for :attr:`EventType.ATTEMPT`, ``endpoint`` for
+    :attr:`EventType.ENDPOINT_DISABLED`, ``outcome`` for the ``job.*`` types."""
+
+    type: EventType
+    #: What happened, for ``job.*`` events.
+    outcome: Optional[Outcome] = None
+    #: The endpoint, for ``endpoint.disabled``.
+    endpoint: Optional[Endpoint] = None
+    #: The attempt, for ``attempt`` events.
+    attempt: Optional[Attempt] = None
+    #: The job's state after the attempt, for ``attempt`` events.
+    job_state: Optional[JobState] = None
+
+    @classmethod
+    def _from_native(cls, d: dict) -> Event:
+        outcome, endpoint = d["outcome"], d["endpoint"]
+        attempt, state = d["attempt"], d["job_state"]
+        return cls(
+            type=EventType(d["type"]),
+            outcome=None if outcome is None else Outcome._from_native(outcome),
+            endpoint=None if endpoint is None else Endpoint._from_native(endpoint),
+            attempt=None if attempt is None else Attempt._from_native(attempt),
+            job_state=None if state is None else JobState(state),
         )
