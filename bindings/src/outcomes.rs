@@ -418,6 +418,7 @@ impl Drop for Listener {
 #[derive(Debug)]
 pub struct ExportStream {
     rx: Arc<Mutex<mpsc::Receiver<Result<Vec<u8>>>>>,
+    rows: Arc<AtomicU64>,
 }
 
 /// Size of an export chunk, in bytes (about).
@@ -449,16 +450,27 @@ impl ExportStream {
         let rt = runtime::runtime()?;
         let (tx, rx) = mpsc::sync_channel(CHUNKS_AHEAD);
         let errors = tx.clone();
+        let rows = Arc::new(AtomicU64::new(0));
+        let counted = rows.clone();
         rt.spawn_blocking(move || {
             let out = std::io::BufWriter::with_capacity(CHUNK_SIZE, ChunkWriter(tx));
-            if let Err(e) = rt.block_on(export(Box::new(out))) {
+            match rt.block_on(export(Box::new(out))) {
+                // Stored before `errors` (the last sender) is dropped, so a reader that has seen
+                // the end sees the count.
+                Ok(n) => counted.store(n, Ordering::Release),
                 // The reader may be gone already; then nobody needs the error.
-                let _ = errors.send(Err(e));
+                Err(e) => drop(errors.send(Err(e))),
             }
         });
         Ok(ExportStream {
             rx: Arc::new(Mutex::new(rx)),
+            rows,
         })
+    }
+
+    /// Rows exported; final once [`next_chunk`](Self::next_chunk) has returned `None`.
+    pub fn rows(&self) -> u64 {
+        self.rows.load(Ordering::Acquire)
     }
 
     /// The next chunk, or `None` once the export is complete. Waits on a runtime blocking thread.

@@ -267,6 +267,7 @@ fn send_test_and_exports() {
         .collect();
     // The sample event's attempt is recorded too.
     assert_eq!(lines.len(), 6);
+    assert_eq!(stream.rows(), 6);
     assert!(lines.iter().all(|l| l["job_id"].is_string()));
 
     let e = s

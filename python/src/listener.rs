@@ -98,6 +98,16 @@ impl NativeExport {
         }
     }
 
+    /// Rows exported; final once `next_chunk` has returned None (0 after `close`).
+    #[getter]
+    fn rows(&self) -> u64 {
+        self.stream
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, ExportStream::rows)
+    }
+
     /// Stops the export (a reader that gives up early frees it at once).
     fn close(&self) {
         drop(

@@ -17,7 +17,6 @@ from support import SECRET, T0, WAIT, Receiver
 
 import timehook
 from timehook import EndpointLimit, Event, EventType, JobState, OutcomeStatus, RetryPolicy
-from timehook._common import RowCounter
 from timehook.testing import ManualClock
 
 
@@ -573,15 +572,3 @@ def test_export_to_a_file_object_streams_the_same_rows(logged, tmp_path: Path):
         s.export_attempts(io.BytesIO(), state="lost")
     with pytest.raises(timehook.InvalidJobError, match="naive"):
         s.export_attempts(io.BytesIO(), since=datetime(2030, 1, 1))
-
-
-def test_csv_rows_are_counted_across_chunks_and_quoted_line_breaks():
-    data = b'a,b\n1,"x\n""y"""\n2,"z"\n3,plain\n'
-    for size in (1, 2, 3, 7, len(data)):
-        counter = RowCounter("csv")
-        for i in range(0, len(data), size):
-            counter.feed(data[i : i + size])
-        assert counter.rows == len(list(csv.reader(io.StringIO(data.decode())))) - 1 == 3
-    lines = RowCounter("jsonl")
-    lines.feed(b'{"a":"x\\ny"}\n{}\n')
-    assert lines.rows == 2

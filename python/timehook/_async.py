@@ -369,13 +369,11 @@ class AsyncScheduler:
         if path is not None:
             return await _call(self._native.export_to_path, path, format, query)
         stream = self._native.export_stream(format, query)
-        rows = c.RowCounter(format)
         try:
             while True:
                 chunk = await _call(stream.next_chunk)
                 if chunk is None:
-                    return rows.rows
-                rows.feed(chunk)
+                    return stream.rows
                 c.write_chunk(dest, chunk)
         finally:
             stream.close()

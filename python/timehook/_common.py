@@ -26,7 +26,6 @@ __all__ = [
     "Headers",
     "Payload",
     "Retry",
-    "RowCounter",
     "SubscribeEvents",
     "attempts",
     "dead_letter_filter",
@@ -204,29 +203,3 @@ def write_chunk(dest: Any, chunk: bytes) -> None:
         if not isinstance(n, int) or n >= len(view):
             return
         view = view[n:]
-
-
-class RowCounter:
-    """Counts the rows of an export as its chunks go by (without keeping them): one a line for
-    JSON Lines; for CSV, line ends outside quoted fields, less the header."""
-
-    __slots__ = ("_csv", "_lines", "_quoted")
-
-    def __init__(self, format: str) -> None:
-        self._csv = format.strip().lower() == "csv"
-        self._lines = 0
-        self._quoted = False
-
-    def feed(self, chunk: bytes) -> None:
-        if not self._csv:
-            self._lines += chunk.count(b"\n")
-            return
-        for i, part in enumerate(chunk.split(b'"')):
-            if i:
-                self._quoted = not self._quoted
-            if not self._quoted:
-                self._lines += part.count(b"\n")
-
-    @property
-    def rows(self) -> int:
-        return max(self._lines - 1, 0) if self._csv else self._lines

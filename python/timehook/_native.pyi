@@ -137,6 +137,9 @@ class NativeExport:
 
     def next_chunk(self, waiter: _Waiter = None) -> Any:
         """The next ``bytes`` chunk, or None at the end."""
+    @property
+    def rows(self) -> int:
+        """Rows exported; final once ``next_chunk`` has returned None."""
     def close(self) -> None: ...
 
 def generate_secret() -> str:

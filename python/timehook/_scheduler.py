@@ -386,13 +386,11 @@ class Scheduler:
         if path is not None:
             return self._native.export_to_path(path, format, query)
         stream = self._native.export_stream(format, query)
-        rows = c.RowCounter(format)
         try:
             while True:
                 chunk = stream.next_chunk()
                 if chunk is None:
-                    return rows.rows
-                rows.feed(chunk)
+                    return stream.rows
                 c.write_chunk(dest, chunk)
         finally:
             stream.close()
