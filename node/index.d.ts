@@ -28,6 +28,42 @@ export type HeadersLike =
   | Record<string, string | readonly string[] | undefined>
   | ReadonlyArray<readonly [string, string]>
 
+/** The event types a subscription (`subscribe`) or `sendTest` takes. */
+export type SubscriptionEvent =
+  | 'job.completed'
+  | 'job.failed'
+  | 'job.timed_out'
+  | 'job.retrying'
+  | 'endpoint.disabled'
+
+/** The `type` of an in-process event: every attempt, and the subscription events. */
+export type EventType = 'attempt' | SubscriptionEvent
+
+/** What `scheduler.on` takes: an event type, `'*'` for all, or `'error'` for listeners' errors. */
+export type ListenerEventType = EventType | '*' | 'error'
+
+/** The event a listener of type `E` receives, with the fields that type always sets. */
+export type EventFor<E extends EventType | '*'> = E extends '*'
+  ? EventFor<EventType>
+  : E extends 'attempt'
+    ? TimehookEvent & { type: 'attempt'; attempt: Attempt; jobState: JobState }
+    : E extends 'endpoint.disabled'
+      ? TimehookEvent & { type: 'endpoint.disabled'; endpoint: Endpoint }
+      : TimehookEvent & { type: E; outcome: Outcome }
+
+/**
+ * A listener of `E`. An `'error'` listener receives what another listener threw (or its promise
+ * rejected with) and the event it was handling.
+ */
+export type ListenerFor<E extends ListenerEventType> = E extends 'error'
+  ? (error: unknown, event: TimehookEvent) => unknown
+  : E extends EventType | '*'
+    ? (event: EventFor<E>) => unknown
+    : never
+
+/** An export in progress is an async iterable of `Buffer` chunks. */
+export interface AttemptExport extends AsyncIterable<Buffer> {}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -35,6 +71,21 @@ export type HeadersLike =
  * can point the loader at a WASI artifact this package does not build itself.
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
+
+/**
+ * An export of the attempt log in progress (from `scheduler.exportAttemptsStream()`): an async
+ * iterable of `Buffer` chunks, to pass to `stream.pipeline` or `Readable.from`, or read with
+ * `read()`.
+ */
+export declare class AttemptExport {
+  /**
+   * The next chunk, or `null` once the export is complete (or cancelled). Rejects with the
+   * export's error. Read one chunk at a time: wait for each before asking for the next.
+   */
+  read(): Promise<Buffer | null>
+  /** Stops the export: later reads resolve to `null`. A no-op once complete. */
+  cancel(): void
+}
 
 /**
  * A manual clock for tests: `Scheduler.open(path, { clock, autostart: false })`. Due times,
@@ -58,6 +109,66 @@ export declare class ManualClock {
  * `close()` when done. Every method that changes a job resolves once the change is committed.
  */
 export declare class Scheduler {
+  /**
+   * Subscribes `url` to events (`job.completed`, `job.failed`, `job.timed_out`,
+   * `job.retrying`, `endpoint.disabled`), persistently: each event is a signed Standard
+   * Webhooks delivery `{ type, timestamp, data }`. Rejects with `invalid_job` for an unknown
+   * type, and stores nothing.
+   */
+  subscribe(url: string, events: SubscriptionEvent | SubscriptionEvent[]): Promise<Subscription>
+  /** Deletes a subscription; rejects with `not_found` for an unknown id. */
+  unsubscribe(id: string): Promise<void>
+  /** Every subscription, oldest first. */
+  subscriptions(): Promise<Array<Subscription>>
+  /** The endpoints that are failing or disabled. */
+  endpoints(): Promise<Array<Endpoint>>
+  /**
+   * Enables a disabled endpoint again (its origin, any URL on it, or its `Endpoint`): its held
+   * jobs are due again. Rejects with `invalid_state` if it is not disabled.
+   */
+  enableEndpoint(endpoint: string | Endpoint): Promise<void>
+  /**
+   * Re-queues every dead letter matching `filter` (those that failed in `[since, until)`, ...),
+   * due now with a fresh retry budget and the same `webhook-id`; resolves to how many.
+   */
+  retryFailed(filter?: DeadLetterFilter): Promise<number>
+  /** Deletes every dead letter matching `filter`; resolves to how many. */
+  purge(filter?: DeadLetterFilter): Promise<number>
+  /**
+   * Delivers a signed sample event of `type` (default `job.completed`) to `url` now; resolves
+   * to the attempt (recorded, never retried).
+   */
+  sendTest(url: string, type?: SubscriptionEvent): Promise<Attempt>
+  /**
+   * Writes the attempt log matching `options` to the file at `path` (created or truncated;
+   * removed if the export fails) as CSV with a header line (default) or JSON Lines, streaming;
+   * resolves to the number of rows.
+   */
+  exportAttempts(path: string, options?: ExportOptions): Promise<number>
+  /**
+   * Starts exporting the attempt log matching `options`, read back as an async iterable of
+   * `Buffer` chunks (`stream.pipeline(scheduler.exportAttemptsStream(), file)`). Throws
+   * `closed`, or `invalid_config` / `invalid_job` for a bad format or filter.
+   */
+  exportAttemptsStream(options?: ExportOptions): AttemptExport
+  /**
+   * Calls `listener(event)` with every event of `type` (`attempt`, `job.completed`,
+   * `job.failed`, `job.timed_out`, `job.retrying`, `endpoint.disabled`, or `*` for all) on the
+   * JavaScript thread, until `off` or `close()`. Events never wait for listeners. A listener
+   * that throws or rejects stops neither the others nor later events: its error goes to the
+   * `'error'` listeners as `(error, event)`, or to `process.emitWarning` when there are none.
+   * Listeners do not keep the process alive. Throws `invalid_config` for an unknown type.
+   */
+  on<E extends ListenerEventType>(type: E, listener: ListenerFor<E>): void
+  /** As `on`, for the next event of `type` only. */
+  once<E extends ListenerEventType>(type: E, listener: ListenerFor<E>): void
+  /**
+   * Removes `listener` from `type` (the one added last, if added more than once); whether it
+   * was there. The last listener of a type removed stops its feed.
+   */
+  off<E extends ListenerEventType>(type: E, listener: ListenerFor<E>): boolean
+  /** How many listeners `type` has. */
+  listenerCount(type: ListenerEventType): number
   /**
    * Opens (creating and migrating if needed) the SQLite file at `path` (`":memory:"` for a
    * store that lives as long as the scheduler) and, unless `autostart: false`, starts
@@ -114,8 +225,8 @@ export declare class Scheduler {
   start(): void
   /**
    * Stops delivering: deliveries in flight get up to `graceMs` (default 10 s) to finish, the
-   * rest are recorded as interrupted and made due again. Later calls reject with `closed`;
-   * closing twice is a no-op.
+   * rest are recorded as interrupted and made due again; then every listener is removed.
+   * Later calls reject with `closed`; closing twice is a no-op.
    */
   close(graceMs?: number): Promise<void>
   /** Whether `close()` was called. */
@@ -209,10 +320,70 @@ export interface CronOptions {
   name?: string
   /** Labels, for listing. */
   labels?: Array<string>
+  /**
+   * Where each successful delivery is reported: a signed JSON callback (`job_id`, `job_name`,
+   * `execution_id`, `status`, `executed_at`, `response_code`, `response_time_ms`,
+   * `response_body`, `error_message`, `retry_attempt`, `next_retry_at`), itself a durable,
+   * retried delivery.
+   */
+  onSuccessUrl?: string
+  /** Where each failed attempt is reported, with the same body as `onSuccessUrl`. */
+  onFailureUrl?: string
+}
+
+/**
+ * Which dead letters (failed jobs, failed cron occurrences) `retryFailed` and `purge` take; all
+ * must hold, and no filter at all means every dead letter.
+ */
+export interface DeadLetterFilter {
+  /** Failed at or after this instant. */
+  since?: Date | string | number
+  /** Failed before this instant. */
+  until?: Date | string | number
+  /** Only jobs with this name. */
+  name?: string
+  /** Only jobs carrying this label. */
+  label?: string
+  /** Only this job. */
+  job?: string
+}
+
+/** The health of one endpoint (`scheme://host:port`) that is failing or disabled. */
+export interface Endpoint {
+  /** `scheme://host:port`. */
+  origin: string
+  /** Since when every attempt has failed; absent while healthy. */
+  failingSince?: Date
+  /** Failed attempts since then. */
+  failures: number
+  /** When it was disabled; its jobs are held until `enableEndpoint`. */
+  disabledAt?: Date
+}
+
+/** Limits for one endpoint. */
+export interface EndpointLimit {
+  /** Most requests in flight at once. */
+  maxInFlight: number
+  /** Most requests started per second (a burst of one second's worth is allowed). */
+  perSecond?: number
 }
 
 /** Every stable error code (the codes of the Rust bindings crate, shared with Python). */
 export type ErrorCode = 'invalid_job' | 'payload_too_large' | 'invalid_cron' | 'invalid_timezone' | 'invalid_secret' | 'no_keys' | 'incompatible_key' | 'invalid_scheme' | 'invalid_msg_id' | 'random_unavailable' | 'not_found' | 'invalid_state' | 'invalid_config' | 'store_error' | 'closed' | 'missing_header' | 'invalid_header' | 'timestamp_too_old' | 'timestamp_too_new' | 'no_matching_signature' | 'internal'
+
+/** What `exportAttempts` writes: the format, and which attempts (all filters must hold). */
+export interface ExportOptions {
+  /** `csv` (default; with a header line) or `jsonl` (one JSON object a line). */
+  format?: 'csv' | 'jsonl'
+  /** Attempts started at or after this instant. */
+  since?: Date | string | number
+  /** Attempts started before this instant. */
+  until?: Date | string | number
+  /** Only this job's attempts. */
+  job?: string
+  /** Only attempts of jobs now in this state. */
+  state?: JobState
+}
 
 /** A new random HMAC secret, `whsec_...`. */
 export declare function generateSecret(): string
@@ -258,6 +429,10 @@ export interface Job {
   executionId?: string
   /** Attempts made so far. */
   attempts: number
+  /** Where each successful delivery is reported (a signed JSON callback). */
+  onSuccessUrl?: string
+  /** Where each failed attempt is reported (a signed JSON callback). */
+  onFailureUrl?: string
   /** When it was scheduled. */
   createdAt: Date
   /** When it last changed. */
@@ -305,6 +480,15 @@ export interface JobOptions {
   name?: string
   /** Labels, for listing. */
   labels?: Array<string>
+  /**
+   * Where each successful delivery is reported: a signed JSON callback (`job_id`, `job_name`,
+   * `execution_id`, `status`, `executed_at`, `response_code`, `response_time_ms`,
+   * `response_body`, `error_message`, `retry_attempt`, `next_retry_at`), itself a durable,
+   * retried delivery.
+   */
+  onSuccessUrl?: string
+  /** Where each failed attempt is reported, with the same body as `onSuccessUrl`. */
+  onFailureUrl?: string
 }
 
 /**
@@ -388,6 +572,47 @@ export interface OpenOptions {
   durability?: 'full' | 'normal'
   /** A `ManualClock`, for tests only. */
   clock?: ManualClock
+  /** A label such as `production`, sent as `environment` in subscription events. */
+  environment?: string
+  /** How long an endpoint must fail continuously before it is disabled (default 5 days). */
+  disableEndpointsAfter?: number
+  /** How many failed attempts, at least, before an endpoint is disabled (default 10). */
+  disableEndpointsMinFailures?: number
+  /** Whether a 410 Gone disables its endpoint at once (default false). */
+  disableEndpointOnGone?: boolean
+  /** Most requests started per second to one endpoint (default: no limit). */
+  perHostRate?: number
+  /**
+   * Limits for single endpoints, in place of `perHostConcurrency` and `perHostRate`, keyed by
+   * `scheme://host:port` (or any URL on it).
+   */
+  endpointLimits?: Record<string, EndpointLimit>
+}
+
+/** What one attempt came to, as callbacks, subscription events and listeners report it. */
+export interface Outcome {
+  /** The job. */
+  jobId: string
+  /** The job's name. */
+  jobName?: string
+  /** The execution (`webhook-id`). */
+  executionId: string
+  /** `success`, `failure` (an answer that is not 2xx), `error` (no answer) or `timeout`. */
+  status: 'success' | 'failure' | 'error' | 'timeout'
+  /** When the attempt was sent. */
+  executedAt: Date
+  /** The response status; absent when no answer came. */
+  responseCode?: number
+  /** How long the attempt took, in milliseconds. */
+  responseTime: number
+  /** The first 1 KB of the response body. */
+  responseBody?: string
+  /** What went wrong. */
+  errorMessage?: string
+  /** 0 for the first attempt of the execution. */
+  retryAttempt: number
+  /** When the next attempt is due; absent when no retry follows. */
+  nextRetryAt?: Date
 }
 
 /** The `whpk_...` public key of a `whsk_...` signing key. */
@@ -434,6 +659,36 @@ export interface SchemeOptions {
 export interface SignerOptions {
   /** The signature scheme (default Standard Webhooks). */
   scheme?: 'standard' | 'github' | 'stripe' | SchemeOptions
+}
+
+/** A persistent event subscription. */
+export interface Subscription {
+  /** `sub_...`. */
+  id: string
+  /** Where the events go. */
+  url: string
+  /** Which events. */
+  events: SubscriptionEvent[]
+  /** When it was created. */
+  createdAt: Date
+}
+
+/**
+ * An in-process event, as `scheduler.on(type, listener)` delivers it. `type` says which other
+ * fields are set: `attempt` sets `attempt` and `jobState`; the `job.*` types set `outcome`;
+ * `endpoint.disabled` sets `endpoint`.
+ */
+export interface TimehookEvent {
+  /** The event's type. */
+  type: EventType
+  /** The attempt (`attempt` events). */
+  attempt?: Attempt
+  /** The job's state after the attempt (`attempt` events). */
+  jobState?: JobState
+  /** What happened (`job.*` events). */
+  outcome?: Outcome
+  /** The endpoint (`endpoint.disabled` events). */
+  endpoint?: Endpoint
 }
 
 /** Options of `new Verifier`. */

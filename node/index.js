@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.AttemptExport = nativeBinding.AttemptExport
 module.exports.ManualClock = nativeBinding.ManualClock
 module.exports.Scheduler = nativeBinding.Scheduler
 module.exports.Signer = nativeBinding.Signer

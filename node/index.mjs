@@ -10,6 +10,7 @@ export const {
   Verifier,
   Signer,
   ManualClock,
+  AttemptExport,
   TimehookError,
   ErrorCode,
   ERROR_CODES,

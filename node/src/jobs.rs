@@ -7,20 +7,23 @@ use std::cell::OnceCell;
 use napi::bindgen_prelude::JsObjectValue as _;
 use napi::bindgen_prelude::{ArrayBuffer, ClassInstance, FromNapiValue, Function, Object, Unknown};
 use napi::{Env, JsValue, ValueType};
-use timehook_bindings::{JobInput, ListQuery, Payload, RetryInput, RetrySpec, SchedulerOptions};
+use timehook_bindings::{
+    EndpointLimitInput, JobInput, ListQuery, Payload, RetryInput, RetrySpec, SchedulerOptions,
+};
 
 use crate::clock::ManualClock;
 use crate::value::{ConvResult, Ctx, bytes, describe, element, entries, is_nullish, set_fields};
 
 /// The fields a job object may carry.
 pub const JOB_FIELDS: &str = "url, at, after, cron, tz, missed, payload, headers, method, \
-     contentType, timeout, retry, idempotencyKey, name, labels";
+     contentType, timeout, retry, idempotencyKey, name, labels, onSuccessUrl, onFailureUrl";
 
 /// The options of `Scheduler.open`.
 pub const OPEN_OPTIONS: &str = "secret, signingKey, autostart, maxConcurrency, \
      perHostConcurrency, defaultTimeout, defaultRetry, defaultCronRetry, userAgent, \
      maxPayloadSize, retention, failedRetention, leaseDuration, pollInterval, missedRunGrace, \
-     durability, clock";
+     durability, clock, environment, disableEndpointsAfter, disableEndpointsMinFailures, \
+     disableEndpointOnGone, perHostRate, endpointLimits";
 
 /// The filters of `Scheduler.list`.
 pub const LIST_FILTERS: &str = "state, name, label, kind, createdAfter, createdBefore, \
@@ -135,6 +138,8 @@ impl<'e> JobReader<'e> {
                 "idempotencyKey" => job.idempotency_key = Some(c.text("idempotencyKey", v)?),
                 "name" => job.name = Some(c.text("name", v)?),
                 "labels" => job.labels = c.texts("labels", v)?,
+                "onSuccessUrl" => job.on_success_url = Some(c.text("onSuccessUrl", v)?),
+                "onFailureUrl" => job.on_failure_url = Some(c.text("onFailureUrl", v)?),
                 other => {
                     return Err(c.fail(
                         "job",
@@ -269,6 +274,16 @@ pub fn scheduler_options(
                 })?;
                 o.clock = Some(clock.inner.clone());
             }
+            "environment" => o.environment = Some(c.text(k, v)?),
+            "disableEndpointsAfter" => o.disable_endpoints_after_ms = Some(c.millis(k, v)?),
+            "disableEndpointsMinFailures" => {
+                let n = c.count(k, v)?;
+                let n = u32::try_from(n).map_err(|_| c.fail(k, format!("{n} is too large")))?;
+                o.disable_endpoints_min_failures = Some(n);
+            }
+            "disableEndpointOnGone" => o.disable_endpoint_on_gone = Some(c.boolean(k, v)?),
+            "perHostRate" => o.per_host_rate = Some(c.number(k, v)?),
+            "endpointLimits" => o.endpoint_limits = endpoint_limits(&c, k, v)?,
             other => {
                 return Err(c.fail(
                     other,
@@ -278,6 +293,46 @@ pub fn scheduler_options(
         }
     }
     Ok(o)
+}
+
+/// Per-endpoint limits: an object of endpoints (`scheme://host:port`, or any URL on it) to
+/// `{ maxInFlight, perSecond? }`.
+fn endpoint_limits(
+    c: &Ctx<'_>,
+    field: &str,
+    value: Unknown<'_>,
+) -> ConvResult<Vec<EndpointLimitInput>> {
+    let expected = "an object of endpoints to { maxInFlight, perSecond? }";
+    let Some(endpoints) = set_fields(c, Some(value), field, expected)? else {
+        return Ok(Vec::new());
+    };
+    let mut limits = Vec::with_capacity(endpoints.len());
+    for (endpoint, v) in endpoints {
+        let at = format!("{field}[{endpoint:?}]");
+        let fields =
+            set_fields(c, Some(v), &at, "{ maxInFlight, perSecond? }")?.unwrap_or_default();
+        let mut max_in_flight = None;
+        let mut per_second = None;
+        for (key, v) in fields {
+            match key.as_str() {
+                "maxInFlight" => max_in_flight = Some(c.count(&format!("{at}.maxInFlight"), v)?),
+                "perSecond" => per_second = Some(c.number(&format!("{at}.perSecond"), v)?),
+                other => {
+                    return Err(c.fail(
+                        &at,
+                        format!("unknown field {other:?}; expected maxInFlight or perSecond"),
+                    ));
+                }
+            }
+        }
+        let max_in_flight = max_in_flight.ok_or_else(|| c.fail(&at, "maxInFlight is required"))?;
+        limits.push(EndpointLimitInput {
+            endpoint,
+            max_in_flight,
+            per_second,
+        });
+    }
+    Ok(limits)
 }
 
 /// List filters from the filter object of `Scheduler.list`.

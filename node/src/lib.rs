@@ -11,8 +11,11 @@
 mod bridge;
 mod clock;
 mod errors;
+mod events;
+mod export;
 mod headers;
 mod jobs;
+mod outcomes;
 mod records;
 mod scheduler;
 mod signer;
@@ -32,8 +35,10 @@ pub const VERSION: &str = timehook_bindings::VERSION;
 #[napi]
 pub const MEMORY_PATH: &str = timehook_bindings::MEMORY_PATH;
 
-/// Adds `TimehookError`, `ErrorCode` and `ERROR_CODES` to the module's exports.
+/// Adds `TimehookError`, `ErrorCode` and `ERROR_CODES` to the module's exports, and makes
+/// `AttemptExport` async iterable.
 #[napi(module_exports)]
 pub fn module_exports(mut exports: Object<'_>, env: Env) -> napi::Result<()> {
-    errors::register(&env, &mut exports)
+    errors::register(&env, &mut exports)?;
+    export::register(&env, &exports)
 }

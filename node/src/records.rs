@@ -7,7 +7,10 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
-use timehook_bindings::{AttemptRecord, EpochMs, JobRecord, RetrySpec};
+use timehook_bindings::{
+    AttemptRecord, EndpointRecord, EpochMs, EventRecord, JobRecord, OutcomeRecord, RetrySpec,
+    SubscriptionRecord,
+};
 
 fn date(ms: EpochMs) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
@@ -135,6 +138,10 @@ pub struct Job {
     pub execution_id: Option<String>,
     /// Attempts made so far.
     pub attempts: u32,
+    /// Where each successful delivery is reported (a signed JSON callback).
+    pub on_success_url: Option<String>,
+    /// Where each failed attempt is reported (a signed JSON callback).
+    pub on_failure_url: Option<String>,
     /// When it was scheduled.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -162,6 +169,8 @@ impl From<JobRecord> for Job {
             next_run_at: r.next_run_at_ms.map(date),
             execution_id: r.execution_id,
             attempts: r.attempts,
+            on_success_url: r.on_success_url,
+            on_failure_url: r.on_failure_url,
             created_at: date(r.created_at_ms),
             updated_at: date(r.updated_at_ms),
         }
@@ -207,6 +216,131 @@ impl From<AttemptRecord> for Attempt {
             error: a.error.map(str::to_owned),
             message: a.message,
             next_retry_at: a.next_retry_at_ms.map(date),
+        }
+    }
+}
+
+/// What one attempt came to, as callbacks, subscription events and listeners report it.
+#[napi(object, object_from_js = false)]
+pub struct Outcome {
+    /// The job.
+    pub job_id: String,
+    /// The job's name.
+    pub job_name: Option<String>,
+    /// The execution (`webhook-id`).
+    pub execution_id: String,
+    /// `success`, `failure` (an answer that is not 2xx), `error` (no answer) or `timeout`.
+    #[napi(ts_type = "'success' | 'failure' | 'error' | 'timeout'")]
+    pub status: String,
+    /// When the attempt was sent.
+    pub executed_at: DateTime<Utc>,
+    /// The response status; absent when no answer came.
+    pub response_code: Option<u32>,
+    /// How long the attempt took, in milliseconds.
+    pub response_time: f64,
+    /// The first 1 KB of the response body.
+    pub response_body: Option<String>,
+    /// What went wrong.
+    pub error_message: Option<String>,
+    /// 0 for the first attempt of the execution.
+    pub retry_attempt: u32,
+    /// When the next attempt is due; absent when no retry follows.
+    pub next_retry_at: Option<DateTime<Utc>>,
+}
+
+impl From<OutcomeRecord> for Outcome {
+    fn from(o: OutcomeRecord) -> Self {
+        Outcome {
+            job_id: o.job_id,
+            job_name: o.job_name,
+            execution_id: o.execution_id,
+            status: o.status.to_owned(),
+            executed_at: date(o.executed_at_ms),
+            response_code: o.response_code.map(u32::from),
+            response_time: o.response_time_ms as f64,
+            response_body: o.response_body,
+            error_message: o.error_message,
+            retry_attempt: o.retry_attempt,
+            next_retry_at: o.next_retry_at_ms.map(date),
+        }
+    }
+}
+
+/// A persistent event subscription.
+#[napi(object, object_from_js = false)]
+pub struct Subscription {
+    /// `sub_...`.
+    pub id: String,
+    /// Where the events go.
+    pub url: String,
+    /// Which events.
+    #[napi(ts_type = "SubscriptionEvent[]")]
+    pub events: Vec<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<SubscriptionRecord> for Subscription {
+    fn from(s: SubscriptionRecord) -> Self {
+        Subscription {
+            id: s.id,
+            url: s.url,
+            events: s.events.into_iter().map(str::to_owned).collect(),
+            created_at: date(s.created_at_ms),
+        }
+    }
+}
+
+/// The health of one endpoint (`scheme://host:port`) that is failing or disabled.
+#[napi(object, object_from_js = false)]
+pub struct Endpoint {
+    /// `scheme://host:port`.
+    pub origin: String,
+    /// Since when every attempt has failed; absent while healthy.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Failed attempts since then.
+    pub failures: u32,
+    /// When it was disabled; its jobs are held until `enableEndpoint`.
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl From<EndpointRecord> for Endpoint {
+    fn from(e: EndpointRecord) -> Self {
+        Endpoint {
+            origin: e.origin,
+            failing_since: e.failing_since_ms.map(date),
+            failures: e.failures,
+            disabled_at: e.disabled_at_ms.map(date),
+        }
+    }
+}
+
+/// An in-process event, as `scheduler.on(type, listener)` delivers it. `type` says which other
+/// fields are set: `attempt` sets `attempt` and `jobState`; the `job.*` types set `outcome`;
+/// `endpoint.disabled` sets `endpoint`.
+#[napi(object, object_from_js = false)]
+pub struct TimehookEvent {
+    /// The event's type.
+    #[napi(js_name = "type", ts_type = "EventType")]
+    pub kind: String,
+    /// The attempt (`attempt` events).
+    pub attempt: Option<Attempt>,
+    /// The job's state after the attempt (`attempt` events).
+    pub job_state: Option<JobState>,
+    /// What happened (`job.*` events).
+    pub outcome: Option<Outcome>,
+    /// The endpoint (`endpoint.disabled` events).
+    pub endpoint: Option<Endpoint>,
+}
+
+impl From<EventRecord> for TimehookEvent {
+    fn from(e: EventRecord) -> Self {
+        TimehookEvent {
+            kind: e.kind.to_owned(),
+            attempt: e.attempt.map(Attempt::from),
+            job_state: e.job_state.map(JobState::parse),
+            outcome: e.outcome.map(Outcome::from),
+            endpoint: e.endpoint.map(Endpoint::from),
         }
     }
 }

@@ -12,6 +12,7 @@ use timehook_bindings::{DEFAULT_CLOSE_GRACE, SchedulerHandle};
 
 use crate::bridge::promise;
 use crate::errors::IntoNapi;
+use crate::events::Hub;
 use crate::jobs::{JobReader, list_query, scheduler_options};
 use crate::records::{Attempt, Job};
 use crate::value::{ConvResult, Ctx};
@@ -21,7 +22,9 @@ use crate::verifier::Verifier;
 /// `close()` when done. Every method that changes a job resolves once the change is committed.
 #[napi]
 pub struct Scheduler {
-    handle: Arc<SchedulerHandle>,
+    pub(crate) handle: Arc<SchedulerHandle>,
+    /// The JavaScript listeners of `on` / `once` (see `events`).
+    pub(crate) listeners: Arc<Hub>,
 }
 
 fn first(mut ids: Vec<String>) -> String {
@@ -53,6 +56,7 @@ impl Scheduler {
         })();
         promise(env, input, |handle| Scheduler {
             handle: Arc::new(handle),
+            listeners: Arc::default(),
         })
     }
 
@@ -240,8 +244,8 @@ impl Scheduler {
     }
 
     /// Stops delivering: deliveries in flight get up to `graceMs` (default 10 s) to finish, the
-    /// rest are recorded as interrupted and made due again. Later calls reject with `closed`;
-    /// closing twice is a no-op.
+    /// rest are recorded as interrupted and made due again; then every listener is removed.
+    /// Later calls reject with `closed`; closing twice is a no-op.
     #[napi(ts_args_type = "graceMs?: number", ts_return_type = "Promise<void>")]
     pub fn close<'env>(
         &self,
@@ -257,7 +261,8 @@ impl Scheduler {
             _ => Ok(DEFAULT_CLOSE_GRACE),
         };
         let input = grace.map(|grace| self.handle.close(grace));
-        promise(env, input, nothing)
+        let listeners = Arc::clone(&self.listeners);
+        promise(env, input, move |()| listeners.clear())
     }
 
     /// Whether `close()` was called.

@@ -47,6 +47,13 @@ pub struct JobOptions {
     pub name: Option<String>,
     /// Labels, for listing.
     pub labels: Option<Vec<String>>,
+    /// Where each successful delivery is reported: a signed JSON callback (`job_id`, `job_name`,
+    /// `execution_id`, `status`, `executed_at`, `response_code`, `response_time_ms`,
+    /// `response_body`, `error_message`, `retry_attempt`, `next_retry_at`), itself a durable,
+    /// retried delivery.
+    pub on_success_url: Option<String>,
+    /// Where each failed attempt is reported, with the same body as `onSuccessUrl`.
+    pub on_failure_url: Option<String>,
 }
 
 /// Options of `cron(url, expr, options)`: the fields of a job, without `url`, `at` and `after`.
@@ -79,6 +86,13 @@ pub struct CronOptions {
     pub name: Option<String>,
     /// Labels, for listing.
     pub labels: Option<Vec<String>>,
+    /// Where each successful delivery is reported: a signed JSON callback (`job_id`, `job_name`,
+    /// `execution_id`, `status`, `executed_at`, `response_code`, `response_time_ms`,
+    /// `response_body`, `error_message`, `retry_attempt`, `next_retry_at`), itself a durable,
+    /// retried delivery.
+    pub on_success_url: Option<String>,
+    /// Where each failed attempt is reported, with the same body as `onSuccessUrl`.
+    pub on_failure_url: Option<String>,
 }
 
 /// Options of `Scheduler.open`. Durations are milliseconds.
@@ -126,6 +140,66 @@ pub struct OpenOptions {
     /// A `ManualClock`, for tests only.
     #[napi(ts_type = "ManualClock")]
     pub clock: Option<String>,
+    /// A label such as `production`, sent as `environment` in subscription events.
+    pub environment: Option<String>,
+    /// How long an endpoint must fail continuously before it is disabled (default 5 days).
+    pub disable_endpoints_after: Option<f64>,
+    /// How many failed attempts, at least, before an endpoint is disabled (default 10).
+    pub disable_endpoints_min_failures: Option<f64>,
+    /// Whether a 410 Gone disables its endpoint at once (default false).
+    pub disable_endpoint_on_gone: Option<bool>,
+    /// Most requests started per second to one endpoint (default: no limit).
+    pub per_host_rate: Option<f64>,
+    /// Limits for single endpoints, in place of `perHostConcurrency` and `perHostRate`, keyed by
+    /// `scheme://host:port` (or any URL on it).
+    #[napi(ts_type = "Record<string, EndpointLimit>")]
+    pub endpoint_limits: Option<String>,
+}
+
+/// Limits for one endpoint.
+#[napi(object, object_to_js = false)]
+pub struct EndpointLimit {
+    /// Most requests in flight at once.
+    pub max_in_flight: f64,
+    /// Most requests started per second (a burst of one second's worth is allowed).
+    pub per_second: Option<f64>,
+}
+
+/// Which dead letters (failed jobs, failed cron occurrences) `retryFailed` and `purge` take; all
+/// must hold, and no filter at all means every dead letter.
+#[napi(object, object_to_js = false)]
+pub struct DeadLetterFilter {
+    /// Failed at or after this instant.
+    #[napi(ts_type = "Date | string | number")]
+    pub since: Option<String>,
+    /// Failed before this instant.
+    #[napi(ts_type = "Date | string | number")]
+    pub until: Option<String>,
+    /// Only jobs with this name.
+    pub name: Option<String>,
+    /// Only jobs carrying this label.
+    pub label: Option<String>,
+    /// Only this job.
+    pub job: Option<String>,
+}
+
+/// What `exportAttempts` writes: the format, and which attempts (all filters must hold).
+#[napi(object, object_to_js = false)]
+pub struct ExportOptions {
+    /// `csv` (default; with a header line) or `jsonl` (one JSON object a line).
+    #[napi(ts_type = "'csv' | 'jsonl'")]
+    pub format: Option<String>,
+    /// Attempts started at or after this instant.
+    #[napi(ts_type = "Date | string | number")]
+    pub since: Option<String>,
+    /// Attempts started before this instant.
+    #[napi(ts_type = "Date | string | number")]
+    pub until: Option<String>,
+    /// Only this job's attempts.
+    pub job: Option<String>,
+    /// Only attempts of jobs now in this state.
+    #[napi(ts_type = "JobState")]
+    pub state: Option<String>,
 }
 
 /// Filters of `list`; all must hold.

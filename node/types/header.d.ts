@@ -27,3 +27,39 @@ export type HeadersLike =
   | { get(name: string): string | null | undefined }
   | Record<string, string | readonly string[] | undefined>
   | ReadonlyArray<readonly [string, string]>
+
+/** The event types a subscription (`subscribe`) or `sendTest` takes. */
+export type SubscriptionEvent =
+  | 'job.completed'
+  | 'job.failed'
+  | 'job.timed_out'
+  | 'job.retrying'
+  | 'endpoint.disabled'
+
+/** The `type` of an in-process event: every attempt, and the subscription events. */
+export type EventType = 'attempt' | SubscriptionEvent
+
+/** What `scheduler.on` takes: an event type, `'*'` for all, or `'error'` for listeners' errors. */
+export type ListenerEventType = EventType | '*' | 'error'
+
+/** The event a listener of type `E` receives, with the fields that type always sets. */
+export type EventFor<E extends EventType | '*'> = E extends '*'
+  ? EventFor<EventType>
+  : E extends 'attempt'
+    ? TimehookEvent & { type: 'attempt'; attempt: Attempt; jobState: JobState }
+    : E extends 'endpoint.disabled'
+      ? TimehookEvent & { type: 'endpoint.disabled'; endpoint: Endpoint }
+      : TimehookEvent & { type: E; outcome: Outcome }
+
+/**
+ * A listener of `E`. An `'error'` listener receives what another listener threw (or its promise
+ * rejected with) and the event it was handling.
+ */
+export type ListenerFor<E extends ListenerEventType> = E extends 'error'
+  ? (error: unknown, event: TimehookEvent) => unknown
+  : E extends EventType | '*'
+    ? (event: EventFor<E>) => unknown
+    : never
+
+/** An export in progress is an async iterable of `Buffer` chunks. */
+export interface AttemptExport extends AsyncIterable<Buffer> {}

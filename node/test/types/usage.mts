@@ -12,7 +12,13 @@ import {
   VERSION,
   Verifier,
   generateSecret,
+  AttemptExport,
   type Attempt,
+  type Endpoint,
+  type EventFor,
+  type Outcome,
+  type Subscription,
+  type TimehookEvent,
   type HeadersLike,
   type Job,
   type JobOptions,
@@ -59,6 +65,69 @@ async function main(): Promise<void> {
   scheduler.start()
   const closed: boolean = scheduler.closed
   await scheduler.close(5_000)
+
+  // Outcomes: callbacks, subscriptions, listeners, dead letters, endpoints, exports.
+  const outcomes = await Scheduler.open('jobs.db', {
+    environment: 'staging',
+    disableEndpointsAfter: 5 * 86_400_000,
+    disableEndpointsMinFailures: 10,
+    disableEndpointOnGone: true,
+    perHostRate: 50,
+    endpointLimits: { 'https://api.example.com': { maxInFlight: 4, perSecond: 10 } },
+  })
+  await outcomes.schedule({ url: 'https://x', onSuccessUrl: 'https://cb/ok', onFailureUrl: 'https://cb/fail' })
+  await outcomes.cron('https://x', '@hourly', { onFailureUrl: 'https://cb/fail' })
+  const callbackUrl: string | undefined = job.onSuccessUrl ?? job.onFailureUrl
+  const sub: Subscription = await outcomes.subscribe('https://x/events', ['job.completed', 'job.failed'])
+  await outcomes.subscribe('https://x/events', 'endpoint.disabled')
+  const subs: Subscription[] = await outcomes.subscriptions()
+  await outcomes.unsubscribe(sub.id)
+  const endpoints: Endpoint[] = await outcomes.endpoints()
+  const disabledAt: Date | undefined = endpoints[0]?.disabledAt
+  await outcomes.enableEndpoint('https://api.example.com')
+  if (endpoints[0]) await outcomes.enableEndpoint(endpoints[0])
+  const retried: number = await outcomes.retryFailed({ since: new Date(0), until: Date.now(), name: 'trial', label: 'a', job: id })
+  const purged: number = await outcomes.purge({ until: '2030-01-01T00:00:00Z' })
+  const probe: Attempt = await outcomes.sendTest('https://x/probe', 'job.failed')
+  await outcomes.sendTest('https://x/probe')
+  const rows: number = await outcomes.exportAttempts('attempts.csv', { format: 'jsonl', since: new Date(), job: id, state: 'failed' })
+  const stream: AttemptExport = outcomes.exportAttemptsStream({ format: 'csv' })
+  for await (const chunk of stream) {
+    const bytes: Buffer = chunk
+    void bytes
+  }
+  const chunk: Buffer | null = await stream.read()
+  stream.cancel()
+  const onFailed = (e: EventFor<'job.failed'>): void => {
+    const outcome: Outcome = e.outcome
+    const status: 'success' | 'failure' | 'error' | 'timeout' = outcome.status
+    const at: Date = outcome.executedAt
+    const code: number | undefined = outcome.responseCode
+    void [status, at, code]
+  }
+  outcomes.on('job.failed', onFailed)
+  outcomes.off('job.failed', onFailed)
+  outcomes.on('attempt', (e) => {
+    const a: Attempt = e.attempt
+    const s: JobState = e.jobState
+    void [a, s]
+  })
+  outcomes.once('endpoint.disabled', (e) => e.endpoint.origin)
+  outcomes.on('*', async (e: TimehookEvent) => {
+    if (e.type === 'attempt') return e.attempt?.status
+    return e.outcome?.jobId ?? e.endpoint?.origin
+  })
+  outcomes.on('error', (error: unknown, event: TimehookEvent) => console.error(error, event.type))
+  const listening: number = outcomes.listenerCount('*')
+  // @ts-expect-error: not an event type
+  outcomes.on('job.finished', () => {})
+  // @ts-expect-error: an endpoint.disabled event has no outcome
+  outcomes.on('endpoint.disabled', (e) => e.outcome.jobId)
+  // @ts-expect-error: maxInFlight is required
+  await Scheduler.open('x.db', { endpointLimits: { 'https://a': { perSecond: 1 } } })
+  // @ts-expect-error: the formats are csv and jsonl
+  await outcomes.exportAttempts('x', { format: 'xml' })
+  void [callbackUrl, subs, disabledAt, retried, purged, probe, rows, chunk, listening]
 
   const clock = new ManualClock(new Date('2030-01-01T00:00:00Z'))
   clock.advance(60_000)
