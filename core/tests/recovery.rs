@@ -325,3 +325,57 @@ async fn a_burst_to_one_endpoint_respects_its_limits_and_does_not_slow_others() 
     );
     s.shutdown(secs(5)).await.unwrap();
 }
+
+/// The size: 10k jobs due in the same second to one receiver. Its bounds (8 in flight,
+/// 2000 per second) hold throughout, each second of the manual clock releases at most one second's
+/// worth, and another endpoint's jobs are all served before the herd's first second is through.
+#[tokio::test]
+async fn a_herd_of_10k_due_together_keeps_its_endpoint_limits() {
+    const HERD: usize = 10_000;
+    const RATE: usize = 2_000;
+    let clock = ManualClock::new(t0());
+    let busy = Receiver::start().await;
+    let other = Receiver::start().await;
+    let s = Scheduler::in_memory()
+        .clock(clock.clone())
+        .max_concurrency(64)
+        .endpoint_limits(&busy.base, 8, Some(RATE as f64))
+        .open()
+        .await
+        .unwrap();
+    s.schedule_many((0..HERD).map(|_| JobSpec::post(busy.url("/ok"))))
+        .await
+        .unwrap();
+    s.schedule_many((0..20).map(|_| JobSpec::post(other.url("/ok"))))
+        .await
+        .unwrap();
+    s.start().unwrap();
+    for _ in 0..20 {
+        other.next().await;
+    }
+    let mut got = 0;
+    for second in 0..HERD / RATE {
+        if second > 0 {
+            clock.advance(secs(1));
+        }
+        let allowed = RATE * (second + 1);
+        while got < allowed {
+            busy.next().await;
+            got += 1;
+        }
+        let seen = busy.seen().len();
+        assert!(seen <= allowed, "second {second}: {seen} > {allowed}");
+    }
+    let ids: std::collections::HashSet<String> = busy
+        .seen()
+        .iter()
+        .map(|r| r.webhook_id().to_owned())
+        .collect();
+    assert_eq!(ids.len(), HERD, "every job delivered once");
+    assert!(
+        busy.max_in_flight() <= 8,
+        "in flight: {}",
+        busy.max_in_flight()
+    );
+    s.shutdown(secs(5)).await.unwrap();
+}
