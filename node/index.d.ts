@@ -348,6 +348,13 @@ export interface DeadLetterFilter {
   job?: string
 }
 
+/**
+ * Installs the Prometheus recorder for the scheduler's metrics (idempotent). Call it before
+ * opening schedulers, so nothing is missed. Throws `invalid_config` if another `metrics`
+ * recorder is installed in the process.
+ */
+export declare function enableMetrics(): void
+
 /** The health of one endpoint (`scheme://host:port`) that is failing or disabled. */
 export interface Endpoint {
   /** `scheme://host:port`. */
@@ -523,6 +530,14 @@ export interface ListFilter {
 
 /** The path that opens an in-memory store (nothing survives the scheduler). */
 export declare const MEMORY_PATH: string
+
+/**
+ * Every metric recorded since `enableMetrics()`, in the Prometheus text exposition format
+ * (`timehook_attempts_total{outcome}`, `timehook_attempt_duration_seconds`,
+ * `timehook_lateness_seconds`, `timehook_pending_executions`, `timehook_failed_jobs`); empty
+ * before it.
+ */
+export declare function metricsText(): string
 
 /** The canonical `whpk_...` form of an ed25519 public key. */
 export declare function normalizePublicKey(key: string): string

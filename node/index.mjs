@@ -21,6 +21,8 @@ export const {
   publicKey,
   normalizeSecret,
   normalizePublicKey,
+  enableMetrics,
+  metricsText,
   __napiBindingTarget,
 } = binding
 

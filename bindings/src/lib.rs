@@ -9,6 +9,7 @@
 //! | [`runtime`] | the process's one tokio runtime; [`block_on`] for blocking calls, [`spawn_then`] for asynchronous ones |
 //! | [`data`] | plain records ([`JobRecord`], [`AttemptRecord`]): epoch milliseconds, strings, bytes; [`RetrySpec`] / [`RetryInput`]; missed-run policies as `skip` / `run_once` / `catch_up:N` |
 //! | [`jobs`] | [`JobInput`] → `JobSpec` (payload kinds choose the `content-type`), [`ListQuery`] → `ListFilter` |
+//! | [`metrics`] | a Prometheus recorder for the core's `metrics` ([`metrics::enable`], [`metrics::render`]) |
 //! | [`options`] | [`SchedulerOptions`] → `SchedulerBuilder` (`":memory:"` opens an in-memory store) |
 //! | [`scheduler`] | [`SchedulerHandle`]: every operation as a `'static` future over plain types; `close` from any thread |
 //! | [`outcomes`] | subscriptions, endpoint health, dead-letter and export queries; [`Listener`] (a thread per listener, so a slow language function never holds up delivery) and [`ExportStream`] (an export read back in bounded chunks) |
@@ -24,6 +25,7 @@
 pub mod data;
 pub mod error;
 pub mod jobs;
+pub mod metrics;
 pub mod options;
 pub mod outcomes;
 pub mod runtime;

@@ -15,6 +15,7 @@ mod events;
 mod export;
 mod headers;
 mod jobs;
+mod metrics;
 mod outcomes;
 mod records;
 mod scheduler;

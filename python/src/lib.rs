@@ -11,6 +11,7 @@ mod errors;
 mod jobs;
 mod json;
 mod listener;
+mod metrics;
 mod options;
 mod outcomes;
 mod records;
@@ -41,5 +42,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(signing::public_key, m)?)?;
     m.add_function(wrap_pyfunction!(signing::normalize_secret, m)?)?;
     m.add_function(wrap_pyfunction!(signing::normalize_public_key, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::enable_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::metrics_text, m)?)?;
     Ok(())
 }

@@ -12,7 +12,7 @@ attempt. Receivers check signatures with :class:`Verifier`.
 
 from __future__ import annotations
 
-from . import signing, testing
+from . import metrics, signing, testing
 from ._async import AsyncScheduler
 from ._listen import Listener
 from ._native import Scheme, Verifier, __version__
@@ -69,6 +69,7 @@ __all__ = [
     "VerificationError",
     "Verifier",
     "__version__",
+    "metrics",
     "signing",
     "testing",
 ]

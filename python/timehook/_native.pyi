@@ -142,6 +142,12 @@ class NativeExport:
         """Rows exported; final once ``next_chunk`` has returned None."""
     def close(self) -> None: ...
 
+def enable_metrics() -> None:
+    """Installs the Prometheus recorder for the scheduler's metrics (idempotent)."""
+
+def metrics_text() -> str:
+    """The metrics in the Prometheus text format; empty before ``enable_metrics``."""
+
 def generate_secret() -> str:
     """A new random HMAC secret, ``whsec_...``."""
 

@@ -12,6 +12,8 @@ import {
   VERSION,
   Verifier,
   generateSecret,
+  enableMetrics,
+  metricsText,
   AttemptExport,
   type Attempt,
   type Endpoint,
@@ -27,6 +29,9 @@ import {
 } from 'timehook'
 
 async function main(): Promise<void> {
+  enableMetrics()
+  const prometheus: string = metricsText()
+  void prometheus
   const options: OpenOptions = { secret: generateSecret(), autostart: false, durability: 'normal' }
   const scheduler: Scheduler = await Scheduler.open('jobs.db', options)
 
