@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 
 /// Largest number of operations committed together.
 const MAX_GROUP: usize = 4096;
+/// Prepared statements kept per connection. rusqlite keeps 16 by default, fewer than the store's
+/// statements, so a claim → record loop would keep preparing the same ones again.
+const STATEMENT_CACHE: usize = 128;
 /// How long a statement waits for another process holding the write lock.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -119,6 +122,7 @@ impl Db {
         }
         .map_err(|e| Error::Store(format!("cannot open {location:?}: {e}")))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         if let Location::File(_) = location {
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
