@@ -183,10 +183,12 @@ impl Scheduler {
             })
             .collect::<Result<Vec<_>>>()?;
         let earliest = jobs.iter().map(|j| j.due_at).min();
-        let ids = self
+        // The jobs come back to be freed here rather than on the store thread, which every
+        // caller waits for.
+        let (ids, _jobs) = self
             .inner
             .db
-            .call(move |conn| queries::insert_jobs(conn, &jobs, to_ms(now)))
+            .call(move |conn| Ok((queries::insert_jobs(conn, &jobs, to_ms(now))?, jobs)))
             .await?;
         if let Some(due) = earliest {
             self.inner.nudge_if_before(due);
