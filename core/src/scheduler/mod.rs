@@ -176,10 +176,12 @@ impl Scheduler {
         specs: impl IntoIterator<Item = JobSpec>,
     ) -> Result<Vec<JobId>> {
         let now = self.inner.clock.now();
+        let mut last_url = validate::LastUrl::default();
         let jobs = specs
             .into_iter()
             .map(|spec| {
-                validate::validate(spec, &self.inner.config, &self.inner.default_retry, now)
+                let (config, retry) = (&self.inner.config, &self.inner.default_retry);
+                validate::validate(spec, config, retry, now, &mut last_url)
             })
             .collect::<Result<Vec<_>>>()?;
         let earliest = jobs.iter().map(|j| j.due_at).min();
