@@ -176,12 +176,12 @@ impl Scheduler {
         specs: impl IntoIterator<Item = JobSpec>,
     ) -> Result<Vec<JobId>> {
         let now = self.inner.clock.now();
-        let mut last_url = validate::LastUrl::default();
+        let mut seen_urls = validate::SeenUrls::default();
         let jobs = specs
             .into_iter()
             .map(|spec| {
                 let (config, retry) = (&self.inner.config, &self.inner.default_retry);
-                validate::validate(spec, config, retry, now, &mut last_url)
+                validate::validate(spec, config, retry, now, &mut seen_urls)
             })
             .collect::<Result<Vec<_>>>()?;
         let earliest = jobs.iter().map(|j| j.due_at).min();
