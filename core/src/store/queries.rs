@@ -440,7 +440,7 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
                 "UPDATE jobs
                  SET exec_state = 'running', state = 'running', attempt = attempt + 1,
                      lease_owner = ?1, lease_until = ?2, started_at = ?3, updated_at = ?3
-                 WHERE id IN (SELECT value FROM json_each(?4))
+                 WHERE id IN (SELECT value FROM json_each(?4)) AND exec_state = 'pending'
                  RETURNING exec_id, id, attempt, due_at, budget_start, 1",
             )?
             .query_map(params![p.owner, lease_until, p.now, keys(jobs)], claim_row)?
@@ -453,7 +453,7 @@ fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
                 "UPDATE executions
                  SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
                      started_at = ?3, updated_at = ?3
-                 WHERE id IN (SELECT value FROM json_each(?4))
+                 WHERE id IN (SELECT value FROM json_each(?4)) AND state = 'pending'
                  RETURNING id, job_id, attempt, due_at, budget_start, 0",
             )?
             .query_map(
