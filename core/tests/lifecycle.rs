@@ -66,6 +66,47 @@ async fn an_idempotency_key_returns_the_existing_job_and_creates_nothing() {
 }
 
 #[tokio::test]
+async fn schedule_many_keeps_order_and_fields_across_chunks_and_keys() {
+    let clock = ManualClock::new(t0());
+    let s = manual(None, &clock).await;
+    // Enough jobs for several multi-row inserts and a remainder, with keyed jobs (one repeated)
+    // among them.
+    let specs: Vec<JobSpec> = (0..150u64)
+        .map(|i| {
+            let spec = JobSpec::post(format!("https://example.com/hook/{i}"))
+                .name(format!("job-{i}"))
+                .after(secs(60 + i));
+            match i {
+                70 | 71 => spec.idempotency_key("shared"),
+                100 => spec.idempotency_key("own"),
+                _ => spec,
+            }
+        })
+        .collect();
+    let ids = s.schedule_many(specs).await.unwrap();
+    assert_eq!(ids.len(), 150);
+    assert_eq!(ids[70], ids[71]);
+    assert_eq!(
+        s.list(&ListFilter::default().limit(1000))
+            .await
+            .unwrap()
+            .len(),
+        149
+    );
+    for (i, id) in ids.iter().enumerate().filter(|(i, _)| *i != 71) {
+        let job = s.get(id).await.unwrap();
+        assert_eq!(job.url, format!("https://example.com/hook/{i}"));
+        assert_eq!(job.name, Some(format!("job-{i}")));
+        assert_eq!(job.state, JobState::Scheduled);
+        assert_eq!(
+            job.next_run_at,
+            Some(t0() + chrono::Duration::seconds(60 + i as i64))
+        );
+        assert!(job.execution_id.is_some());
+    }
+}
+
+#[tokio::test]
 async fn cancel_stops_a_pending_job_and_unknown_ids_are_not_found() {
     let clock = ManualClock::new(t0());
     let s = manual(None, &clock).await;

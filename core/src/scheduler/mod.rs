@@ -176,17 +176,21 @@ impl Scheduler {
         specs: impl IntoIterator<Item = JobSpec>,
     ) -> Result<Vec<JobId>> {
         let now = self.inner.clock.now();
+        let mut seen_urls = validate::SeenUrls::default();
         let jobs = specs
             .into_iter()
             .map(|spec| {
-                validate::validate(spec, &self.inner.config, &self.inner.default_retry, now)
+                let (config, retry) = (&self.inner.config, &self.inner.default_retry);
+                validate::validate(spec, config, retry, now, &mut seen_urls)
             })
             .collect::<Result<Vec<_>>>()?;
         let earliest = jobs.iter().map(|j| j.due_at).min();
-        let ids = self
+        // The jobs come back to be freed here rather than on the store thread, which every
+        // caller waits for.
+        let (ids, _jobs) = self
             .inner
             .db
-            .call(move |conn| queries::insert_jobs(conn, &jobs, to_ms(now)))
+            .call(move |conn| Ok((queries::insert_jobs(conn, &jobs, to_ms(now))?, jobs)))
             .await?;
         if let Some(due) = earliest {
             self.inner.nudge_if_before(due);

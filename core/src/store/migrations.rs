@@ -103,6 +103,81 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX jobs_state;
     CREATE INDEX jobs_state ON jobs (state) WHERE state <> 'scheduled';
     "#,
+    // 3: a one-time job's execution lives in the job's own row, so scheduling one is one insert (and
+    // one partial-index entry) instead of two rows and four B-tree entries; cron occurrences keep
+    // their `executions` rows. `jobs` becomes a rowid table with a unique index on `id`: its rows are
+    // large and arrive in id order, which a rowid table appends cheaply. The executions of one-time
+    // jobs move in with their state, attempt counts and leases, so nothing pending, running or
+    // failed is lost; `all_executions` lists both kinds for the statements that read them together.
+    r#"
+    CREATE TABLE jobs_v3 (
+        id              TEXT NOT NULL,
+        kind            TEXT NOT NULL,              -- 'once' | 'cron'
+        state           TEXT NOT NULL,              -- JobState::as_str
+        name            TEXT,
+        labels          TEXT NOT NULL,              -- JSON array of strings
+        url             TEXT NOT NULL,
+        method          TEXT NOT NULL,
+        headers         TEXT NOT NULL,              -- JSON array of [name, value]
+        body            BLOB NOT NULL,
+        timeout_ms      INTEGER NOT NULL,
+        retry           TEXT NOT NULL,              -- JSON RetryPolicy
+        idempotency_key TEXT,
+        signing         TEXT,                       -- JSON JobSigning; NULL = the scheduler's
+        origin          TEXT NOT NULL,              -- scheme://host:port of url
+        on_success_url  TEXT,
+        on_failure_url  TEXT,
+        internal        INTEGER NOT NULL DEFAULT 0, -- 0 user job, 1 callback, 2 event, 3 test
+        cron_expr       TEXT,
+        cron_tz         TEXT,
+        missed          TEXT,                       -- JSON MissedRunPolicy
+        next_fire_at    INTEGER,                    -- cron: next occurrence (ms)
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        finished_at     INTEGER,                    -- set when the job reaches a final state
+        -- A one-time job's execution (NULL for cron jobs), as the columns of `executions`:
+        exec_id         TEXT,                       -- the webhook-id
+        exec_state      TEXT,                       -- pending | running | succeeded | failed | cancelled
+        due_at          INTEGER,                    -- when the next attempt is due (ms)
+        attempt         INTEGER NOT NULL DEFAULT 0, -- attempts started
+        budget_start    INTEGER NOT NULL DEFAULT 0, -- attempts that do not count against the policy
+        lease_owner     TEXT,
+        lease_until     INTEGER,
+        started_at      INTEGER                     -- start of the attempt in flight
+    );
+    -- One execution per one-time job (there is never more; should a file hold more, the unfinished
+    -- one moves and the others stay in `executions`).
+    INSERT INTO jobs_v3
+    SELECT j.id, j.kind, j.state, j.name, j.labels, j.url, j.method, j.headers, j.body, j.timeout_ms,
+           j.retry, j.idempotency_key, j.signing, j.origin, j.on_success_url, j.on_failure_url,
+           j.internal, j.cron_expr, j.cron_tz, j.missed, j.next_fire_at, j.created_at, j.updated_at,
+           j.finished_at, e.id, e.state, e.due_at, coalesce(e.attempt, 0), coalesce(e.budget_start, 0),
+           e.lease_owner, e.lease_until, e.started_at
+    FROM jobs j LEFT JOIN executions e ON e.id = (
+        SELECT x.id FROM executions x WHERE j.kind = 'once' AND x.job_id = j.id
+        ORDER BY x.state IN ('pending', 'running') DESC, x.id DESC LIMIT 1)
+    ORDER BY j.id;
+    DELETE FROM executions WHERE id IN (SELECT exec_id FROM jobs_v3 WHERE exec_id IS NOT NULL);
+    DROP TABLE jobs;
+    ALTER TABLE jobs_v3 RENAME TO jobs;
+    CREATE UNIQUE INDEX jobs_id ON jobs (id);
+    CREATE INDEX jobs_cron_due ON jobs (next_fire_at) WHERE kind = 'cron' AND state = 'scheduled';
+    CREATE UNIQUE INDEX jobs_idempotency ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX jobs_state ON jobs (state) WHERE state <> 'scheduled';
+    CREATE INDEX jobs_name ON jobs (name) WHERE name IS NOT NULL;
+    CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+    CREATE INDEX jobs_due ON jobs (due_at) WHERE exec_state = 'pending';
+    CREATE INDEX jobs_lease ON jobs (lease_until) WHERE exec_state = 'running';
+
+    CREATE VIEW all_executions AS
+    SELECT id, job_id, origin, state, due_at, attempt, budget_start, lease_owner, lease_until,
+           started_at, updated_at, finished_at, 0 AS in_job_row
+    FROM executions
+    UNION ALL
+    SELECT exec_id, id, origin, exec_state, due_at, attempt, budget_start, lease_owner, lease_until,
+           started_at, updated_at, finished_at, 1
+    FROM jobs WHERE exec_id IS NOT NULL;
+    "#,
 ];
 
 /// Brings the schema up to date. Refuses a file written by a newer timehook.
@@ -235,6 +310,184 @@ mod tests {
             )
             .unwrap();
         assert!(index.contains("WHERE state <> 'scheduled'"), "{index}");
+    }
+
+    /// A file written at schema version 2: a one-time job due, one delivering under an expired lease
+    /// (its worker died), a dead letter with its attempt, one due later with an idempotency key, and
+    /// a cron job with a due and a failed occurrence.
+    fn version_2_file(path: &std::path::Path, now: i64) {
+        let conn = Connection::open(path).unwrap();
+        migrate_to(&conn, 2).unwrap();
+        let retry =
+            r#"{"max_attempts":1,"backoff":{"kind":"delays","delays":[]},"max_delay":3600000}"#;
+        let job = |id: &str, kind: &str, state: &str, extra: &str| {
+            format!(
+                "INSERT INTO jobs (id, kind, state, labels, url, method, headers, body, timeout_ms,
+                                   retry, origin, created_at, updated_at, finished_at, idempotency_key,
+                                   cron_expr, cron_tz, missed, next_fire_at)
+                 VALUES ('{id}', '{kind}', '{state}', '[]', 'http://127.0.0.1:9/{id}', 'POST', '[]',
+                         x'', 1000, '{retry}', 'http://127.0.0.1:9', {now}, {now}, {extra});"
+            )
+        };
+        let exec = |id: &str, job: &str, state: &str, due: i64, rest: &str| {
+            format!(
+                "INSERT INTO executions (id, job_id, origin, state, due_at, scheduled_for, attempt,
+                                         lease_owner, lease_until, started_at, finished_at, updated_at)
+                 VALUES ('{id}', '{job}', 'http://127.0.0.1:9', '{state}', {due}, {due}, {rest}, {now});"
+            )
+        };
+        let (past, far) = (now - 1000, now + 3_600_000);
+        let sql = [
+            job("job_01DUE", "once", "scheduled", "NULL, NULL, NULL, NULL, NULL, NULL"),
+            exec("exec_01DUE", "job_01DUE", "pending", past, "0, NULL, NULL, NULL, NULL"),
+            job("job_02RUN", "once", "running", "NULL, NULL, NULL, NULL, NULL, NULL"),
+            exec(
+                "exec_02RUN",
+                "job_02RUN",
+                "running",
+                past,
+                &format!("1, 'dead-worker', {past}, {past}, NULL"),
+            ),
+            job(
+                "job_03DEAD",
+                "once",
+                "failed",
+                &format!("{past}, NULL, NULL, NULL, NULL, NULL"),
+            ),
+            exec(
+                "exec_03DEAD",
+                "job_03DEAD",
+                "failed",
+                past,
+                &format!("1, NULL, NULL, NULL, {past}"),
+            ),
+            format!(
+                "INSERT INTO attempts (execution_id, number, job_id, started_at, duration_ms, status)
+                 VALUES ('exec_03DEAD', 1, 'job_03DEAD', {past}, 5, 500);"
+            ),
+            job("job_04LATER", "once", "scheduled", "NULL, 'key-4', NULL, NULL, NULL, NULL"),
+            exec("exec_04LATER", "job_04LATER", "pending", far, "0, NULL, NULL, NULL, NULL"),
+            job(
+                "job_05CRON",
+                "cron",
+                "scheduled",
+                &format!("NULL, NULL, '0 0 1 1 *', 'UTC', 'run_once', {}", far * 2),
+            ),
+            exec("exec_05DUE", "job_05CRON", "pending", past, "0, NULL, NULL, NULL, NULL"),
+            exec(
+                "exec_05FAIL",
+                "job_05CRON",
+                "failed",
+                past,
+                &format!("1, NULL, NULL, NULL, {past}"),
+            ),
+        ]
+        .concat();
+        conn.execute_batch(&sql).unwrap();
+    }
+
+    #[tokio::test]
+    async fn version_2_files_move_one_time_executions_into_their_jobs_and_keep_them_deliverable() {
+        use crate::job::{JobId, JobSpec, JobState, ListFilter};
+        use crate::{DeadLetterFilter, Durability, Scheduler};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.db");
+        let now = chrono::Utc::now().timestamp_millis();
+        version_2_file(&path, now);
+        let id = |s: &str| -> JobId { s.parse().unwrap() };
+
+        let s = Scheduler::builder(&path)
+            .durability(Durability::Normal)
+            .open()
+            .await
+            .unwrap();
+        let all = s.list(&ListFilter::default()).await.unwrap();
+        let states: Vec<(&str, JobState)> = all.iter().map(|j| (j.id.as_str(), j.state)).collect();
+        assert_eq!(
+            states,
+            [
+                ("job_01DUE", JobState::Scheduled),
+                ("job_02RUN", JobState::Running),
+                ("job_03DEAD", JobState::Failed),
+                ("job_04LATER", JobState::Scheduled),
+                ("job_05CRON", JobState::Scheduled),
+            ]
+        );
+        let later = s.get(&id("job_04LATER")).await.unwrap();
+        assert_eq!(later.execution_id.unwrap().as_str(), "exec_04LATER");
+        assert_eq!(
+            later.next_run_at.unwrap().timestamp_millis(),
+            now + 3_600_000
+        );
+        // Idempotency keys still find their jobs.
+        let again = s
+            .schedule(JobSpec::post("http://127.0.0.1:9/x").idempotency_key("key-4"))
+            .await
+            .unwrap();
+        assert_eq!(again.as_str(), "job_04LATER");
+
+        // The expired lease is rescued, and the due job and cron occurrence are claimed: three
+        // attempts, all refused (one attempt allowed, so each becomes a dead letter).
+        assert_eq!(s.run_due().await.unwrap(), 3);
+        let running = s.attempts(&id("job_02RUN")).await.unwrap();
+        assert_eq!(running.len(), 2, "{running:?}");
+        assert!(
+            running
+                .iter()
+                .all(|a| a.execution_id.as_str() == "exec_02RUN")
+        );
+        assert_eq!(
+            running[0].error,
+            Some(crate::job::AttemptError::Interrupted)
+        );
+        for job in ["job_01DUE", "job_02RUN", "job_03DEAD"] {
+            assert_eq!(
+                s.get(&id(job)).await.unwrap().state,
+                JobState::Failed,
+                "{job}"
+            );
+        }
+        let cron = s.attempts(&id("job_05CRON")).await.unwrap();
+        assert_eq!(cron.len(), 1);
+        assert_eq!(cron[0].execution_id.as_str(), "exec_05DUE");
+        assert_eq!(s.attempts(&id("job_03DEAD")).await.unwrap().len(), 1);
+
+        // The old dead letter is retried with the same execution id.
+        let only_dead = DeadLetterFilter {
+            job: Some(id("job_03DEAD")),
+            ..DeadLetterFilter::default()
+        };
+        assert_eq!(s.retry_failed(&only_dead).await.unwrap(), 1);
+        assert_eq!(
+            s.get(&id("job_03DEAD")).await.unwrap().state,
+            JobState::Scheduled
+        );
+        // Both failed cron occurrences are re-queued.
+        s.retry(&id("job_05CRON")).await.unwrap();
+        assert_eq!(s.run_due().await.unwrap(), 3);
+        let dead = s.attempts(&id("job_03DEAD")).await.unwrap();
+        assert_eq!(dead.len(), 2);
+        assert!(
+            dead.iter()
+                .all(|a| a.execution_id.as_str() == "exec_03DEAD")
+        );
+        assert_eq!(s.attempts(&id("job_05CRON")).await.unwrap().len(), 3);
+        drop(s);
+
+        let conn = Connection::open(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, LATEST as i64);
+        let left: Vec<String> = conn
+            .prepare("SELECT id FROM executions ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(left, ["exec_05DUE", "exec_05FAIL"]);
     }
 
     #[test]

@@ -333,46 +333,60 @@ impl DeadLetterFilter {
 /// Re-queues every dead letter matching `f`, due now, with a fresh retry budget and the same
 /// execution ids. Returns how many executions were re-queued.
 pub(crate) fn retry_failed(conn: &Connection, f: &DeadLetterFilter, now: i64) -> Result<usize> {
-    let mut args = Vec::new();
-    let filter = f.sql(&mut args);
-    args.push(now.into());
-    let n = args.len();
-    let jobs: Vec<String> = conn
-        .prepare(&format!(
-            "UPDATE executions SET state = 'pending', due_at = ?{n}, budget_start = attempt,
-                    updated_at = ?{n}, finished_at = NULL
-             WHERE id IN (SELECT e.id FROM executions e JOIN jobs j ON j.id = e.job_id WHERE {filter})
-             RETURNING job_id"
-        ))?
-        .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut requeue = conn.prepare_cached(
+    let mut requeue_exec = conn.prepare_cached(
+        "UPDATE executions SET state = 'pending', due_at = ?2, budget_start = attempt,
+                updated_at = ?2, finished_at = NULL
+         WHERE id = ?1 AND state = 'failed'",
+    )?;
+    let mut requeue_job = conn.prepare_cached(
         "UPDATE jobs SET state = 'scheduled', updated_at = ?2, finished_at = NULL
          WHERE id = ?1 AND kind = 'once' AND state = 'failed'",
     )?;
-    for job in &jobs {
-        requeue.execute(params![job, now])?;
+    let mut requeue_in_job_row = conn.prepare_cached(
+        "UPDATE jobs SET exec_state = 'pending', due_at = ?2, budget_start = attempt,
+                state = 'scheduled', updated_at = ?2, finished_at = NULL
+         WHERE id = ?1 AND exec_state = 'failed'",
+    )?;
+    let victims = dead_letters(conn, f)?;
+    for (exec, job, _, in_job_row) in &victims {
+        if *in_job_row {
+            requeue_in_job_row.execute(params![job, now])?;
+        } else {
+            requeue_exec.execute(params![exec, now])?;
+            requeue_job.execute(params![job, now])?;
+        }
     }
-    Ok(jobs.len())
+    Ok(victims.len())
+}
+
+/// The dead letters matching `f`: execution id, job id, job kind, and whether the execution lives
+/// in its job's row.
+fn dead_letters(
+    conn: &Connection,
+    f: &DeadLetterFilter,
+) -> Result<Vec<(String, String, String, bool)>> {
+    let mut args = Vec::new();
+    let filter = f.sql(&mut args);
+    let rows = conn
+        .prepare(&format!(
+            "SELECT e.id, j.id, j.kind, e.in_job_row
+             FROM all_executions e JOIN jobs j ON j.id = e.job_id WHERE {filter}"
+        ))?
+        .query_map(rusqlite::params_from_iter(args), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
 }
 
 /// Deletes every dead letter matching `f`, with its attempts: failed one-time jobs whole, and the
 /// failed occurrences of cron jobs. Returns how many executions were deleted.
 pub(crate) fn purge(conn: &Connection, f: &DeadLetterFilter) -> Result<usize> {
-    let mut args = Vec::new();
-    let filter = f.sql(&mut args);
-    let victims: Vec<(String, String, String)> = conn
-        .prepare(&format!(
-            "SELECT e.id, j.id, j.kind FROM executions e JOIN jobs j ON j.id = e.job_id WHERE {filter}"
-        ))?
-        .query_map(rusqlite::params_from_iter(args), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let victims = dead_letters(conn, f)?;
     let mut del_attempts = conn.prepare_cached("DELETE FROM attempts WHERE execution_id = ?1")?;
     let mut del_exec = conn.prepare_cached("DELETE FROM executions WHERE id = ?1")?;
     let mut del_job = conn.prepare_cached("DELETE FROM jobs WHERE id = ?1 AND kind = 'once'")?;
-    for (exec, job, kind) in &victims {
+    for (exec, job, kind, _) in &victims {
         del_attempts.execute([exec])?;
         del_exec.execute([exec])?;
         if kind == "once" {
@@ -491,7 +505,10 @@ pub(crate) fn export_page(
 /// Counts for the gauges: pending executions and failed jobs.
 pub(crate) fn counts(conn: &Connection) -> Result<(i64, i64)> {
     let pending: i64 = conn
-        .prepare_cached("SELECT count(*) FROM executions WHERE state = 'pending'")?
+        .prepare_cached(
+            "SELECT (SELECT count(*) FROM jobs WHERE exec_state = 'pending')
+                  + (SELECT count(*) FROM executions WHERE state = 'pending')",
+        )?
         .query_row([], |r| r.get(0))?;
     // `state <> 'scheduled'` lets SQLite use the partial index `jobs_state`.
     let failed: i64 = conn

@@ -74,20 +74,16 @@ impl Internal {
     }
 }
 
-/// Inserts jobs (and the execution of each one-time job). A job whose idempotency key exists already
-/// is not inserted; the existing job's id is returned in its place.
+/// Inserts jobs, each one-time job with its execution in the same row. A job whose idempotency key
+/// exists already is not inserted; the existing job's id is returned in its place.
 pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> Result<Vec<JobId>> {
     let mut find_key = conn.prepare_cached("SELECT id FROM jobs WHERE idempotency_key = ?1")?;
     let mut insert_job = conn.prepare_cached(
         "INSERT INTO jobs (id, kind, state, name, labels, url, method, headers, body, timeout_ms, retry,
                            idempotency_key, cron_expr, cron_tz, missed, next_fire_at, created_at, updated_at,
-                           signing, origin, on_success_url, on_failure_url, internal)
+                           signing, origin, on_success_url, on_failure_url, internal, exec_id, exec_state, due_at)
          VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16,
-                 ?17, ?18, ?19, ?20, ?21)",
-    )?;
-    let mut insert_exec = conn.prepare_cached(
-        "INSERT INTO executions (id, job_id, origin, state, due_at, scheduled_for, updated_at)
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5)",
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
     )?;
     let mut ids = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -122,16 +118,10 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> Resul
             job.on_success_url,
             job.on_failure_url,
             job.internal as i64,
+            job.execution_id.as_ref().map(ExecutionId::as_str),
+            job.execution_id.as_ref().map(|_| "pending"),
+            job.execution_id.as_ref().map(|_| job.due_at),
         ])?;
-        if let Some(exec) = &job.execution_id {
-            insert_exec.execute(params![
-                exec.as_str(),
-                job.id.as_str(),
-                job.origin,
-                job.due_at,
-                now
-            ])?;
-        }
         ids.push(job.id.clone());
     }
     Ok(ids)
@@ -141,6 +131,8 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> Resul
 #[derive(Debug, Clone)]
 pub(crate) struct Claimed {
     pub execution_id: ExecutionId,
+    /// Where the execution lives: in its one-time job's row, or in `executions` (cron occurrences).
+    pub in_job_row: bool,
     pub job_id: JobId,
     pub attempt: u32,
     pub due_at: i64,
@@ -278,21 +270,33 @@ fn requeue_interrupted(
             "shutdown deadline reached before the attempt finished",
         ),
     };
-    let mut stmt = conn.prepare_cached(&format!(
-        "UPDATE executions SET state = 'pending', due_at = ?2, budget_start = budget_start + 1,
-                lease_owner = NULL, lease_until = NULL, updated_at = ?2
-         WHERE state = 'running' AND {filter}
-         RETURNING id, job_id, attempt, started_at"
-    ))?;
-    let rows = stmt
-        .query_map(params![owner, now], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, u32>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-            ))
-        })?
+    let row = |r: &Row<'_>| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, u32>(2)?,
+            r.get::<_, Option<i64>>(3)?,
+        ))
+    };
+    // One-time jobs: the job's state follows its execution in the same statement.
+    let in_jobs = conn
+        .prepare_cached(&format!(
+            "UPDATE jobs SET exec_state = 'pending', due_at = ?2, budget_start = budget_start + 1,
+                    lease_owner = NULL, lease_until = NULL, updated_at = ?2,
+                    state = CASE WHEN attempt > 1 THEN 'retrying' ELSE 'scheduled' END
+             WHERE exec_state = 'running' AND {filter}
+             RETURNING exec_id, id, attempt, started_at"
+        ))?
+        .query_map(params![owner, now], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let in_executions = conn
+        .prepare_cached(&format!(
+            "UPDATE executions SET state = 'pending', due_at = ?2, budget_start = budget_start + 1,
+                    lease_owner = NULL, lease_until = NULL, updated_at = ?2
+             WHERE state = 'running' AND {filter}
+             RETURNING id, job_id, attempt, started_at"
+        ))?
+        .query_map(params![owner, now], row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut attempt_row = conn.prepare_cached(
         "INSERT OR IGNORE INTO attempts (execution_id, number, job_id, started_at, duration_ms, error_kind, message, next_retry_at)
@@ -302,7 +306,12 @@ fn requeue_interrupted(
         "UPDATE jobs SET state = CASE WHEN ?3 > 1 THEN 'retrying' ELSE 'scheduled' END, updated_at = ?2
          WHERE id = ?1 AND kind = 'once' AND state = 'running'",
     )?;
-    for (exec, job, attempt, started) in &rows {
+    let rows = in_jobs.len() + in_executions.len();
+    for ((exec, job, attempt, started), in_job_row) in in_jobs
+        .iter()
+        .map(|r| (r, true))
+        .chain(in_executions.iter().map(|r| (r, false)))
+    {
         let started = started.unwrap_or(now);
         attempt_row.execute(params![
             exec,
@@ -313,18 +322,26 @@ fn requeue_interrupted(
             message,
             now
         ])?;
-        job_state.execute(params![job, now, attempt])?;
+        if !in_job_row {
+            job_state.execute(params![job, now, attempt])?;
+        }
     }
-    Ok(rows.len())
+    Ok(rows)
 }
 
 /// Extends the leases of everything this worker is delivering.
 pub(crate) fn renew_leases(conn: &Connection, owner: &str, until: i64) -> Result<usize> {
-    Ok(conn
+    let in_jobs = conn
+        .prepare_cached(
+            "UPDATE jobs SET lease_until = ?2 WHERE exec_state = 'running' AND lease_owner = ?1",
+        )?
+        .execute(params![owner, until])?;
+    let in_executions = conn
         .prepare_cached(
             "UPDATE executions SET lease_until = ?2 WHERE state = 'running' AND lease_owner = ?1",
         )?
-        .execute(params![owner, until])?)
+        .execute(params![owner, until])?;
+    Ok(in_jobs + in_executions)
 }
 
 fn materialize_cron(conn: &Connection, now: i64, grace: chrono::Duration) -> Result<()> {
@@ -371,39 +388,97 @@ fn materialize_cron(conn: &Connection, now: i64, grace: chrono::Duration) -> Res
 const CLAIM_SCAN_FACTOR: i64 = 2;
 
 fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE executions
-         SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
-             started_at = ?3, updated_at = ?3
-         WHERE id IN (
-             SELECT id FROM (
-                 SELECT id, origin, due_at,
+    let limit = i64::try_from(p.limit).unwrap_or(i64::MAX / 4);
+    // The earliest due executions of both kinds (one-time jobs' in their rows, cron occurrences in
+    // `executions`), capped per origin: the key is the job id for the first, the execution id for
+    // the second.
+    let picked: Vec<(bool, String)> = conn
+        .prepare_cached(
+            "SELECT in_job_row, pick FROM (
+                 SELECT in_job_row, pick, origin, due_at,
                         row_number() OVER (PARTITION BY origin ORDER BY due_at) AS rank
-                 FROM (SELECT id, origin, due_at FROM executions
-                       WHERE state = 'pending' AND due_at <= ?3
-                         AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
-                         AND origin NOT IN (SELECT value FROM json_each(?5))
-                       ORDER BY due_at LIMIT ?7))
-             WHERE rank <= coalesce((SELECT value FROM json_each(?8) WHERE key = origin), ?6)
-             ORDER BY due_at LIMIT ?4)
-         RETURNING id, job_id, attempt, due_at, budget_start",
-    )?;
-    let rows: Vec<(String, String, u32, i64, u32)> = stmt
+                 FROM (SELECT * FROM (SELECT 1 AS in_job_row, id AS pick, origin, due_at FROM jobs
+                                      WHERE exec_state = 'pending' AND due_at <= ?1
+                                        AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
+                                        AND origin NOT IN (SELECT value FROM json_each(?2))
+                                      ORDER BY due_at LIMIT ?4)
+                       UNION ALL
+                       SELECT * FROM (SELECT 0, id, origin, due_at FROM executions
+                                      WHERE state = 'pending' AND due_at <= ?1
+                                        AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
+                                        AND origin NOT IN (SELECT value FROM json_each(?2))
+                                      ORDER BY due_at LIMIT ?4)
+                       ORDER BY due_at LIMIT ?4))
+             WHERE rank <= coalesce((SELECT value FROM json_each(?5) WHERE key = origin), ?3)
+             ORDER BY due_at LIMIT ?6",
+        )?
         .query_map(
             params![
-                p.owner,
-                p.now + p.lease_ms,
                 p.now,
-                i64::try_from(p.limit).unwrap_or(i64::MAX),
                 p.blocked,
                 i64::try_from(p.default_room).unwrap_or(i64::MAX),
-                i64::try_from(p.limit).unwrap_or(i64::MAX / 4) * CLAIM_SCAN_FACTOR,
+                limit.saturating_mul(CLAIM_SCAN_FACTOR),
                 p.rooms,
+                limit,
             ],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?
         .collect::<rusqlite::Result<_>>()?;
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (jobs, executions): (Vec<_>, Vec<_>) = picked.into_iter().partition(|(j, _)| *j);
+    let keys = |v: Vec<(bool, String)>| {
+        serde_json::to_string(&v.into_iter().map(|(_, k)| k).collect::<Vec<_>>())
+            .expect("strings serialize")
+    };
+    let lease_until = p.now + p.lease_ms;
+    let mut rows = Vec::new();
+    if !jobs.is_empty() {
+        rows.extend(
+            conn.prepare_cached(
+                "UPDATE jobs
+                 SET exec_state = 'running', state = 'running', attempt = attempt + 1,
+                     lease_owner = ?1, lease_until = ?2, started_at = ?3, updated_at = ?3
+                 WHERE id IN (SELECT value FROM json_each(?4)) AND exec_state = 'pending'
+                 RETURNING exec_id, id, attempt, due_at, budget_start, 1",
+            )?
+            .query_map(params![p.owner, lease_until, p.now, keys(jobs)], claim_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        );
+    }
+    if !executions.is_empty() {
+        rows.extend(
+            conn.prepare_cached(
+                "UPDATE executions
+                 SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
+                     started_at = ?3, updated_at = ?3
+                 WHERE id IN (SELECT value FROM json_each(?4)) AND state = 'pending'
+                 RETURNING id, job_id, attempt, due_at, budget_start, 0",
+            )?
+            .query_map(
+                params![p.owner, lease_until, p.now, keys(executions)],
+                claim_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        );
+    }
     load_claimed(conn, rows, p.now)
+}
+
+/// A claimed execution: its id, job id, attempt, due time, budget start and whether it lives in
+/// its job's row.
+type ClaimRow = (String, String, u32, i64, u32, bool);
+
+fn claim_row(r: &Row<'_>) -> rusqlite::Result<ClaimRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
 /// Claims the pending execution of one job whatever its due time (for `send_test`).
@@ -414,29 +489,36 @@ pub(crate) fn claim_job(
     now: i64,
     lease_ms: i64,
 ) -> Result<Claimed> {
-    let rows: Vec<(String, String, u32, i64, u32)> = conn
+    let args = params![owner, now + lease_ms, now, job.as_str()];
+    let mut rows: Vec<ClaimRow> = conn
         .prepare_cached(
-            "UPDATE executions
-             SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
-                 started_at = ?3, updated_at = ?3
-             WHERE job_id = ?4 AND state = 'pending'
-             RETURNING id, job_id, attempt, due_at, budget_start",
+            "UPDATE jobs
+             SET exec_state = 'running', state = 'running', attempt = attempt + 1,
+                 lease_owner = ?1, lease_until = ?2, started_at = ?3, updated_at = ?3
+             WHERE id = ?4 AND exec_state = 'pending'
+             RETURNING exec_id, id, attempt, due_at, budget_start, 1",
         )?
-        .query_map(params![owner, now + lease_ms, now, job.as_str()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
+        .query_map(args, claim_row)?
         .collect::<rusqlite::Result<_>>()?;
+    if rows.is_empty() {
+        rows = conn
+            .prepare_cached(
+                "UPDATE executions
+                 SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
+                     started_at = ?3, updated_at = ?3
+                 WHERE job_id = ?4 AND state = 'pending'
+                 RETURNING id, job_id, attempt, due_at, budget_start, 0",
+            )?
+            .query_map(args, claim_row)?
+            .collect::<rusqlite::Result<_>>()?;
+    }
     load_claimed(conn, rows, now)?
         .pop()
         .ok_or_else(|| Error::NotFound(job.clone()))
 }
 
 /// Marks the jobs of freshly claimed executions running and loads what sending them needs.
-fn load_claimed(
-    conn: &Connection,
-    mut rows: Vec<(String, String, u32, i64, u32)>,
-    now: i64,
-) -> Result<Vec<Claimed>> {
+fn load_claimed(conn: &Connection, mut rows: Vec<ClaimRow>, now: i64) -> Result<Vec<Claimed>> {
     rows.sort_by_key(|r| r.3);
     let mut job_stmt = conn.prepare_cached(
         "UPDATE jobs SET state = CASE kind WHEN 'once' THEN 'running' ELSE state END, updated_at = ?2
@@ -445,7 +527,7 @@ fn load_claimed(
                    on_success_url, on_failure_url, internal",
     )?;
     let mut claimed = Vec::with_capacity(rows.len());
-    for (exec, job, attempt, due_at, budget_start) in rows {
+    for (exec, job, attempt, due_at, budget_start, in_job_row) in rows {
         let row = job_stmt.query_row(params![job, now], |r| {
             Ok(ClaimedJobRow {
                 url: r.get(0)?,
@@ -465,6 +547,7 @@ fn load_claimed(
         })?;
         claimed.push(Claimed {
             execution_id: ExecutionId::from_db(exec),
+            in_job_row,
             job_id: JobId::from_db(job),
             attempt,
             budget_start,
@@ -490,14 +573,24 @@ fn load_claimed(
 fn next_wake(conn: &Connection, owner: &str, blocked: &str) -> Result<Option<i64>> {
     let pending: Option<i64> = conn
         .prepare_cached(
-            "SELECT min(due_at) FROM executions WHERE state = 'pending'
-               AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
-               AND origin NOT IN (SELECT value FROM json_each(?1))",
+            "SELECT min(t) FROM (
+                 SELECT min(due_at) AS t FROM jobs WHERE exec_state = 'pending'
+                   AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
+                   AND origin NOT IN (SELECT value FROM json_each(?1))
+                 UNION ALL
+                 SELECT min(due_at) FROM executions WHERE state = 'pending'
+                   AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
+                   AND origin NOT IN (SELECT value FROM json_each(?1)))",
         )?
         .query_row([blocked], |r| r.get(0))?;
     let lease: Option<i64> = conn
         .prepare_cached(
-            "SELECT min(lease_until) FROM executions WHERE state = 'running' AND lease_owner IS NOT ?1",
+            "SELECT min(t) FROM (
+                 SELECT min(lease_until) AS t FROM jobs
+                 WHERE exec_state = 'running' AND lease_owner IS NOT ?1
+                 UNION ALL
+                 SELECT min(lease_until) FROM executions
+                 WHERE state = 'running' AND lease_owner IS NOT ?1)",
         )?
         .query_row([owner], |r| r.get(0))?;
     let cron: Option<i64> = conn
@@ -556,7 +649,29 @@ pub(crate) fn record(
         }
     };
     let finished = (exec_next != "pending").then_some(now);
-    let owned =
+    // What a one-time job becomes with its execution.
+    let once_state = match exec_next {
+        "succeeded" => JobState::Succeeded,
+        "pending" => JobState::Retrying,
+        _ => JobState::Failed,
+    };
+    let owned = if c.in_job_row {
+        conn.prepare_cached(
+            "UPDATE jobs SET exec_state = ?2, due_at = coalesce(?3, due_at), lease_owner = NULL,
+                    lease_until = NULL, started_at = NULL, state = ?7, updated_at = ?4, finished_at = ?5
+             WHERE id = ?8 AND exec_id = ?1 AND exec_state = 'running' AND lease_owner = ?6",
+        )?
+        .execute(params![
+            r.execution_id.as_str(),
+            exec_next,
+            due_at,
+            now,
+            finished,
+            owner,
+            once_state.as_str(),
+            r.job_id.as_str(),
+        ])?
+    } else {
         conn.prepare_cached(
             "UPDATE executions SET state = ?2, due_at = coalesce(?3, due_at), lease_owner = NULL,
                     lease_until = NULL, started_at = NULL, updated_at = ?4, finished_at = ?5
@@ -569,18 +684,21 @@ pub(crate) fn record(
             now,
             finished,
             owner
-        ])? == 1;
+        ])?
+    } == 1;
     let (job_state, next_retry_at) = if owned && c.kind == JobKind::Once {
-        let state = match exec_next {
-            "succeeded" => JobState::Succeeded,
-            "pending" => JobState::Retrying,
-            _ => JobState::Failed,
-        };
-        conn.prepare_cached(
-            "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4 WHERE id = ?1",
-        )?
-        .execute(params![r.job_id.as_str(), state.as_str(), now, finished])?;
-        (state, next_retry_at)
+        if !c.in_job_row {
+            conn.prepare_cached(
+                "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4 WHERE id = ?1",
+            )?
+            .execute(params![
+                r.job_id.as_str(),
+                once_state.as_str(),
+                now,
+                finished
+            ])?;
+        }
+        (once_state, next_retry_at)
     } else {
         // A cron job's state does not follow its occurrences; and if the lease was lost (another
         // worker took over, or the job was cancelled), only the attempt is recorded.
@@ -639,9 +757,9 @@ pub(crate) fn record(
 const JOB_COLUMNS: &str =
     "j.id, j.kind, j.state, j.name, j.labels, j.url, j.method, j.headers, j.body,
     j.timeout_ms, j.retry, j.idempotency_key, j.cron_expr, j.cron_tz, j.missed, j.next_fire_at,
-    j.created_at, j.updated_at, e.id, e.due_at, e.state,
+    j.created_at, j.updated_at, j.exec_id, j.due_at, j.exec_state,
     (SELECT count(*) FROM attempts a WHERE a.job_id = j.id), j.on_success_url, j.on_failure_url";
-const JOB_FROM: &str = "FROM jobs j LEFT JOIN executions e ON j.kind = 'once' AND e.job_id = j.id";
+const JOB_FROM: &str = "FROM jobs j";
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -746,7 +864,7 @@ pub(crate) fn list_sql(f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) 
     if let Some(t) = f.created_before {
         arg(&mut sql, " AND j.created_at < ?", to_ms(t).into());
     }
-    let due = "CASE WHEN j.kind = 'once' THEN (CASE WHEN e.state = 'pending' THEN e.due_at END) \
+    let due = "CASE WHEN j.kind = 'once' THEN (CASE WHEN j.exec_state = 'pending' THEN j.due_at END) \
                WHEN j.state = 'scheduled' THEN j.next_fire_at END";
     if let Some(t) = f.due_after {
         arg(&mut sql, &format!(" AND {due} >= ?"), to_ms(t).into());
@@ -826,8 +944,12 @@ pub(crate) fn cancel(conn: &Connection, id: &JobId, now: i64) -> Result<()> {
         _ => {}
     }
     set_job_state(conn, id, JobState::Cancelled, now)?;
-    conn.prepare_cached("UPDATE jobs SET next_fire_at = NULL WHERE id = ?1")?
-        .execute([id.as_str()])?;
+    conn.prepare_cached(
+        "UPDATE jobs SET next_fire_at = NULL,
+                exec_state = CASE WHEN exec_state IN ('pending', 'running') THEN 'cancelled' ELSE exec_state END
+         WHERE id = ?1",
+    )?
+    .execute([id.as_str()])?;
     conn.prepare_cached(
         "UPDATE executions SET state = 'cancelled', updated_at = ?2, finished_at = ?2
          WHERE job_id = ?1 AND state IN ('pending', 'running')",
@@ -851,8 +973,12 @@ pub(crate) fn reschedule(conn: &Connection, id: &JobId, at: i64, now: i64) -> Re
          WHERE job_id = ?1 AND state = 'pending'",
     )?
     .execute(params![id.as_str(), at, now])?;
-    conn.prepare_cached("UPDATE jobs SET updated_at = ?2 WHERE id = ?1")?
-        .execute(params![id.as_str(), now])?;
+    conn.prepare_cached(
+        "UPDATE jobs SET due_at = CASE WHEN exec_state = 'pending' THEN ?2 ELSE due_at END,
+                updated_at = ?3
+         WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), at, now])?;
     Ok(())
 }
 
@@ -911,12 +1037,22 @@ pub(crate) fn trigger(conn: &Connection, id: &JobId, now: i64) -> Result<Executi
             Ok(exec)
         }
         (JobKind::Once, JobState::Scheduled | JobState::Retrying) => {
-            let exec: String = conn
+            let in_job_row: Option<String> = conn
                 .prepare_cached(
-                    "UPDATE executions SET due_at = ?2, updated_at = ?2
-                     WHERE job_id = ?1 AND state = 'pending' RETURNING id",
+                    "UPDATE jobs SET due_at = ?2, updated_at = ?2
+                     WHERE id = ?1 AND exec_state = 'pending' RETURNING exec_id",
                 )?
-                .query_row(params![id.as_str(), now], |r| r.get(0))?;
+                .query_row(params![id.as_str(), now], |r| r.get(0))
+                .optional()?;
+            let exec = match in_job_row {
+                Some(exec) => exec,
+                None => conn
+                    .prepare_cached(
+                        "UPDATE executions SET due_at = ?2, updated_at = ?2
+                         WHERE job_id = ?1 AND state = 'pending' RETURNING id",
+                    )?
+                    .query_row(params![id.as_str(), now], |r| r.get(0))?,
+            };
             Ok(ExecutionId::from_db(exec))
         }
         _ => Err(Error::InvalidState {
@@ -938,13 +1074,20 @@ pub(crate) fn retry(conn: &Connection, id: &JobId, now: i64) -> Result<usize> {
             action: "retry",
         });
     }
-    let n = conn
+    let in_job_row = conn
         .prepare_cached(
-            "UPDATE executions SET state = 'pending', due_at = ?2, budget_start = attempt,
-                    updated_at = ?2, finished_at = NULL
-             WHERE job_id = ?1 AND state = 'failed'",
+            "UPDATE jobs SET exec_state = 'pending', due_at = ?2, budget_start = attempt
+             WHERE id = ?1 AND exec_state = 'failed'",
         )?
         .execute(params![id.as_str(), now])?;
+    let n = in_job_row
+        + conn
+            .prepare_cached(
+                "UPDATE executions SET state = 'pending', due_at = ?2, budget_start = attempt,
+                        updated_at = ?2, finished_at = NULL
+                 WHERE job_id = ?1 AND state = 'failed'",
+            )?
+            .execute(params![id.as_str(), now])?;
     if n == 0 {
         return Err(Error::InvalidState {
             id: id.clone(),
@@ -963,7 +1106,7 @@ pub(crate) fn retry(conn: &Connection, id: &JobId, now: i64) -> Result<usize> {
 pub(crate) fn prune(conn: &Connection, done_before: i64, failed_before: i64) -> Result<usize> {
     conn.prepare_cached(
         "DELETE FROM attempts WHERE execution_id IN (
-             SELECT id FROM executions WHERE finished_at IS NOT NULL AND
+             SELECT id FROM all_executions WHERE finished_at IS NOT NULL AND
                ((state IN ('succeeded', 'cancelled') AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2)))",
     )?
     .execute(params![done_before, failed_before])?;
