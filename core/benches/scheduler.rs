@@ -77,6 +77,9 @@ fn main() {
         if run("deliveries") {
             deliveries(sizes.deliveries).await;
         }
+        if run("backlog") {
+            backlog(sizes.pending / 2).await;
+        }
         if run("lateness") {
             lateness_idle().await;
             lateness_herd(sizes.herd).await;
@@ -221,6 +224,50 @@ async fn deliveries(n: usize) {
     println!(
         "deliveries to a loopback receiver, signed, each attempt recorded ({n} jobs, receiver in the same process): {:.0}/s",
         n as f64 / secs
+    );
+}
+
+/// A backlog of `n` jobs all due now for one endpoint, delivered with the default bounds (64 in
+/// flight per host), so that endpoint is at its bound most of the time: the rate at which the
+/// backlog drains, and how long a job for another endpoint, due after the backlog, waits.
+async fn backlog(n: usize) {
+    let dir = tmp();
+    let (base, _) = receiver().await;
+    let (other, seen) = receiver().await;
+    let s = Scheduler::builder(dir.path().join("jobs.db"))
+        .open()
+        .await
+        .unwrap();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(20_000) {
+        s.schedule_many(
+            chunk
+                .iter()
+                .map(|i| JobSpec::post(format!("{base}/b")).body(format!("{{\"n\":{i}}}"))),
+        )
+        .await
+        .unwrap();
+    }
+    let events = s.events();
+    let start = Instant::now();
+    s.start().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let due = Instant::now();
+    s.schedule(JobSpec::post(format!("{other}/o")).header("x-due", "other"))
+        .await
+        .unwrap();
+    let waited = loop {
+        if let Some((_, at)) = seen.lock().await.first() {
+            break at.duration_since(due);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    wait_for_attempts(&s, events, n + 1).await;
+    let secs = start.elapsed().as_secs_f64();
+    s.shutdown(Duration::from_secs(5)).await.unwrap();
+    println!(
+        "backlog of {n} due jobs for one endpoint (64 in flight): drained at {:.0}/s; a job for another endpoint waited {:.1} ms",
+        n as f64 / secs,
+        waited.as_secs_f64() * 1000.0
     );
 }
 
