@@ -1,6 +1,7 @@
 //! Every SQL statement the scheduler runs. Each function runs inside the transaction of its `Db::call`.
 //! Time is always a bound parameter (milliseconds since the epoch), never SQLite's own clock.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -382,48 +383,128 @@ fn materialize_cron(conn: &Connection, now: i64, grace: chrono::Duration) -> Res
     Ok(())
 }
 
-/// Due executions scanned per claim, as a multiple of the claim's limit, before the per-origin cap
-/// is applied. Endpoints already at their limit are left out of the scan, so a herd for one of them
-/// does not hide the others.
+/// Due executions looked at per claim, as a multiple of the claim's limit, before the per-origin
+/// cap is applied.
 const CLAIM_SCAN_FACTOR: i64 = 2;
+
+/// A claimable execution: whether it lives in its job's row, its key (job id or execution id),
+/// origin and due time.
+type Candidate = (bool, String, String, i64);
+
+/// Origins not to claim for now: those at their limits (`p.blocked`) and disabled endpoints.
+fn excluded_origins(conn: &Connection, blocked: &str) -> Result<HashSet<String>> {
+    let mut excluded: HashSet<String> = serde_json::from_str(blocked).map_err(corrupt)?;
+    let mut stmt =
+        conn.prepare_cached("SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL")?;
+    for origin in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        excluded.insert(origin?);
+    }
+    Ok(excluded)
+}
+
+/// Every origin with a pending one-time job, in order, one index seek each (a loose index scan of
+/// `jobs_origin_due`).
+fn pending_origins(conn: &Connection) -> Result<Vec<String>> {
+    let mut next = conn.prepare_cached(
+        "SELECT min(origin) FROM jobs WHERE exec_state = 'pending' AND origin > ?1",
+    )?;
+    let mut origins = Vec::new();
+    let mut after = String::new();
+    while let Some(origin) = next.query_row([&after], |r| r.get::<_, Option<String>>(0))? {
+        origins.push(origin.clone());
+        after = origin;
+    }
+    Ok(origins)
+}
+
+/// Due one-time jobs to claim from. Usually the `scan` earliest due rows, whatever their origin
+/// (a bounded walk of `jobs_due`). When those are all taken up to the last by excluded origins (a
+/// herd for an endpoint at its limit, or the held jobs of a disabled one), the rows behind them are
+/// found per origin instead: each other origin's earliest due rows, so the cost follows the number
+/// of origins, not the length of the blocked backlog.
+fn job_candidates(
+    conn: &Connection,
+    now: i64,
+    scan: i64,
+    excluded: &HashSet<String>,
+) -> Result<Vec<Candidate>> {
+    let window: Vec<(String, String, i64)> = conn
+        .prepare_cached(
+            "SELECT id, origin, due_at FROM jobs WHERE exec_state = 'pending' AND due_at <= ?1
+             ORDER BY due_at LIMIT ?2",
+        )?
+        .query_map(params![now, scan], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let full = i64::try_from(window.len()).unwrap_or(i64::MAX) >= scan;
+    let crowded = full && window.iter().any(|(_, o, _)| excluded.contains(o));
+    if !crowded {
+        return Ok(window
+            .into_iter()
+            .filter(|(_, o, _)| !excluded.contains(o))
+            .map(|(id, o, due)| (true, id, o, due))
+            .collect());
+    }
+    let mut rows_of = conn.prepare_cached(
+        "SELECT id, due_at FROM jobs WHERE exec_state = 'pending' AND origin = ?1 AND due_at <= ?2
+         ORDER BY due_at LIMIT ?3",
+    )?;
+    let mut candidates = Vec::new();
+    for origin in pending_origins(conn)? {
+        if excluded.contains(&origin) {
+            continue;
+        }
+        for row in rows_of.query_map(params![origin, now, scan], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })? {
+            let (id, due) = row?;
+            candidates.push((true, id, origin.clone(), due));
+        }
+    }
+    Ok(candidates)
+}
+
+/// The earliest due executions of both kinds (one-time jobs' in their rows, cron occurrences in
+/// `executions`), at most `limit`, each origin capped at its room (`p.rooms`, else
+/// `p.default_room`).
+fn pick(conn: &Connection, p: &TickParams, limit: i64) -> Result<Vec<(bool, String)>> {
+    let scan = limit.saturating_mul(CLAIM_SCAN_FACTOR);
+    let excluded = excluded_origins(conn, &p.blocked)?;
+    let mut candidates = job_candidates(conn, p.now, scan, &excluded)?;
+    let mut occurrences = conn.prepare_cached(
+        "SELECT id, origin, due_at FROM executions
+         WHERE state = 'pending' AND due_at <= ?1
+           AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
+           AND origin NOT IN (SELECT value FROM json_each(?2))
+         ORDER BY due_at LIMIT ?3",
+    )?;
+    for row in occurrences.query_map(params![p.now, p.blocked, scan], |r| {
+        Ok((false, r.get(0)?, r.get(1)?, r.get(2)?))
+    })? {
+        candidates.push(row?);
+    }
+    candidates.sort_by_key(|c| c.3);
+    let rooms: HashMap<String, usize> = serde_json::from_str(&p.rooms).map_err(corrupt)?;
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    let mut picked = Vec::new();
+    for (in_job_row, key, origin, _) in candidates {
+        if i64::try_from(picked.len()).unwrap_or(i64::MAX) >= limit {
+            break;
+        }
+        let room = rooms.get(&origin).copied().unwrap_or(p.default_room);
+        let n = taken.entry(origin).or_default();
+        if *n < room {
+            *n += 1;
+            picked.push((in_job_row, key));
+        }
+    }
+    Ok(picked)
+}
 
 fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
     let limit = i64::try_from(p.limit).unwrap_or(i64::MAX / 4);
-    // The earliest due executions of both kinds (one-time jobs' in their rows, cron occurrences in
-    // `executions`), capped per origin: the key is the job id for the first, the execution id for
-    // the second.
-    let picked: Vec<(bool, String)> = conn
-        .prepare_cached(
-            "SELECT in_job_row, pick FROM (
-                 SELECT in_job_row, pick, origin, due_at,
-                        row_number() OVER (PARTITION BY origin ORDER BY due_at) AS rank
-                 FROM (SELECT * FROM (SELECT 1 AS in_job_row, id AS pick, origin, due_at FROM jobs
-                                      WHERE exec_state = 'pending' AND due_at <= ?1
-                                        AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
-                                        AND origin NOT IN (SELECT value FROM json_each(?2))
-                                      ORDER BY due_at LIMIT ?4)
-                       UNION ALL
-                       SELECT * FROM (SELECT 0, id, origin, due_at FROM executions
-                                      WHERE state = 'pending' AND due_at <= ?1
-                                        AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
-                                        AND origin NOT IN (SELECT value FROM json_each(?2))
-                                      ORDER BY due_at LIMIT ?4)
-                       ORDER BY due_at LIMIT ?4))
-             WHERE rank <= coalesce((SELECT value FROM json_each(?5) WHERE key = origin), ?3)
-             ORDER BY due_at LIMIT ?6",
-        )?
-        .query_map(
-            params![
-                p.now,
-                p.blocked,
-                i64::try_from(p.default_room).unwrap_or(i64::MAX),
-                limit.saturating_mul(CLAIM_SCAN_FACTOR),
-                p.rooms,
-                limit,
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?
-        .collect::<rusqlite::Result<_>>()?;
+    let picked = pick(conn, p, limit)?;
     if picked.is_empty() {
         return Ok(Vec::new());
     }
@@ -570,19 +651,48 @@ fn load_claimed(conn: &Connection, mut rows: Vec<ClaimRow>, now: i64) -> Result<
     Ok(claimed)
 }
 
-fn next_wake(conn: &Connection, owner: &str, blocked: &str) -> Result<Option<i64>> {
-    let pending: Option<i64> = conn
+/// Pending rows looked at, in due order, for the next due one-time job of an origin that is not
+/// excluded, before looking per origin instead.
+const WAKE_SCAN: i64 = 256;
+
+/// When the next one-time job of an origin that is not excluded falls due. As in
+/// [`job_candidates`], a backlog of excluded origins is stepped over per origin, not row by row.
+fn next_job_due(conn: &Connection, excluded: &HashSet<String>) -> Result<Option<i64>> {
+    let window: Vec<(String, i64)> = conn
         .prepare_cached(
-            "SELECT min(t) FROM (
-                 SELECT min(due_at) AS t FROM jobs WHERE exec_state = 'pending'
-                   AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
-                   AND origin NOT IN (SELECT value FROM json_each(?1))
-                 UNION ALL
-                 SELECT min(due_at) FROM executions WHERE state = 'pending'
-                   AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
-                   AND origin NOT IN (SELECT value FROM json_each(?1)))",
+            "SELECT origin, due_at FROM jobs WHERE exec_state = 'pending' ORDER BY due_at LIMIT ?1",
+        )?
+        .query_map([WAKE_SCAN], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if let Some((_, due)) = window.iter().find(|(o, _)| !excluded.contains(o)) {
+        return Ok(Some(*due));
+    }
+    if i64::try_from(window.len()).unwrap_or(i64::MAX) < WAKE_SCAN {
+        return Ok(None);
+    }
+    let mut first_of = conn.prepare_cached(
+        "SELECT min(due_at) FROM jobs WHERE exec_state = 'pending' AND origin = ?1",
+    )?;
+    let mut next = None;
+    for origin in pending_origins(conn)? {
+        if !excluded.contains(&origin) {
+            let due: Option<i64> = first_of.query_row([&origin], |r| r.get(0))?;
+            next = next.into_iter().chain(due).min();
+        }
+    }
+    Ok(next)
+}
+
+fn next_wake(conn: &Connection, owner: &str, blocked: &str) -> Result<Option<i64>> {
+    let jobs = next_job_due(conn, &excluded_origins(conn, blocked)?)?;
+    let occurrences: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(due_at) FROM executions WHERE state = 'pending'
+               AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
+               AND origin NOT IN (SELECT value FROM json_each(?1))",
         )?
         .query_row([blocked], |r| r.get(0))?;
+    let pending = jobs.into_iter().chain(occurrences).min();
     let lease: Option<i64> = conn
         .prepare_cached(
             "SELECT min(t) FROM (
@@ -1164,4 +1274,83 @@ pub(crate) fn missed_from_db(s: &str) -> MissedRunPolicy {
 
 fn corrupt(e: serde_json::Error) -> Error {
     Error::Store(format!("corrupt row: {e}"))
+}
+
+#[cfg(test)]
+mod claim_tests {
+    use super::*;
+
+    /// A file with `n` pending one-time jobs for `origin`, due at `due`.
+    fn pending(conn: &Connection, origin: &str, n: usize, due: i64) {
+        let mut insert = conn
+            .prepare(
+                "INSERT INTO jobs (id, kind, state, labels, url, method, headers, body, timeout_ms,
+                                   retry, origin, created_at, updated_at, exec_id, exec_state, due_at)
+                 VALUES (?1, 'once', 'scheduled', '[]', ?2, 'POST', '[]', x'', 1000, '{}', ?2, 0, 0,
+                         ?3, 'pending', ?4)",
+            )
+            .unwrap();
+        for _ in 0..n {
+            let (job, exec) = (JobId::generate(), ExecutionId::generate());
+            insert
+                .execute(params![job.as_str(), origin, exec.as_str(), due])
+                .unwrap();
+        }
+    }
+
+    fn params_for(blocked: &[&str]) -> TickParams {
+        TickParams {
+            owner: "w".into(),
+            now: 1_000,
+            lease_ms: 30_000,
+            limit: 4,
+            missed_grace: chrono::Duration::seconds(60),
+            blocked: serde_json::to_string(blocked).unwrap(),
+            rooms: "{}".into(),
+            default_room: 4,
+        }
+    }
+
+    fn origins(conn: &Connection, picked: &[(bool, String)]) -> Vec<String> {
+        picked
+            .iter()
+            .map(|(_, id)| {
+                conn.query_row("SELECT origin FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_blocked_backlog_longer_than_the_window_hides_no_other_origin() {
+        let conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&conn).unwrap();
+        // 1000 due jobs for a, far more than the window of 8, then one for b due just after them
+        // and one for c not due yet.
+        pending(&conn, "http://a:80", 1000, 500);
+        pending(&conn, "http://b:80", 1, 600);
+        pending(&conn, "http://c:80", 1, 5_000);
+
+        let p = params_for(&[]);
+        let picked = pick(&conn, &p, 4).unwrap();
+        assert_eq!(origins(&conn, &picked), vec!["http://a:80"; 4]);
+
+        // a at its limit: b is found behind a's backlog, c is not due.
+        let p = params_for(&["http://a:80"]);
+        let picked = pick(&conn, &p, 4).unwrap();
+        assert_eq!(origins(&conn, &picked), vec!["http://b:80"]);
+        let excluded = excluded_origins(&conn, &p.blocked).unwrap();
+        assert_eq!(next_job_due(&conn, &excluded).unwrap(), Some(600));
+
+        // a disabled as well as b blocked: the next wake is c's due time.
+        conn.execute(
+            "INSERT INTO endpoints (origin, failures, disabled_at) VALUES ('http://a:80', 10, 1)",
+            [],
+        )
+        .unwrap();
+        let p = params_for(&["http://b:80"]);
+        assert!(pick(&conn, &p, 4).unwrap().is_empty());
+        let excluded = excluded_origins(&conn, &p.blocked).unwrap();
+        assert_eq!(next_job_due(&conn, &excluded).unwrap(), Some(5_000));
+    }
 }
