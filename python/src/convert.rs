@@ -47,6 +47,20 @@ pub fn as_value_error(e: PyErr) -> PyErr {
     })
 }
 
+/// Calls `set` with the name and value of each keyword filter that is not None (`list`,
+/// `retry_failed`, `purge`, `export_attempts` take their filters as keyword arguments).
+pub fn set_fields<'py>(
+    kwargs: &Bound<'py, PyDict>,
+    mut set: impl FnMut(&str, &Bound<'py, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
+    for (key, value) in kwargs.iter() {
+        if !value.is_none() {
+            set(&text("filter", &key)?, &value)?;
+        }
+    }
+    Ok(())
+}
+
 /// A `str` field.
 pub fn text(field: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
     match value.cast::<PyString>() {

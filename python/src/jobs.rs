@@ -6,7 +6,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
 use timehook_bindings::{JobInput, ListQuery};
 
-use crate::convert::{count, epoch_ms, headers, millis, payload, retry, text, texts, type_name};
+use crate::convert::{
+    count, epoch_ms, headers, millis, payload, retry, set_fields, text, texts, type_name,
+};
 use crate::errors::invalid_job;
 
 /// The fields a job dict may carry (the keyword arguments of `Scheduler.schedule` and `cron`).
@@ -149,34 +151,30 @@ pub fn job_inputs(value: &Bound<'_, PyAny>) -> PyResult<Vec<JobInput>> {
 /// List filters from the keyword arguments of `Scheduler.list`.
 pub fn list_query(query: &Bound<'_, PyDict>) -> PyResult<ListQuery> {
     let mut q = ListQuery::default();
-    for (key, v) in query.iter() {
-        if v.is_none() {
-            continue;
-        }
-        let key = text("filter", &key)?;
-        let k = key.as_str();
+    set_fields(query, |k, v| {
         match k {
             "state" => {
                 q.states = if v.is_instance_of::<PyString>() {
-                    vec![text(k, &v)?]
+                    vec![text(k, v)?]
                 } else {
-                    texts(k, &v)?
+                    texts(k, v)?
                 }
             }
-            "name" => q.name = Some(text(k, &v)?),
-            "label" => q.label = Some(text(k, &v)?),
-            "kind" => q.kind = Some(text(k, &v)?),
-            "created_after" => q.created_after_ms = Some(epoch_ms(k, &v)?),
-            "created_before" => q.created_before_ms = Some(epoch_ms(k, &v)?),
-            "due_after" => q.due_after_ms = Some(epoch_ms(k, &v)?),
-            "due_before" => q.due_before_ms = Some(epoch_ms(k, &v)?),
+            "name" => q.name = Some(text(k, v)?),
+            "label" => q.label = Some(text(k, v)?),
+            "kind" => q.kind = Some(text(k, v)?),
+            "created_after" => q.created_after_ms = Some(epoch_ms(k, v)?),
+            "created_before" => q.created_before_ms = Some(epoch_ms(k, v)?),
+            "due_after" => q.due_after_ms = Some(epoch_ms(k, v)?),
+            "due_before" => q.due_before_ms = Some(epoch_ms(k, v)?),
             "limit" => {
-                let n = count(k, &v)?;
+                let n = count(k, v)?;
                 q.limit = Some(u32::try_from(n).unwrap_or(u32::MAX));
             }
-            "after" => q.after = Some(text(k, &v)?),
+            "after" => q.after = Some(text(k, v)?),
             other => return Err(invalid_job(other, "is not a filter of Scheduler.list")),
         }
-    }
+        Ok(())
+    })?;
     Ok(q)
 }
