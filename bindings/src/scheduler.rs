@@ -223,19 +223,7 @@ impl SchedulerHandle {
     /// `not_found` for an unknown id.
     pub fn unsubscribe(&self, id: String) -> impl Future<Output = Result<()>> + Send + 'static {
         let s = self.current();
-        async move {
-            s?.unsubscribe(&id).await.map_err(|e| {
-                let e = BindingError::from(e);
-                if e.code == ErrorCode::InvalidJob {
-                    BindingError::new(
-                        ErrorCode::NotFound,
-                        format!("no subscription with id {id:?}"),
-                    )
-                } else {
-                    e
-                }
-            })
-        }
+        async move { Ok(s?.unsubscribe(&id).await?) }
     }
 
     /// Every subscription, oldest first.
@@ -267,19 +255,7 @@ impl SchedulerHandle {
         endpoint: String,
     ) -> impl Future<Output = Result<()>> + Send + 'static {
         let s = self.current();
-        async move {
-            s?.enable_endpoint(&endpoint).await.map_err(|e| {
-                let e = BindingError::from(e);
-                if e.code == ErrorCode::InvalidJob {
-                    BindingError {
-                        code: ErrorCode::InvalidState,
-                        ..e
-                    }
-                } else {
-                    e
-                }
-            })
-        }
+        async move { Ok(s?.enable_endpoint(&endpoint).await?) }
     }
 
     /// Re-queues the dead letters matching `query`, due now with a fresh retry budget; returns how

@@ -37,6 +37,12 @@ pub enum Error {
     /// No job has this id.
     #[error("no job with id {0}")]
     NotFound(JobId),
+    /// No event subscription has this id.
+    #[error("no subscription with id {0:?}")]
+    SubscriptionNotFound(String),
+    /// `enable_endpoint` was asked for an endpoint that is not disabled.
+    #[error("endpoint {0:?} is not disabled")]
+    EndpointNotDisabled(String),
     /// The job exists but the action does not apply in its current state.
     #[error("cannot {action} job {id}: it is {state}")]
     InvalidState {
@@ -67,7 +73,8 @@ impl Error {
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::Cron(e) => e.code(),
             Error::Signing(e) => e.code(),
-            Error::NotFound(_) => "not_found",
+            Error::NotFound(_) | Error::SubscriptionNotFound(_) => "not_found",
+            Error::EndpointNotDisabled(_) => "invalid_state",
             Error::InvalidState { .. } => "invalid_state",
             Error::Config(_) => "invalid_config",
             Error::Store(_) => "store_error",

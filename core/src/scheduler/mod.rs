@@ -305,6 +305,9 @@ impl Scheduler {
     }
 
     /// Deletes a subscription.
+    ///
+    /// # Errors
+    /// [`Error::SubscriptionNotFound`] for an unknown id.
     pub async fn unsubscribe(&self, id: &str) -> Result<()> {
         let owned = id.to_owned();
         let existed = self
@@ -315,10 +318,7 @@ impl Scheduler {
         if existed {
             Ok(())
         } else {
-            Err(Error::invalid(
-                "subscription",
-                format!("no subscription with id {id:?}"),
-            ))
+            Err(Error::SubscriptionNotFound(id.to_owned()))
         }
     }
 
@@ -334,6 +334,9 @@ impl Scheduler {
 
     /// Re-enables a disabled endpoint (`scheme://host:port`, or any URL on it): its held jobs are
     /// delivered again.
+    ///
+    /// # Errors
+    /// [`Error::EndpointNotDisabled`] if it is not disabled.
     pub async fn enable_endpoint(&self, origin_or_url: &str) -> Result<()> {
         let origin = crate::outcome::origin_of(origin_or_url);
         let key = origin.clone();
@@ -343,10 +346,7 @@ impl Scheduler {
             .call(move |conn| outcomes::enable_endpoint(conn, &key))
             .await?;
         if !was {
-            return Err(Error::invalid(
-                "endpoint",
-                format!("{origin:?} is not disabled"),
-            ));
+            return Err(Error::EndpointNotDisabled(origin));
         }
         self.inner.nudge.notify_one();
         Ok(())
