@@ -36,14 +36,12 @@ pub(crate) struct Flow {
 /// How much the next claim may take, per endpoint.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
-    /// Room per known endpoint (JSON object origin → executions), for the claim statement.
-    pub rooms: String,
+    /// Room per known endpoint (origin → executions).
+    pub rooms: HashMap<String, usize>,
     /// Room for an endpoint not listed.
     pub default_room: usize,
-    /// Endpoints with no room (JSON array), left out of claims and wake-ups.
-    pub blocked: String,
-    /// How many endpoints have no room.
-    pub blocked_count: usize,
+    /// Endpoints with no room, left out of claims and wake-ups.
+    pub blocked: Vec<String>,
     /// When the earliest rate-limited endpoint may send again (ms).
     pub until: Option<i64>,
     /// How many deliveries must finish before a blocked endpoint is worth a new claim: a quarter
@@ -134,7 +132,7 @@ impl Flow {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut rooms = serde_json::Map::new();
+        let mut rooms = HashMap::new();
         let mut blocked = Vec::new();
         let mut until: Option<i64> = None;
         let mut refill = usize::MAX;
@@ -156,19 +154,18 @@ impl Flow {
                     until = Some(until.map_or(at, |u| u.min(at)));
                 }
             }
-            rooms.insert(origin.clone(), room.into());
+            rooms.insert(origin.clone(), room);
             true
         });
         for (origin, limits) in &self.overrides {
             if !rooms.contains_key(origin) {
-                rooms.insert(origin.clone(), Self::room(*limits, None).into());
+                rooms.insert(origin.clone(), Self::room(*limits, None));
             }
         }
         Plan {
-            rooms: serde_json::Value::Object(rooms).to_string(),
+            rooms,
             default_room: Self::room(self.default, None),
-            blocked_count: blocked.len(),
-            blocked: serde_json::to_string(&blocked).expect("strings serialise"),
+            blocked,
             until,
             refill: refill.min(self.default.max_in_flight.div_ceil(4)).max(1),
         }
@@ -189,6 +186,10 @@ mod tests {
         )
     }
 
+    fn rooms(of: &[(&str, usize)]) -> HashMap<String, usize> {
+        of.iter().map(|(o, n)| ((*o).to_owned(), *n)).collect()
+    }
+
     #[test]
     fn the_rate_spaces_sends_and_blocks_until_a_token_is_back() {
         let f = flow(100, Some(10.0));
@@ -197,12 +198,12 @@ mod tests {
         assert_eq!(&sends[..10], &[0; 10]);
         assert_eq!(&sends[10..], &[100, 200]);
         let p = f.plan(0);
-        assert_eq!((p.blocked_count, p.until), (1, Some(300)));
-        assert_eq!(p.rooms, r#"{"a":0}"#);
+        assert_eq!((p.blocked.len(), p.until), (1, Some(300)));
+        assert_eq!(p.rooms, rooms(&[("a", 0)]));
         let p = f.plan(300);
         assert_eq!(
-            (p.blocked_count, p.rooms.as_str()),
-            (0, r#"{"a":1}"#),
+            (p.blocked.len(), p.rooms),
+            (0, rooms(&[("a", 1)])),
             "a token is back at 300 ms"
         );
     }
@@ -211,17 +212,17 @@ mod tests {
     fn the_in_flight_bound_blocks_an_origin_and_release_unblocks_it() {
         let f = flow(2, None);
         f.admit("a", 0);
-        assert_eq!(f.plan(0).rooms, r#"{"a":1}"#);
+        assert_eq!(f.plan(0).rooms, rooms(&[("a", 1)]));
         f.admit("a", 0);
         f.admit("b", 0);
         let p = f.plan(0);
-        assert_eq!(p.blocked, r#"["a"]"#);
+        assert_eq!(p.blocked, ["a"]);
         assert_eq!(p.default_room, 2);
         f.release("a");
-        assert_eq!(f.plan(0).blocked_count, 0);
+        assert!(f.plan(0).blocked.is_empty());
         f.release("a");
         f.release("b");
-        assert_eq!(f.plan(0).rooms, "{}");
+        assert!(f.plan(0).rooms.is_empty());
         assert!(
             f.state.lock().unwrap().is_empty(),
             "idle origins are forgotten"
@@ -250,6 +251,6 @@ mod tests {
         assert_eq!(f.admit("fast", 0).1, 0);
         let p = f.plan(0);
         assert_eq!(p.default_room, 8);
-        assert_eq!(p.rooms, r#"{"fast":7,"slow":0}"#);
+        assert_eq!(p.rooms, rooms(&[("fast", 7), ("slow", 0)]));
     }
 }

@@ -196,7 +196,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
         let limit = capacity.min(CLAIM_BATCH);
         let now = inner.clock.now();
         let plan = inner.flow.plan(to_ms(now));
-        let origins_blocked = plan.blocked_count > 0;
+        let origins_blocked = !plan.blocked.is_empty();
         let rate_until = plan.until;
         // An endpoint at its in-flight bound is claimed for again once a quarter of its slots are
         // free, so one claim's commit serves several deliveries.

@@ -211,10 +211,10 @@ pub(crate) struct TickParams {
     pub lease_ms: i64,
     pub limit: usize,
     pub missed_grace: chrono::Duration,
-    /// Origins not to claim for now (JSON array): at their in-flight or rate limit.
-    pub blocked: String,
-    /// How many executions of each known origin may be claimed (JSON object).
-    pub rooms: String,
+    /// Origins not to claim for now: at their in-flight or rate limit.
+    pub blocked: Vec<String>,
+    /// How many executions of each known origin may be claimed.
+    pub rooms: HashMap<String, usize>,
     /// How many executions of any other origin may be claimed.
     pub default_room: usize,
 }
@@ -224,12 +224,13 @@ pub(crate) struct TickParams {
 pub(crate) fn tick(conn: &Connection, p: &TickParams) -> Result<Tick> {
     rescue_expired(conn, &p.owner, p.now)?;
     materialize_cron(conn, p.now, p.missed_grace)?;
+    let excluded = Excluded::load(conn, &p.blocked)?;
     let claimed = if p.limit > 0 {
-        claim(conn, p)?
+        claim(conn, p, &excluded)?
     } else {
         Vec::new()
     };
-    let next_wake = next_wake(conn, &p.owner, &p.blocked)?;
+    let next_wake = next_wake(conn, &p.owner, &excluded)?;
     Ok(Tick { claimed, next_wake })
 }
 
@@ -391,15 +392,28 @@ const CLAIM_SCAN_FACTOR: i64 = 2;
 /// origin and due time.
 type Candidate = (bool, String, String, i64);
 
-/// Origins not to claim for now: those at their limits (`p.blocked`) and disabled endpoints.
-fn excluded_origins(conn: &Connection, blocked: &str) -> Result<HashSet<String>> {
-    let mut excluded: HashSet<String> = serde_json::from_str(blocked).map_err(corrupt)?;
-    let mut stmt =
-        conn.prepare_cached("SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL")?;
-    for origin in stmt.query_map([], |r| r.get::<_, String>(0))? {
-        excluded.insert(origin?);
+/// Origins not to claim for now, read once per tick: those at their limits and disabled endpoints.
+struct Excluded {
+    origins: HashSet<String>,
+    /// The same, as a JSON array for the statements over `executions` (`json_each`).
+    json: String,
+}
+
+impl Excluded {
+    fn load(conn: &Connection, blocked: &[String]) -> Result<Excluded> {
+        let mut origins: HashSet<String> = blocked.iter().cloned().collect();
+        let mut stmt =
+            conn.prepare_cached("SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL")?;
+        for origin in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            origins.insert(origin?);
+        }
+        let json = serde_json::to_string(&origins).expect("strings serialise");
+        Ok(Excluded { origins, json })
     }
-    Ok(excluded)
+
+    fn contains(&self, origin: &str) -> bool {
+        self.origins.contains(origin)
+    }
 }
 
 /// Every origin with a pending one-time job, in order, one index seek each (a loose index scan of
@@ -426,7 +440,7 @@ fn job_candidates(
     conn: &Connection,
     now: i64,
     scan: i64,
-    excluded: &HashSet<String>,
+    excluded: &Excluded,
 ) -> Result<Vec<Candidate>> {
     let window: Vec<(String, String, i64)> = conn
         .prepare_cached(
@@ -468,31 +482,33 @@ fn job_candidates(
 /// The earliest due executions of both kinds (one-time jobs' in their rows, cron occurrences in
 /// `executions`), at most `limit`, each origin capped at its room (`p.rooms`, else
 /// `p.default_room`).
-fn pick(conn: &Connection, p: &TickParams, limit: i64) -> Result<Vec<(bool, String)>> {
+fn pick(
+    conn: &Connection,
+    p: &TickParams,
+    limit: i64,
+    excluded: &Excluded,
+) -> Result<Vec<(bool, String)>> {
     let scan = limit.saturating_mul(CLAIM_SCAN_FACTOR);
-    let excluded = excluded_origins(conn, &p.blocked)?;
-    let mut candidates = job_candidates(conn, p.now, scan, &excluded)?;
+    let mut candidates = job_candidates(conn, p.now, scan, excluded)?;
     let mut occurrences = conn.prepare_cached(
         "SELECT id, origin, due_at FROM executions
          WHERE state = 'pending' AND due_at <= ?1
-           AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
            AND origin NOT IN (SELECT value FROM json_each(?2))
          ORDER BY due_at LIMIT ?3",
     )?;
-    for row in occurrences.query_map(params![p.now, p.blocked, scan], |r| {
+    for row in occurrences.query_map(params![p.now, excluded.json, scan], |r| {
         Ok((false, r.get(0)?, r.get(1)?, r.get(2)?))
     })? {
         candidates.push(row?);
     }
     candidates.sort_by_key(|c| c.3);
-    let rooms: HashMap<String, usize> = serde_json::from_str(&p.rooms).map_err(corrupt)?;
     let mut taken: HashMap<String, usize> = HashMap::new();
     let mut picked = Vec::new();
     for (in_job_row, key, origin, _) in candidates {
         if i64::try_from(picked.len()).unwrap_or(i64::MAX) >= limit {
             break;
         }
-        let room = rooms.get(&origin).copied().unwrap_or(p.default_room);
+        let room = p.rooms.get(&origin).copied().unwrap_or(p.default_room);
         let n = taken.entry(origin).or_default();
         if *n < room {
             *n += 1;
@@ -502,9 +518,9 @@ fn pick(conn: &Connection, p: &TickParams, limit: i64) -> Result<Vec<(bool, Stri
     Ok(picked)
 }
 
-fn claim(conn: &Connection, p: &TickParams) -> Result<Vec<Claimed>> {
+fn claim(conn: &Connection, p: &TickParams, excluded: &Excluded) -> Result<Vec<Claimed>> {
     let limit = i64::try_from(p.limit).unwrap_or(i64::MAX / 4);
-    let picked = pick(conn, p, limit)?;
+    let picked = pick(conn, p, limit, excluded)?;
     if picked.is_empty() {
         return Ok(Vec::new());
     }
@@ -657,7 +673,7 @@ const WAKE_SCAN: i64 = 256;
 
 /// When the next one-time job of an origin that is not excluded falls due. As in
 /// [`job_candidates`], a backlog of excluded origins is stepped over per origin, not row by row.
-fn next_job_due(conn: &Connection, excluded: &HashSet<String>) -> Result<Option<i64>> {
+fn next_job_due(conn: &Connection, excluded: &Excluded) -> Result<Option<i64>> {
     let window: Vec<(String, i64)> = conn
         .prepare_cached(
             "SELECT origin, due_at FROM jobs WHERE exec_state = 'pending' ORDER BY due_at LIMIT ?1",
@@ -683,15 +699,14 @@ fn next_job_due(conn: &Connection, excluded: &HashSet<String>) -> Result<Option<
     Ok(next)
 }
 
-fn next_wake(conn: &Connection, owner: &str, blocked: &str) -> Result<Option<i64>> {
-    let jobs = next_job_due(conn, &excluded_origins(conn, blocked)?)?;
+fn next_wake(conn: &Connection, owner: &str, excluded: &Excluded) -> Result<Option<i64>> {
+    let jobs = next_job_due(conn, excluded)?;
     let occurrences: Option<i64> = conn
         .prepare_cached(
             "SELECT min(due_at) FROM executions WHERE state = 'pending'
-               AND origin NOT IN (SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL)
                AND origin NOT IN (SELECT value FROM json_each(?1))",
         )?
-        .query_row([blocked], |r| r.get(0))?;
+        .query_row([&excluded.json], |r| r.get(0))?;
     let pending = jobs.into_iter().chain(occurrences).min();
     let lease: Option<i64> = conn
         .prepare_cached(
@@ -1305,8 +1320,8 @@ mod claim_tests {
             lease_ms: 30_000,
             limit: 4,
             missed_grace: chrono::Duration::seconds(60),
-            blocked: serde_json::to_string(blocked).unwrap(),
-            rooms: "{}".into(),
+            blocked: blocked.iter().map(|o| (*o).to_owned()).collect(),
+            rooms: HashMap::new(),
             default_room: 4,
         }
     }
@@ -1332,14 +1347,15 @@ mod claim_tests {
         pending(&conn, "http://c:80", 1, 5_000);
 
         let p = params_for(&[]);
-        let picked = pick(&conn, &p, 4).unwrap();
+        let excluded = Excluded::load(&conn, &p.blocked).unwrap();
+        let picked = pick(&conn, &p, 4, &excluded).unwrap();
         assert_eq!(origins(&conn, &picked), vec!["http://a:80"; 4]);
 
         // a at its limit: b is found behind a's backlog, c is not due.
         let p = params_for(&["http://a:80"]);
-        let picked = pick(&conn, &p, 4).unwrap();
+        let excluded = Excluded::load(&conn, &p.blocked).unwrap();
+        let picked = pick(&conn, &p, 4, &excluded).unwrap();
         assert_eq!(origins(&conn, &picked), vec!["http://b:80"]);
-        let excluded = excluded_origins(&conn, &p.blocked).unwrap();
         assert_eq!(next_job_due(&conn, &excluded).unwrap(), Some(600));
 
         // a disabled as well as b blocked: the next wake is c's due time.
@@ -1349,8 +1365,8 @@ mod claim_tests {
         )
         .unwrap();
         let p = params_for(&["http://b:80"]);
-        assert!(pick(&conn, &p, 4).unwrap().is_empty());
-        let excluded = excluded_origins(&conn, &p.blocked).unwrap();
+        let excluded = Excluded::load(&conn, &p.blocked).unwrap();
+        assert!(pick(&conn, &p, 4, &excluded).unwrap().is_empty());
         assert_eq!(next_job_due(&conn, &excluded).unwrap(), Some(5_000));
     }
 }
