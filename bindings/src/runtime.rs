@@ -87,6 +87,24 @@ where
     Ok(())
 }
 
+/// Runs `fut` as a task of the runtime and waits for it, so that work which must run on the
+/// runtime (deliveries started by `run_due` or `send_test`) does so whoever polls the caller's
+/// future (a blocking call polls it from the language's thread). `what` names the operation in
+/// the `internal` error of a task that panicked.
+///
+/// # Errors
+/// The task's own error, or `internal` if the runtime is unavailable or the task failed.
+pub async fn on_runtime<T: Send + 'static>(
+    what: &str,
+    fut: impl Future<Output = timehook::Result<T>> + Send + 'static,
+) -> Result<T> {
+    runtime()?
+        .spawn(fut)
+        .await
+        .map_err(|e| BindingError::internal(format!("{what} failed: {e}")))?
+        .map_err(BindingError::from)
+}
+
 /// Runs `f` with the runtime as the current one, so that code which spawns onto "the current
 /// runtime" (such as `Scheduler::start`) uses it.
 ///

@@ -195,11 +195,7 @@ impl SchedulerHandle {
         let s = self.current();
         async move {
             let s = s?;
-            let rt = runtime::runtime()?;
-            let n = rt
-                .spawn(async move { s.run_due().await })
-                .await
-                .map_err(|e| BindingError::internal(format!("run_due failed: {e}")))??;
+            let n = runtime::on_runtime("run_due", async move { s.run_due().await }).await?;
             Ok(u64::try_from(n).unwrap_or(u64::MAX))
         }
     }
@@ -293,11 +289,9 @@ impl SchedulerHandle {
         async move {
             let event = parse_event_type(&event)?;
             let s = s?;
-            let rt = runtime::runtime()?;
-            let attempt = rt
-                .spawn(async move { s.send_test(&url, event).await })
-                .await
-                .map_err(|e| BindingError::internal(format!("send_test failed: {e}")))??;
+            let attempt =
+                runtime::on_runtime("send_test", async move { s.send_test(&url, event).await })
+                    .await?;
             Ok(attempt.into())
         }
     }
