@@ -7,18 +7,24 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test lint test-rust wasm-check test-wasm test-python test-node bench bench-rust fmt
+.PHONY: demo test test-all lint test-rust wasm-check test-wasm test-python test-node bench bench-rust fmt
 
 demo:
 	$(CARGO) run --release -p timehook --example demo
 
-test: lint test-rust wasm-check test-wasm test-python test-node
+# Everything runs beside one throwaway PostgreSQL cluster (tests/with-postgres.sh), or the server
+# in TIMEHOOK_TEST_POSTGRES_URL.
+test: lint
+	bash tests/with-postgres.sh $(MAKE) --no-print-directory test-all
+
+test-all: test-rust wasm-check test-wasm test-python test-node
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# The Rust crates' own tests (the Python and Node crates are tested through their languages).
+# The Rust crates' own tests (the Python and Node crates are tested through their languages). The
+# behaviour tests run against SQLite and PostgreSQL (TIMEHOOK_TEST_POSTGRES_URL).
 test-rust:
 	$(CARGO) test -p timehook -p timehook-bindings
 

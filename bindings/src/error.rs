@@ -239,6 +239,7 @@ impl From<timehook::Error> for BindingError {
             timehook::Error::InvalidJob { field, .. } => Some((*field).to_owned()),
             timehook::Error::PayloadTooLarge { .. } => Some("payload".to_owned()),
             timehook::Error::Cron(_) => Some("cron".to_owned()),
+            timehook::Error::Store(s) => Some(s.kind().as_str().to_owned()),
             _ => None,
         };
         BindingError {

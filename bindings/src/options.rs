@@ -18,8 +18,10 @@ pub const DEFAULT_CLOSE_GRACE: Duration = Duration::from_secs(10);
 /// Options for opening a scheduler. Unset fields take the core's defaults.
 #[derive(Debug, Clone, Default)]
 pub struct SchedulerOptions {
-    /// The SQLite file, or [`MEMORY_PATH`].
+    /// The SQLite file, [`MEMORY_PATH`], or a `postgresql://` URL.
     pub path: String,
+    /// The PostgreSQL schema that holds timehook's tables (default `timehook`).
+    pub schema: Option<String>,
     /// HMAC signing secrets (`whsec_...`), newest first. None: a secret is generated and kept in
     /// the file.
     pub secrets: Vec<String>,
@@ -125,7 +127,7 @@ impl SchedulerOptions {
         if self.path.is_empty() {
             return Err(BindingError::invalid_config(
                 "path",
-                "is empty; give a file path or \":memory:\"",
+                "is empty; give a file path, \":memory:\" or a postgresql:// URL",
             ));
         }
         let mut b = if self.path == MEMORY_PATH {
@@ -133,6 +135,9 @@ impl SchedulerOptions {
         } else {
             Scheduler::builder(&self.path)
         };
+        if let Some(schema) = &self.schema {
+            b = b.schema(schema.clone());
+        }
         let n = self.secrets.len();
         for (i, text) in self.secrets.iter().enumerate() {
             let secret = Secret::parse(text)

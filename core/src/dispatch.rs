@@ -8,9 +8,10 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::clock::Clock;
 use crate::job::{AttemptError, JobSigning};
 use crate::retry::{Verdict, classify_status, parse_retry_after};
+use crate::scheduler::engine::AttemptResult;
 use crate::signing::Signer;
-use crate::store::queries::{AttemptResult, Claimed, RESPONSE_BODY_LIMIT};
 use crate::store::to_ms;
+use crate::store::{Claimed, RESPONSE_BODY_LIMIT};
 
 /// Sends attempts over one pooled HTTP client.
 pub(crate) struct Dispatcher {

@@ -1,5 +1,7 @@
 //! The scheduler's error type.
 
+use std::fmt;
+
 use crate::cron::CronError;
 use crate::job::{JobId, JobState};
 use crate::signing::SigningError;
@@ -56,10 +58,10 @@ pub enum Error {
     /// The builder's options are inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// The SQLite store failed (I/O error, full disk, corrupt file, locked database...). The operation
-    /// that reported it was not applied.
+    /// The store (the SQLite file or the PostgreSQL database) failed: see [`StoreError::kind`]. The
+    /// operation that reported it was not applied.
     #[error("store error: {0}")]
-    Store(String),
+    Store(#[from] StoreError),
     /// The scheduler has been shut down.
     #[error("the scheduler is shut down")]
     Closed,
@@ -82,16 +84,130 @@ impl Error {
         }
     }
 
+    /// For a store error, what kind it is.
+    pub fn store_kind(&self) -> Option<StoreErrorKind> {
+        match self {
+            Error::Store(e) => Some(e.kind()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidJob {
             field,
             reason: reason.into(),
         }
     }
+
+    pub(crate) fn store(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Error::Store(StoreError::new(kind, message))
+    }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
-        Error::Store(e.to_string())
+/// What went wrong in the store, for callers that react differently to each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// Another process held a lock for too long (SQLite: the file's write lock past the busy
+    /// timeout; PostgreSQL: a lock timeout, deadlock or serialization conflict). Trying again later
+    /// usually works.
+    Busy,
+    /// The disk, or the database's space, is full.
+    Full,
+    /// The file or database is damaged, is not a timehook store, or holds a row this build cannot
+    /// read.
+    Corrupt,
+    /// The connection to the database was lost or could not be made (PostgreSQL).
+    ConnectionLost,
+    /// The store was written by a newer timehook; upgrade timehook to open it.
+    SchemaTooNew,
+    /// Reading or writing failed for another reason (I/O error, permission denied, a writer given
+    /// to an export failed).
+    Io,
+    /// Any other failure of the store.
+    Other,
+}
+
+impl StoreErrorKind {
+    /// The lowercase name, e.g. `busy`, `connection_lost`, exposed by the bindings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreErrorKind::Busy => "busy",
+            StoreErrorKind::Full => "full",
+            StoreErrorKind::Corrupt => "corrupt",
+            StoreErrorKind::ConnectionLost => "connection_lost",
+            StoreErrorKind::SchemaTooNew => "schema_too_new",
+            StoreErrorKind::Io => "io",
+            StoreErrorKind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure of the store: a [`StoreErrorKind`] to match on, a message, and the driver's error as
+/// the [`source`](std::error::Error::source) where there is one. Messages never carry a password.
+#[derive(Debug)]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl StoreError {
+    /// A store error of `kind`.
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        StoreError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A store error of `kind` caused by `source`.
+    pub fn with_source(
+        kind: StoreErrorKind,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError {
+            kind,
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// What kind of failure it is.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    /// What failed, in words.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The same error with `context` put in front of its message.
+    pub(crate) fn context(mut self, context: impl fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.kind)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

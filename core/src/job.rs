@@ -67,8 +67,12 @@ impl JobSigning {
     }
 
     pub(crate) fn from_db(s: &str) -> Result<Self> {
-        let v: serde_json::Value = serde_json::from_str(s)
-            .map_err(|e| Error::Store(format!("corrupt signing settings: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(s).map_err(|e| {
+            Error::store(
+                crate::error::StoreErrorKind::Corrupt,
+                format!("corrupt signing settings: {e}"),
+            )
+        })?;
         let text = |k: &str| v[k].as_str().map(str::to_owned);
         let scheme = match v["scheme"].as_str() {
             Some("hex_body") => Scheme::HexBody {

@@ -57,7 +57,7 @@ pub mod outcome;
 #[cfg(feature = "scheduler")]
 pub mod retry;
 #[cfg(feature = "scheduler")]
-mod scheduler;
+pub(crate) mod scheduler;
 #[cfg(feature = "scheduler")]
 mod store;
 
@@ -66,7 +66,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "scheduler")]
 pub use cron::MissedRunPolicy;
 #[cfg(feature = "scheduler")]
-pub use error::{Error, Result};
+pub use error::{Error, Result, StoreError, StoreErrorKind};
 #[cfg(feature = "scheduler")]
 pub use job::{
     Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobSigning, JobSpec, JobState,

@@ -23,7 +23,7 @@ pub const OPEN_OPTIONS: &str = "secret, signingKey, autostart, maxConcurrency, \
      perHostConcurrency, defaultTimeout, defaultRetry, defaultCronRetry, userAgent, \
      maxPayloadSize, retention, failedRetention, leaseDuration, pollInterval, missedRunGrace, \
      durability, clock, environment, disableEndpointsAfter, disableEndpointsMinFailures, \
-     disableEndpointOnGone, perHostRate, endpointLimits";
+     disableEndpointOnGone, perHostRate, endpointLimits, schema";
 
 /// The filters of `Scheduler.list`.
 pub const LIST_FILTERS: &str = "state, name, label, kind, createdAfter, createdBefore, \
@@ -275,6 +275,7 @@ pub fn scheduler_options(
                 o.clock = Some(clock.inner.clone());
             }
             "environment" => o.environment = Some(c.text(k, v)?),
+            "schema" => o.schema = Some(c.text(k, v)?),
             "disableEndpointsAfter" => o.disable_endpoints_after_ms = Some(c.millis(k, v)?),
             "disableEndpointsMinFailures" => {
                 let n = c.count(k, v)?;

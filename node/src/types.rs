@@ -142,6 +142,9 @@ pub struct OpenOptions {
     pub clock: Option<String>,
     /// A label such as `production`, sent as `environment` in subscription events.
     pub environment: Option<String>,
+    /// The PostgreSQL schema that holds timehook's tables (default `timehook`); only with a
+    /// `postgresql://` URL.
+    pub schema: Option<String>,
     /// How long an endpoint must fail continuously before it is disabled (default 5 days).
     pub disable_endpoints_after: Option<f64>,
     /// How many failed attempts, at least, before an endpoint is disabled (default 10).

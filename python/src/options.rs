@@ -112,6 +112,7 @@ pub fn scheduler_options(path: String, options: &Bound<'_, PyDict>) -> PyResult<
                 "missed_run_grace" => o.missed_run_grace_ms = Some(millis(k, &v)?),
                 "durability" => o.durability = Some(text(k, &v)?),
                 "environment" => o.environment = Some(text(k, &v)?),
+                "schema" => o.schema = Some(text(k, &v)?),
                 "disable_endpoints_after" => o.disable_endpoints_after_ms = Some(millis(k, &v)?),
                 "disable_endpoints_min_failures" => {
                     let n = count(k, &v)?;

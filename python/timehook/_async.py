@@ -127,6 +127,7 @@ class AsyncScheduler:
         disable_endpoint_on_gone: Optional[bool] = None,
         per_host_rate: Optional[float] = None,
         endpoint_limits: Optional[Mapping[str, EndpointLimit]] = None,
+        schema: Optional[str] = None,
     ) -> _Opening:
         """Opens the store; ``await`` the result, or use it with ``async with`` (which closes
         the scheduler at the end). Options as :meth:`timehook.Scheduler.open`."""
@@ -154,6 +155,7 @@ class AsyncScheduler:
             disable_endpoint_on_gone=disable_endpoint_on_gone,
             per_host_rate=per_host_rate,
             endpoint_limits=endpoint_limits,
+            schema=schema,
         )
         return _Opening(os.fspath(path), options)
 

@@ -87,9 +87,12 @@ class Scheduler:
         disable_endpoint_on_gone: Optional[bool] = None,
         per_host_rate: Optional[float] = None,
         endpoint_limits: Optional[Mapping[str, EndpointLimit]] = None,
+        schema: Optional[str] = None,
     ) -> Scheduler:
         """Opens (creating and migrating if needed) the store at ``path`` and, unless
-        ``autostart=False``, starts delivering. ``":memory:"`` opens an in-memory store.
+        ``autostart=False``, starts delivering. ``":memory:"`` opens an in-memory store, and a
+        ``postgresql://`` URL a PostgreSQL database shared by every process that opens it (its
+        tables in ``schema``, default ``"timehook"``).
 
         ``secret`` is a ``whsec_...`` signing secret or a list of them (newest first; every
         request then carries one signature per secret, for rotation). Without one, a secret is
@@ -134,6 +137,7 @@ class Scheduler:
             disable_endpoint_on_gone=disable_endpoint_on_gone,
             per_host_rate=per_host_rate,
             endpoint_limits=endpoint_limits,
+            schema=schema,
         )
         fspath = os.fspath(path)
         return cls(NativeScheduler.open(fspath, options), fspath)

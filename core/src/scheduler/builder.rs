@@ -9,6 +9,7 @@ use tokio::sync::{Notify, broadcast};
 
 use std::collections::HashMap;
 
+use super::engine::ReportParams;
 use super::flow::{EndpointLimits, Flow};
 use super::{Config, Inner, Scheduler};
 use crate::clock::{Clock, SystemClock};
@@ -16,10 +17,9 @@ use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use crate::signing::{Key, Secret, Signer, SigningKey, Verifier};
-use crate::store::outcomes::ReportParams;
-use crate::store::{Db, Durability, Location, queries};
+use crate::store::{Durability, Location, Store, transact};
 
-/// Key under which a generated signing secret is kept in the file.
+/// Key under which a generated signing secret is kept in the store.
 const GENERATED_SECRET_KEY: &str = "generated_signing_secret";
 /// Capacity of the event channel.
 const EVENT_CAPACITY: usize = 1024;
@@ -27,7 +27,8 @@ const EVENT_CAPACITY: usize = 1024;
 /// Options for a [`Scheduler`]; every option has a sensible default.
 #[must_use]
 pub struct SchedulerBuilder {
-    location: Location,
+    location: Result<Location>,
+    schema: Option<String>,
     secrets: Vec<Secret>,
     signing_keys: Vec<SigningKey>,
     signer: Option<Signer>,
@@ -42,16 +43,17 @@ pub struct SchedulerBuilder {
 
 impl SchedulerBuilder {
     pub(crate) fn new(path: impl Into<PathBuf>) -> Self {
-        Self::at(Location::File(path.into()))
+        Self::at(Location::parse(path.into()))
     }
 
     pub(crate) fn memory() -> Self {
-        Self::at(Location::Memory)
+        Self::at(Ok(Location::Memory))
     }
 
-    fn at(location: Location) -> Self {
+    fn at(location: Result<Location>) -> Self {
         SchedulerBuilder {
             location,
+            schema: None,
             secrets: Vec::new(),
             signing_keys: Vec::new(),
             signer: None,
@@ -235,6 +237,13 @@ impl SchedulerBuilder {
         self
     }
 
+    /// The PostgreSQL schema that holds timehook's tables (default `timehook`, or the URL's
+    /// `schema` parameter), created on first open. Only for a `postgresql://` store.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+
     /// Deliver on a runtime that the scheduler owns (two worker threads) instead of the caller's.
     pub fn own_runtime(mut self, own: bool) -> Self {
         self.own_runtime = own;
@@ -287,13 +296,23 @@ impl SchedulerBuilder {
     /// `Scheduler::start`.
     pub async fn open(self) -> Result<Scheduler> {
         self.validate()?;
-        let db = Db::open(self.location.clone(), self.durability)?;
+        let location = match (self.location?, &self.schema) {
+            #[cfg(feature = "postgres")]
+            (Location::Postgres(pg), Some(schema)) => {
+                Location::Postgres(Box::new(pg.with_schema(schema)?))
+            }
+            (_, Some(_)) => {
+                return Err(Error::Config(
+                    "schema applies to a PostgreSQL store (postgresql://...) only".into(),
+                ));
+            }
+            (location, None) => location,
+        };
+        let store = Store::open(location, self.durability).await?;
         let mut secrets = self.secrets;
         if secrets.is_empty() && self.signing_keys.is_empty() && self.signer.is_none() {
             let fresh = Secret::generate().expose_whsec();
-            let stored = db
-                .call(move |conn| queries::meta_init(conn, GENERATED_SECRET_KEY, &fresh))
-                .await?;
+            let stored = transact!(&store, |tx| tx.meta_init(GENERATED_SECRET_KEY, &fresh))?;
             secrets.push(Secret::parse(&stored)?);
         }
         let signer = match self.signer {
@@ -350,7 +369,7 @@ impl SchedulerBuilder {
         let inner = Inner {
             report,
             default_retry: super::validate::DefaultRetry::new(&self.config),
-            db,
+            store,
             clock: self.clock,
             config: self.config,
             dispatcher,

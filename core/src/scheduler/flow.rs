@@ -1,11 +1,13 @@
 //! Flow control per endpoint (origin): a bound on requests in flight and a rate in requests per
-//! second, kept in memory by the worker. Origins at their limit are left out of claims, so a herd of
-//! jobs for one receiver never holds delivery slots that other receivers could use.
+//! second. Both hold for every process sharing the store together: the deliveries in flight are
+//! the executions running in the store, and the rate's token bucket is kept in the store, both read
+//! and changed inside the claim's transaction (which claims of other processes wait for). Origins
+//! at their limit are left out of claims, so a herd of jobs for one receiver never holds delivery
+//! slots that other receivers could use.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
 
-use tokio::sync::Semaphore;
+use crate::store::{Claimed, FlowState, RateState};
 
 /// Limits for one endpoint.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,20 +19,11 @@ pub struct EndpointLimits {
     pub per_second: Option<f64>,
 }
 
-#[derive(Debug)]
-struct OriginState {
-    in_flight: usize,
-    tokens: f64,
-    refilled_at: i64,
-    slots: Arc<Semaphore>,
-}
-
-/// The worker's view of every endpoint it is sending to.
+/// The limits of every endpoint, as configured on this scheduler.
 #[derive(Debug)]
 pub(crate) struct Flow {
     default: EndpointLimits,
     overrides: HashMap<String, EndpointLimits>,
-    state: Mutex<HashMap<String, OriginState>>,
 }
 
 /// How much the next claim may take, per endpoint.
@@ -40,8 +33,10 @@ pub(crate) struct Plan {
     pub rooms: HashMap<String, usize>,
     /// Room for an endpoint not listed.
     pub default_room: usize,
-    /// Endpoints with no room, left out of claims and wake-ups.
-    pub blocked: Vec<String>,
+    /// Endpoints not to claim for: disabled, or with no room.
+    pub excluded: HashSet<String>,
+    /// Whether any endpoint is held back by its limits (not only disabled).
+    pub blocked: bool,
     /// When the earliest rate-limited endpoint may send again (ms).
     pub until: Option<i64>,
     /// How many deliveries must finish before a blocked endpoint is worth a new claim: a quarter
@@ -51,124 +46,118 @@ pub(crate) struct Plan {
 
 impl Flow {
     pub(crate) fn new(default: EndpointLimits, overrides: HashMap<String, EndpointLimits>) -> Self {
-        Flow {
-            default,
-            overrides,
-            state: Mutex::new(HashMap::new()),
-        }
+        Flow { default, overrides }
     }
 
     pub(crate) fn limits(&self, origin: &str) -> EndpointLimits {
         self.overrides.get(origin).copied().unwrap_or(self.default)
     }
 
-    fn refill(limits: EndpointLimits, s: &mut OriginState, now: i64) {
-        if let Some(rate) = limits.per_second {
-            let elapsed = (now - s.refilled_at).max(0) as f64 / 1000.0;
-            s.tokens = (s.tokens + elapsed * rate).min(rate.max(1.0));
-        }
-        s.refilled_at = now;
+    /// Whether any endpoint has a rate limit (then claims keep token buckets in the store).
+    fn rates_in_use(&self) -> bool {
+        self.default.per_second.is_some() || self.overrides.values().any(|l| l.per_second.is_some())
     }
 
-    /// Counts a claimed delivery to `origin` and reserves its turn: returns its in-flight slot and
-    /// the instant (ms) before which it must not be sent.
-    pub(crate) fn admit(&self, origin: &str, now: i64) -> (Arc<Semaphore>, i64) {
-        let limits = self.limits(origin);
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let s = state
-            .entry(origin.to_owned())
-            .or_insert_with(|| OriginState {
-                in_flight: 0,
-                tokens: limits.per_second.map_or(0.0, |r| r.max(1.0)),
-                refilled_at: now,
-                slots: Arc::new(Semaphore::new(limits.max_in_flight)),
-            });
-        Self::refill(limits, s, now);
-        s.in_flight += 1;
-        let send_at = match limits.per_second {
-            Some(rate) => {
-                s.tokens -= 1.0;
-                if s.tokens >= 0.0 {
-                    now
-                } else {
-                    now + (-s.tokens / rate * 1000.0).ceil() as i64
-                }
+    /// The tokens of an endpoint's bucket at `now`: a full bucket (one second's worth, at least
+    /// one) unless the store says otherwise. `None` without a rate.
+    fn tokens(limits: EndpointLimits, stored: Option<&RateState>, now: i64) -> Option<f64> {
+        let rate = limits.per_second?;
+        let burst = rate.max(1.0);
+        Some(match stored {
+            Some(s) => {
+                let elapsed = (now - s.refilled_at).max(0) as f64 / 1000.0;
+                (s.tokens + elapsed * rate).min(burst)
             }
-            None => now,
-        };
-        (s.slots.clone(), send_at)
+            None => burst,
+        })
     }
 
-    /// A delivery to `origin` has finished.
-    pub(crate) fn release(&self, origin: &str) {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(s) = state.get_mut(origin) {
-            s.in_flight = s.in_flight.saturating_sub(1);
-        }
-    }
-
-    fn room(limits: EndpointLimits, s: Option<&OriginState>) -> usize {
-        let in_flight = s.map_or(0, |s| s.in_flight);
-        let slots = limits.max_in_flight.saturating_sub(in_flight);
-        match limits.per_second {
-            Some(rate) => {
-                let tokens = s.map_or(rate.max(1.0), |s| s.tokens);
-                slots.min(tokens.max(0.0).floor() as usize)
-            }
+    fn room(limits: EndpointLimits, running: usize, tokens: Option<f64>) -> usize {
+        let slots = limits.max_in_flight.saturating_sub(running);
+        match tokens {
+            Some(t) => slots.min(t.max(0.0).floor() as usize),
             None => slots,
         }
     }
 
     /// How many executions of each endpoint the next claim may take at `now`: what its in-flight
-    /// bound and its rate tokens leave.
-    pub(crate) fn plan(&self, now: i64) -> Plan {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut rooms = HashMap::new();
-        let mut blocked = Vec::new();
-        let mut until: Option<i64> = None;
+    /// bound leaves, given the deliveries in flight to it from every process, and what its rate's
+    /// tokens leave.
+    pub(crate) fn plan(&self, state: &FlowState, now: i64) -> Plan {
+        let mut plan = Plan {
+            default_room: Self::room(self.default, 0, Self::tokens(self.default, None, now)),
+            excluded: state.disabled.clone(),
+            ..Plan::default()
+        };
         let mut refill = usize::MAX;
-        state.retain(|origin, s| {
-            let limits = self.overrides.get(origin).copied().unwrap_or(self.default);
-            Self::refill(limits, s, now);
-            let rested = limits.per_second.is_none_or(|r| s.tokens >= r.max(1.0));
-            if s.in_flight == 0 && rested {
-                return false; // idle and rested: forget it
-            }
-            let room = Self::room(limits, Some(s));
+        let origins: HashSet<&String> = state
+            .running
+            .keys()
+            .chain(state.rates.keys())
+            .chain(self.overrides.keys())
+            .collect();
+        for origin in origins {
+            let limits = self.limits(origin);
+            let running = state.running.get(origin).copied().unwrap_or(0);
+            let tokens = Self::tokens(limits, state.rates.get(origin), now);
+            let room = Self::room(limits, running, tokens);
             if room == 0 {
-                blocked.push(origin.clone());
+                plan.excluded.insert(origin.clone());
+                plan.blocked = true;
                 refill = refill.min((limits.max_in_flight / 4).max(1));
-                if s.in_flight < limits.max_in_flight
-                    && let Some(rate) = limits.per_second
+                if running < limits.max_in_flight
+                    && let (Some(rate), Some(t)) = (limits.per_second, tokens)
                 {
-                    let at = now + ((1.0 - s.tokens) / rate * 1000.0).ceil() as i64;
-                    until = Some(until.map_or(at, |u| u.min(at)));
+                    let at = now + ((1.0 - t) / rate * 1000.0).ceil() as i64;
+                    plan.until = Some(plan.until.map_or(at, |u| u.min(at)));
                 }
             }
-            rooms.insert(origin.clone(), room);
-            true
-        });
-        for (origin, limits) in &self.overrides {
-            if !rooms.contains_key(origin) {
-                rooms.insert(origin.clone(), Self::room(*limits, None));
+            plan.rooms.insert(origin.clone(), room);
+        }
+        plan.refill = refill.min(self.default.max_in_flight.div_ceil(4)).max(1);
+        plan
+    }
+
+    /// The token buckets to store after a claim took `claimed` at `now`: each endpoint claimed
+    /// for pays one token per execution, and a stored bucket that is full again is forgotten.
+    pub(crate) fn spend(
+        &self,
+        state: &FlowState,
+        claimed: &[Claimed],
+        now: i64,
+    ) -> Vec<(String, Option<RateState>)> {
+        if !self.rates_in_use() {
+            return Vec::new();
+        }
+        let mut taken: HashMap<&str, usize> = HashMap::new();
+        for c in claimed {
+            *taken.entry(c.origin.as_str()).or_default() += 1;
+        }
+        let mut changes = Vec::new();
+        for (origin, n) in &taken {
+            let limits = self.limits(origin);
+            if let Some(tokens) = Self::tokens(limits, state.rates.get(*origin), now) {
+                let state = RateState {
+                    tokens: tokens - *n as f64,
+                    refilled_at: now,
+                };
+                changes.push(((*origin).to_owned(), Some(state)));
             }
         }
-        Plan {
-            rooms,
-            default_room: Self::room(self.default, None),
-            blocked,
-            until,
-            refill: refill.min(self.default.max_in_flight.div_ceil(4)).max(1),
+        for (origin, stored) in &state.rates {
+            if taken.contains_key(origin.as_str()) {
+                continue;
+            }
+            let limits = self.limits(origin);
+            let full = match (limits.per_second, Self::tokens(limits, Some(stored), now)) {
+                (Some(rate), Some(t)) => t >= rate.max(1.0),
+                _ => true,
+            };
+            if full {
+                changes.push((origin.clone(), None));
+            }
         }
+        changes
     }
 }
 
@@ -190,43 +179,93 @@ mod tests {
         of.iter().map(|(o, n)| ((*o).to_owned(), *n)).collect()
     }
 
+    fn running(of: &[(&str, usize)]) -> FlowState {
+        FlowState {
+            running: rooms(of),
+            ..FlowState::default()
+        }
+    }
+
+    fn claimed(origin: &str, n: usize) -> Vec<Claimed> {
+        let c = crate::store::Claimed {
+            execution_id: "exec_1".parse().unwrap(),
+            in_job_row: true,
+            job_id: "job_1".parse().unwrap(),
+            attempt: 1,
+            due_at: 0,
+            url: format!("{origin}/"),
+            method: crate::job::Method::Post,
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: std::time::Duration::from_secs(1),
+            signing: None,
+            kind: crate::job::JobKind::Once,
+            retry: String::new(),
+            budget_start: 0,
+            name: None,
+            origin: origin.to_owned(),
+            on_success_url: None,
+            on_failure_url: None,
+            internal: crate::store::Internal::User,
+        };
+        vec![c; n]
+    }
+
+    /// The store's state after `changes` were saved.
+    fn apply(state: &mut FlowState, changes: Vec<(String, Option<RateState>)>) {
+        for (origin, rate) in changes {
+            match rate {
+                Some(r) => state.rates.insert(origin, r),
+                None => state.rates.remove(&origin),
+            };
+        }
+    }
+
     #[test]
-    fn the_rate_spaces_sends_and_blocks_until_a_token_is_back() {
+    fn the_rate_allows_a_burst_then_blocks_until_a_token_is_back() {
         let f = flow(100, Some(10.0));
-        let sends: Vec<i64> = (0..12).map(|_| f.admit("a", 0).1).collect();
-        // A one-second burst of 10, then one every 100 ms.
-        assert_eq!(&sends[..10], &[0; 10]);
-        assert_eq!(&sends[10..], &[100, 200]);
-        let p = f.plan(0);
-        assert_eq!((p.blocked.len(), p.until), (1, Some(300)));
-        assert_eq!(p.rooms, rooms(&[("a", 0)]));
-        let p = f.plan(300);
-        assert_eq!(
-            (p.blocked.len(), p.rooms),
-            (0, rooms(&[("a", 1)])),
-            "a token is back at 300 ms"
+        let mut state = FlowState::default();
+        // A fresh endpoint has a full bucket: one second's worth.
+        let p = f.plan(&state, 0);
+        assert_eq!(p.default_room, 10);
+        let changes = f.spend(&state, &claimed("a", 10), 0);
+        apply(&mut state, changes);
+        let p = f.plan(&state, 0);
+        assert!(p.excluded.contains("a") && p.blocked);
+        assert_eq!(p.until, Some(100), "a token is back after 100 ms");
+        let p = f.plan(&state, 100);
+        assert_eq!(p.rooms, rooms(&[("a", 1)]));
+        assert!(p.excluded.is_empty());
+        // A bucket that is full again is forgotten.
+        let changes = f.spend(&state, &[], 1_000);
+        assert_eq!(changes, vec![("a".to_owned(), None)]);
+    }
+
+    #[test]
+    fn the_in_flight_bound_counts_deliveries_of_every_process() {
+        let f = flow(2, None);
+        assert_eq!(f.plan(&running(&[("a", 1)]), 0).rooms, rooms(&[("a", 1)]));
+        let p = f.plan(&running(&[("a", 2), ("b", 1)]), 0);
+        assert_eq!(p.excluded, HashSet::from(["a".to_owned()]));
+        assert_eq!(p.default_room, 2);
+        assert_eq!(p.rooms["b"], 1);
+        assert!(f.plan(&FlowState::default(), 0).rooms.is_empty());
+        assert!(
+            f.spend(&running(&[]), &claimed("a", 2), 0).is_empty(),
+            "no rates, nothing kept"
         );
     }
 
     #[test]
-    fn the_in_flight_bound_blocks_an_origin_and_release_unblocks_it() {
+    fn disabled_endpoints_are_excluded_without_counting_as_blocked() {
         let f = flow(2, None);
-        f.admit("a", 0);
-        assert_eq!(f.plan(0).rooms, rooms(&[("a", 1)]));
-        f.admit("a", 0);
-        f.admit("b", 0);
-        let p = f.plan(0);
-        assert_eq!(p.blocked, ["a"]);
-        assert_eq!(p.default_room, 2);
-        f.release("a");
-        assert!(f.plan(0).blocked.is_empty());
-        f.release("a");
-        f.release("b");
-        assert!(f.plan(0).rooms.is_empty());
-        assert!(
-            f.state.lock().unwrap().is_empty(),
-            "idle origins are forgotten"
-        );
+        let state = FlowState {
+            disabled: HashSet::from(["d".to_owned()]),
+            ..FlowState::default()
+        };
+        let p = f.plan(&state, 0);
+        assert!(p.excluded.contains("d"));
+        assert!(!p.blocked);
     }
 
     #[test]
@@ -246,11 +285,17 @@ mod tests {
             },
             o,
         );
-        assert_eq!(f.admit("slow", 0).1, 0);
-        assert_eq!(f.admit("slow", 0).1, 1000);
-        assert_eq!(f.admit("fast", 0).1, 0);
-        let p = f.plan(0);
+        let mut state = running(&[("fast", 1)]);
+        let p = f.plan(&state, 0);
         assert_eq!(p.default_room, 8);
-        assert_eq!(p.rooms, rooms(&[("fast", 7), ("slow", 0)]));
+        assert_eq!(p.rooms, rooms(&[("fast", 7), ("slow", 1)]));
+        let changes = f.spend(&state, &claimed("slow", 1), 0);
+        apply(&mut state, changes);
+        state.running.insert("slow".into(), 1);
+        let p = f.plan(&state, 0);
+        assert_eq!(p.rooms["slow"], 0);
+        state.running.remove("slow");
+        assert_eq!(f.plan(&state, 500).until, Some(1000));
+        assert_eq!(f.plan(&state, 1000).rooms["slow"], 1);
     }
 }

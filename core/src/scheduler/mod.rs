@@ -2,6 +2,7 @@
 //! claim → dispatch → record loop.
 
 mod builder;
+pub(crate) mod engine;
 mod flow;
 mod runner;
 mod validate;
@@ -27,8 +28,8 @@ use crate::job::{Attempt, ExecutionId, Job, JobId, JobSpec, ListFilter};
 use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::retry::RetryPolicy;
 use crate::signing::{Secret, Verifier};
-use crate::store::outcomes::{self, ReportParams};
-use crate::store::{Db, queries, to_ms};
+use crate::store::{EXPORT_COLUMNS, Store, to_ms, transact};
+use engine::ReportParams;
 
 /// Default per-attempt timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,7 +55,7 @@ pub const CLAIM_BATCH: usize = 512;
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 
 pub use crate::outcome::Event;
-pub use crate::store::outcomes::{DeadLetterFilter, ExportFilter};
+pub use crate::store::{DeadLetterFilter, ExportFilter};
 
 /// The format of `Scheduler::export_attempts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +92,7 @@ pub(crate) struct Config {
 }
 
 pub(crate) struct Inner {
-    pub(crate) db: Db,
+    pub(crate) store: Store,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: Config,
     /// The config's default retry policies, serialised.
@@ -99,7 +100,7 @@ pub(crate) struct Inner {
     pub(crate) dispatcher: Dispatcher,
     pub(crate) verifier: Verifier,
     pub(crate) secrets: Vec<Secret>,
-    /// Identifies this scheduler's leases in the file.
+    /// Identifies this scheduler's leases in the store.
     pub(crate) owner: String,
     pub(crate) nudge: Notify,
     /// When the loop plans to wake next (ms); a job due earlier nudges it. `i64::MAX` while the loop
@@ -115,7 +116,8 @@ struct Running {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// A durable webhook scheduler over one SQLite file.
+/// A durable webhook scheduler over one SQLite file, or over a PostgreSQL database shared by many
+/// processes.
 ///
 /// Every method that changes a job returns only after the change is committed to the file. Call
 /// [`Scheduler::start`] to begin delivering, or [`Scheduler::run_due`] to deliver what is due now and
@@ -187,11 +189,16 @@ impl Scheduler {
         let earliest = jobs.iter().map(|j| j.due_at).min();
         // The jobs come back to be freed here rather than on the store thread, which every
         // caller waits for.
-        let (ids, _jobs) = self
-            .inner
-            .db
-            .call(move |conn| Ok((queries::insert_jobs(conn, &jobs, to_ms(now))?, jobs)))
-            .await?;
+        let now_ms = to_ms(now);
+        let soon =
+            earliest.is_some_and(|due| due <= now_ms + millis(self.inner.config.poll_interval));
+        let (ids, _jobs) = transact!(&self.inner.store, |tx| async move {
+            let ids = tx.insert_jobs(&jobs, now_ms).await?;
+            if soon {
+                tx.notify().await?;
+            }
+            Ok((ids, jobs))
+        })?;
         if let Some(due) = earliest {
             self.inner.nudge_if_before(due);
         }
@@ -201,63 +208,62 @@ impl Scheduler {
     /// One job.
     pub async fn get(&self, id: &JobId) -> Result<Job> {
         let id = id.clone();
-        self.inner
-            .db
-            .call(move |conn| queries::get(conn, &id))
-            .await
+        transact!(&self.inner.store, |tx| async move {
+            tx.get(&id).await?.ok_or(Error::NotFound(id))
+        })
     }
 
     /// A page of jobs matching `filter`, in creation order. Pass the last id as `filter.after` for the
     /// next page.
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Job>> {
         let filter = filter.clone();
-        self.inner
-            .db
-            .call(move |conn| queries::list(conn, &filter))
-            .await
+        transact!(&self.inner.store, |tx| tx.list(&filter))
     }
 
     /// Every attempt of a job (of every occurrence, for a cron job), oldest first.
     pub async fn attempts(&self, id: &JobId) -> Result<Vec<Attempt>> {
         let id = id.clone();
-        self.inner
-            .db
-            .call(move |conn| queries::attempts(conn, &id))
-            .await
+        transact!(&self.inner.store, |tx| async move {
+            if tx.job_state(&id).await?.is_none() {
+                return Err(Error::NotFound(id));
+            }
+            tx.attempts(&id).await
+        })
     }
 
     /// Cancels a job. A scheduled or retrying job never fires afterwards; a cron job stops. An attempt
     /// already in flight finishes but is not retried.
     pub async fn cancel(&self, id: &JobId) -> Result<()> {
-        self.change(id, queries::cancel).await
+        let (id, now) = (id.clone(), self.now_ms());
+        transact!(&self.inner.store, |tx| engine::cancel(tx, &id, now))
     }
 
     /// Moves a scheduled or retrying one-time job to `at` (in the past means "due now").
     pub async fn reschedule(&self, id: &JobId, at: DateTime<Utc>) -> Result<()> {
-        let (id, now) = (id.clone(), to_ms(self.inner.clock.now()));
+        let (id, now) = (id.clone(), self.now_ms());
         let at = to_ms(at);
-        self.inner
-            .db
-            .call(move |conn| queries::reschedule(conn, &id, at, now))
-            .await?;
+        transact!(&self.inner.store, |tx| engine::reschedule(tx, &id, at, now))?;
         self.inner.nudge_if_before(at);
         Ok(())
     }
 
     /// Pauses a cron job: no occurrence fires until [`Scheduler::resume`].
     pub async fn pause(&self, id: &JobId) -> Result<()> {
-        self.change(id, queries::pause).await
+        let (id, now) = (id.clone(), self.now_ms());
+        transact!(&self.inner.store, |tx| engine::pause(tx, &id, now))
     }
 
     /// Resumes a paused cron job from its next occurrence; those during the pause are skipped.
     pub async fn resume(&self, id: &JobId) -> Result<()> {
-        self.change(id, queries::resume).await
+        let (id, now) = (id.clone(), self.now_ms());
+        transact!(&self.inner.store, |tx| engine::resume(tx, &id, now))
     }
 
     /// Runs a job now: a new occurrence of a cron job (its schedule is unchanged), or the pending run
     /// of a one-time job. Returns the execution id that the delivery will carry as `webhook-id`.
     pub async fn trigger(&self, id: &JobId) -> Result<ExecutionId> {
-        let exec = self.change(id, queries::trigger).await?;
+        let (id, now) = (id.clone(), self.now_ms());
+        let exec = transact!(&self.inner.store, |tx| engine::trigger(tx, &id, now))?;
         self.inner.nudge.notify_one();
         Ok(exec)
     }
@@ -265,23 +271,19 @@ impl Scheduler {
     /// Re-queues a failed job (a dead letter) now, with a fresh retry budget and the same `webhook-id`.
     /// For a cron job, re-queues its failed occurrences.
     pub async fn retry(&self, id: &JobId) -> Result<()> {
-        self.change(id, queries::retry).await?;
+        let (id, now) = (id.clone(), self.now_ms());
+        transact!(&self.inner.store, |tx| engine::retry(tx, &id, now))?;
         self.inner.nudge.notify_one();
         Ok(())
     }
 
-    async fn change<T: Send + 'static>(
-        &self,
-        id: &JobId,
-        f: fn(&rusqlite::Connection, &JobId, i64) -> Result<T>,
-    ) -> Result<T> {
-        let (id, now) = (id.clone(), to_ms(self.inner.clock.now()));
-        self.inner.db.call(move |conn| f(conn, &id, now)).await
+    fn now_ms(&self) -> i64 {
+        to_ms(self.inner.clock.now())
     }
 
     /// Subscribes `url` to `events`: each event is delivered there as a signed Standard Webhooks
     /// message `{"type", "timestamp", "data"}`, durably and with retries. Returns the subscription's
-    /// id. Subscriptions live in the file.
+    /// id. Subscriptions live in the store, shared by every process using it.
     pub async fn subscribe(&self, url: &str, events: &[EventType]) -> Result<Subscription> {
         validate::validate_url(url)?;
         if events.is_empty() {
@@ -297,10 +299,7 @@ impl Scheduler {
             created_at: self.inner.clock.now(),
         };
         let stored = subscription.clone();
-        self.inner
-            .db
-            .call(move |conn| outcomes::subscribe(conn, &stored))
-            .await?;
+        transact!(&self.inner.store, |tx| tx.subscribe(&stored))?;
         Ok(subscription)
     }
 
@@ -310,11 +309,7 @@ impl Scheduler {
     /// [`Error::SubscriptionNotFound`] for an unknown id.
     pub async fn unsubscribe(&self, id: &str) -> Result<()> {
         let owned = id.to_owned();
-        let existed = self
-            .inner
-            .db
-            .call(move |conn| outcomes::unsubscribe(conn, &owned))
-            .await?;
+        let existed = transact!(&self.inner.store, |tx| tx.unsubscribe(&owned))?;
         if existed {
             Ok(())
         } else {
@@ -324,12 +319,12 @@ impl Scheduler {
 
     /// Every subscription.
     pub async fn subscriptions(&self) -> Result<Vec<Subscription>> {
-        self.inner.db.call(outcomes::subscriptions).await
+        transact!(&self.inner.store, |tx| tx.subscriptions())
     }
 
     /// Endpoints that are failing or disabled.
     pub async fn endpoints(&self) -> Result<Vec<Endpoint>> {
-        self.inner.db.call(outcomes::endpoints).await
+        transact!(&self.inner.store, |tx| tx.endpoints())
     }
 
     /// Re-enables a disabled endpoint (`scheme://host:port`, or any URL on it): its held jobs are
@@ -340,11 +335,11 @@ impl Scheduler {
     pub async fn enable_endpoint(&self, origin_or_url: &str) -> Result<()> {
         let origin = crate::outcome::origin_of(origin_or_url);
         let key = origin.clone();
-        let was = self
-            .inner
-            .db
-            .call(move |conn| outcomes::enable_endpoint(conn, &key))
-            .await?;
+        let was = transact!(&self.inner.store, |tx| async move {
+            let was = tx.enable_endpoint(&key).await?;
+            tx.notify().await?;
+            Ok(was)
+        })?;
         if !was {
             return Err(Error::EndpointNotDisabled(origin));
         }
@@ -356,12 +351,10 @@ impl Scheduler {
     /// instance everything that failed during an outage, due now with a fresh retry budget and the
     /// same `webhook-id`s. Returns how many were re-queued.
     pub async fn retry_failed(&self, filter: &DeadLetterFilter) -> Result<usize> {
-        let (filter, now) = (filter.clone(), to_ms(self.inner.clock.now()));
-        let n = self
-            .inner
-            .db
-            .call(move |conn| outcomes::retry_failed(conn, &filter, now))
-            .await?;
+        let (filter, now) = (filter.clone(), self.now_ms());
+        let n = transact!(&self.inner.store, |tx| engine::retry_failed(
+            tx, &filter, now
+        ))?;
         self.inner.nudge.notify_one();
         Ok(n)
     }
@@ -369,10 +362,7 @@ impl Scheduler {
     /// Deletes every dead letter matching `filter`, with its attempts. Returns how many were deleted.
     pub async fn purge(&self, filter: &DeadLetterFilter) -> Result<usize> {
         let filter = filter.clone();
-        self.inner
-            .db
-            .call(move |conn| outcomes::purge(conn, &filter))
-            .await
+        transact!(&self.inner.store, |tx| engine::purge(tx, &filter))
     }
 
     /// Delivers a signed sample event of type `event` to `url` now, and returns the attempt. The
@@ -413,28 +403,16 @@ impl Scheduler {
             }
             .to_json(self.inner.report.environment.as_deref()),
         };
-        let body = outcomes::event_body(event, data, to_ms(now));
+        let body = engine::event_body(event, data, to_ms(now));
         let mut report = self.inner.report.clone();
         report.retry = serde_json::to_string(&RetryPolicy::none()).expect("policies serialise");
         let (url, owner) = (url.to_owned(), self.inner.owner.clone());
         let lease =
             i64::try_from(self.inner.config.lease_duration.as_millis()).unwrap_or(i64::MAX / 4);
         let now_ms = to_ms(now);
-        let claimed = self
-            .inner
-            .db
-            .call(move |conn| {
-                let id = outcomes::insert_internal(
-                    conn,
-                    &report,
-                    &url,
-                    &body,
-                    queries::Internal::Test,
-                    now_ms,
-                )?;
-                queries::claim_job(conn, &owner, &id, now_ms, lease)
-            })
-            .await?;
+        let claimed = transact!(&self.inner.store, |tx| engine::insert_and_claim_test(
+            tx, &report, &url, &body, &owner, now_ms, lease
+        ))?;
         runner::attempt_now(&self.inner, claimed).await
     }
 
@@ -452,28 +430,27 @@ impl Scheduler {
             Csv(Box<csv::Writer<W>>),
             Json(W),
         }
-        let failed =
-            |e: &dyn std::fmt::Display| Error::Store(format!("cannot write the export: {e}"));
+        let failed = |e: &dyn std::fmt::Display| {
+            Error::store(
+                crate::error::StoreErrorKind::Io,
+                format!("cannot write the export: {e}"),
+            )
+        };
         let mut sink = match format {
             ExportFormat::Csv => {
                 let mut w = csv::WriterBuilder::new()
                     .has_headers(false)
                     .from_writer(out);
-                w.write_record(outcomes::EXPORT_COLUMNS)
-                    .map_err(|e| failed(&e))?;
+                w.write_record(EXPORT_COLUMNS).map_err(|e| failed(&e))?;
                 Sink::Csv(Box::new(w))
             }
             ExportFormat::JsonLines => Sink::Json(out),
         };
-        let mut after = (i64::MIN, String::new(), 0u32);
+        let mut after: crate::store::ExportCursor = (i64::MIN, String::new(), 0u32);
         let mut written = 0u64;
         loop {
             let (f, from) = (filter.clone(), after.clone());
-            let page = self
-                .inner
-                .db
-                .call(move |conn| outcomes::export_page(conn, &f, &from, PAGE))
-                .await?;
+            let page = transact!(&self.inner.store, |tx| tx.export_page(&f, &from, PAGE))?;
             for row in &page {
                 match &mut sink {
                     Sink::Csv(w) => w.serialize(row).map_err(|e| failed(&e))?,
@@ -514,7 +491,7 @@ impl Scheduler {
     }
 
     /// The HMAC secrets requests are signed with (the first is the newest). When none was configured,
-    /// this is the secret generated for the file on first open and kept in it.
+    /// this is the secret generated for the store on first open and kept in it.
     pub fn secrets(&self) -> &[Secret] {
         &self.inner.secrets
     }
@@ -552,8 +529,12 @@ impl Scheduler {
         let running = self.running.lock().expect("lock poisoned").take();
         if let Some(Running { stop, task }) = running {
             let _ = stop.send(Some(grace));
-            task.await
-                .map_err(|e| Error::Store(format!("the delivery loop failed: {e}")))?;
+            task.await.map_err(|e| {
+                Error::store(
+                    crate::error::StoreErrorKind::Other,
+                    format!("the delivery loop failed: {e}"),
+                )
+            })?;
         }
         Ok(())
     }
@@ -578,6 +559,10 @@ impl Drop for Scheduler {
     }
 }
 
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
 impl Inner {
     pub(crate) fn nudge_if_before(&self, due_ms: i64) {
         if due_ms <= self.planned_wake.load(Ordering::SeqCst) {
@@ -592,8 +577,6 @@ impl Inner {
             cut(self.config.retention),
             cut(self.config.failed_retention),
         );
-        self.db
-            .call(move |conn| queries::prune(conn, done, failed))
-            .await
+        transact!(&self.store, |tx| tx.prune(done, failed))
     }
 }

@@ -9,14 +9,12 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::flow::Plan;
-use super::{CLAIM_BATCH, Event, Inner, PRUNE_INTERVAL};
+use super::engine::{self, Recorded, Tick, TickParams};
+use super::{CLAIM_BATCH, Event, Inner, PRUNE_INTERVAL, millis};
 use crate::error::Result;
 use crate::job::Attempt;
 use crate::retry::Verdict;
-use crate::store::outcomes;
-use crate::store::queries::{self, Claimed, Tick, TickParams};
-use crate::store::{from_ms, to_ms};
+use crate::store::{Claimed, Interrupted, from_ms, to_ms, transact};
 
 /// Counter of attempts, labelled `outcome` = `success`, `retry` or `failure`.
 pub const METRIC_ATTEMPTS: &str = "timehook_attempts_total";
@@ -35,19 +33,17 @@ const GAUGE_INTERVAL: Duration = Duration::from_secs(15);
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
 impl Inner {
-    async fn tick(&self, limit: usize, plan: Plan) -> Result<Tick> {
+    async fn tick(self: &Arc<Self>, limit: usize) -> Result<Tick> {
         let params = TickParams {
             owner: self.owner.clone(),
             now: to_ms(self.clock.now()),
-            blocked: plan.blocked,
-            rooms: plan.rooms,
-            default_room: plan.default_room,
             lease_ms: millis(self.config.lease_duration),
             limit,
             missed_grace: chrono::Duration::from_std(self.config.missed_run_grace)
                 .unwrap_or(chrono::Duration::MAX),
         };
-        self.db.call(move |conn| queries::tick(conn, &params)).await
+        let inner = self.clone();
+        transact!(&self.store, |tx| engine::tick(tx, &params, &inner.flow))
     }
 
     async fn renew_leases(&self) {
@@ -55,18 +51,10 @@ impl Inner {
             self.owner.clone(),
             to_ms(self.clock.now()) + millis(self.config.lease_duration),
         );
-        if let Err(e) = self
-            .db
-            .call(move |conn| queries::renew_leases(conn, &owner, until))
-            .await
-        {
+        if let Err(e) = transact!(&self.store, |tx| tx.renew_leases(&owner, until)) {
             tracing::warn!(error = %e, "cannot renew leases");
         }
     }
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
 /// Ticks every third of the lease: the live worker renews its leases so they never run out under
@@ -78,31 +66,23 @@ fn lease_renewal(inner: &Inner) -> tokio::time::Interval {
     renew
 }
 
-/// Counts a claimed execution against its endpoint's limits and starts delivering it.
+/// Starts delivering a claimed execution (the claim kept it within its endpoint's limits).
 fn spawn_delivery(tasks: &mut JoinSet<()>, inner: &Arc<Inner>, c: Claimed) {
-    let (slot, send_at) = inner.flow.admit(&c.origin, to_ms(inner.clock.now()));
-    tasks.spawn(deliver(inner.clone(), c, slot, send_at));
+    tasks.spawn(deliver(inner.clone(), c));
 }
 
-/// Sends one claimed execution, no earlier than `send_at` and within its endpoint's in-flight
-/// bound, and records the outcome.
-async fn deliver(inner: Arc<Inner>, c: Claimed, slot: Arc<tokio::sync::Semaphore>, send_at: i64) {
-    let origin = c.origin.clone();
+/// Sends one claimed execution and records the outcome.
+async fn deliver(inner: Arc<Inner>, c: Claimed) {
     let execution = c.execution_id.clone();
-    let _permit = slot.acquire_owned().await;
-    if send_at > to_ms(inner.clock.now()) {
-        inner.clock.sleep_until(from_ms(send_at)).await;
-    }
     match attempt_and_record(&inner, c).await {
         Ok(recorded) => publish(&inner, recorded),
         // The lease runs out and another claim delivers it again, with the same webhook-id.
         Err(e) => tracing::warn!(execution = %execution, error = %e, "cannot record attempt"),
     }
-    inner.flow.release(&origin);
 }
 
 /// Sends one attempt in a tracing span, records it, and counts it in the metrics.
-async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<queries::Recorded> {
+async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<Recorded> {
     let span = tracing::info_span!("timehook.attempt", job = %c.job_id, execution = %c.execution_id,
         attempt = c.attempt, url = %c.url);
     let result = inner
@@ -121,15 +101,14 @@ async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<queries::R
     metrics::histogram!(METRIC_ATTEMPT_SECONDS).record(result.duration_ms as f64 / 1000.0);
     metrics::histogram!(METRIC_LATENESS_SECONDS).record(lateness);
     let (owner, report) = (inner.owner.clone(), inner.report.clone());
-    inner
-        .db
-        .call(move |conn| queries::record(conn, &owner, &report, &c, &result, now))
-        .await
+    transact!(&inner.store, |tx| engine::record(
+        tx, &owner, &report, &c, &result, now
+    ))
 }
 
 /// Tells listeners about a recorded attempt and the events it raised.
-fn publish(inner: &Inner, recorded: queries::Recorded) {
-    let queries::Recorded {
+fn publish(inner: &Inner, recorded: Recorded) {
+    let Recorded {
         attempt,
         state,
         events,
@@ -155,9 +134,8 @@ pub(super) async fn attempt_now(inner: &Arc<Inner>, c: Claimed) -> Result<Attemp
 pub(super) async fn run_due(inner: &Arc<Inner>) -> Result<usize> {
     let mut total = 0;
     loop {
-        let plan = inner.flow.plan(to_ms(inner.clock.now()));
         let tick = inner
-            .tick(inner.config.max_concurrency.min(CLAIM_BATCH), plan)
+            .tick(inner.config.max_concurrency.min(CLAIM_BATCH))
             .await?;
         if tick.claimed.is_empty() {
             return Ok(total);
@@ -184,6 +162,15 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
     let mut next_prune = inner.clock.now();
     let mut next_gauges = inner.clock.now();
     let refill = (inner.config.max_concurrency / 4).clamp(1, CLAIM_BATCH);
+    // Other processes announce work due soon (PostgreSQL); polling covers the rest.
+    let listener = inner.store.wakeups({
+        let inner = Arc::downgrade(&inner);
+        move || {
+            if let Some(inner) = inner.upgrade() {
+                inner.nudge.notify_one();
+            }
+        }
+    });
     'outer: loop {
         let stopping = stop.borrow().is_some();
         if stopping {
@@ -195,14 +182,14 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
         let capacity = inner.config.max_concurrency.saturating_sub(tasks.len());
         let limit = capacity.min(CLAIM_BATCH);
         let now = inner.clock.now();
-        let plan = inner.flow.plan(to_ms(now));
-        let origins_blocked = !plan.blocked.is_empty();
-        let rate_until = plan.until;
+        let mut origins_blocked = false;
         // An endpoint at its in-flight bound is claimed for again once a quarter of its slots are
         // free, so one claim's commit serves several deliveries.
-        let refill_blocked = plan.refill;
-        let (claimed_full, wake_at) = match inner.tick(limit, plan).await {
+        let mut refill_blocked = 1;
+        let (claimed_full, wake_at) = match inner.tick(limit).await {
             Ok(tick) => {
+                origins_blocked = tick.blocked;
+                refill_blocked = tick.refill;
                 let full = limit > 0 && tick.claimed.len() == limit;
                 let claimed_any = !tick.claimed.is_empty();
                 for c in tick.claimed {
@@ -210,13 +197,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
                 }
                 let poll = now
                     + chrono::Duration::from_std(inner.config.poll_interval).unwrap_or_default();
-                let mut wake = tick
-                    .next_wake
-                    .into_iter()
-                    .chain(rate_until)
-                    .min()
-                    .map(from_ms)
-                    .map_or(poll, |w| w.min(poll));
+                let mut wake = tick.next_wake.map(from_ms).map_or(poll, |w| w.min(poll));
                 if wake <= now && !full && !claimed_any {
                     // Due work that could not be claimed (all slots busy): wait for a slot, not a spin.
                     wake = now + chrono::Duration::milliseconds(50);
@@ -233,7 +214,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
         };
         if now >= next_gauges {
             next_gauges = now + chrono::Duration::from_std(GAUGE_INTERVAL).unwrap_or_default();
-            match inner.db.call(outcomes::counts).await {
+            match transact!(&inner.store, |tx| tx.counts()) {
                 Ok((pending, failed)) => {
                     metrics::gauge!(METRIC_PENDING).set(pending as f64);
                     metrics::gauge!(METRIC_FAILED).set(failed as f64);
@@ -280,6 +261,9 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
         }
     }
     inner.planned_wake.store(i64::MIN, Ordering::SeqCst);
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     let grace = stop.borrow().unwrap_or_default();
     drain(&inner, tasks, &mut renew, grace).await;
 }
@@ -303,11 +287,12 @@ async fn drain(
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     let (owner, now) = (inner.owner.clone(), to_ms(inner.clock.now()));
-    match inner
-        .db
-        .call(move |conn| queries::release_owned(conn, &owner, now))
-        .await
-    {
+    match transact!(&inner.store, |tx| engine::requeue_interrupted(
+        tx,
+        &owner,
+        now,
+        Interrupted::Owned
+    )) {
         Ok(0) => {}
         Ok(n) => tracing::info!(released = n, "shutdown: released unfinished deliveries"),
         Err(e) => {

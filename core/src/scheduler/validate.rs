@@ -10,8 +10,8 @@ use crate::dispatch::RESERVED_HEADERS;
 use crate::error::{Error, Result};
 use crate::job::{ExecutionId, JobId, JobKind, JobSigning, JobSpec, When};
 use crate::retry::RetryPolicy;
-use crate::store::queries::{Internal, NewJob};
 use crate::store::to_ms;
+use crate::store::{Internal, NewJob};
 
 /// Longest accepted name, label and idempotency key, in bytes.
 pub(crate) const MAX_TEXT_LEN: usize = 256;

@@ -1,294 +1,813 @@
-//! The SQLite store: one connection owned by one thread, fed with closures over a channel.
+//! The storage seam: the operations the engine needs from a store, and nothing SQL-specific.
 //!
-//! Every operation runs inside a transaction, and operations that arrive while one transaction is
-//! being written share the next one (group commit): callers get their answer only after the commit
-//! that contains their change, so an id returned by `schedule` is durable, while many concurrent
-//! callers pay for one fsync between them.
+//! [`Tx`] lists every operation the engine performs inside one transaction. Each backend implements
+//! it with its own SQL and connection handling: [`sqlite`] (one file, one connection on a thread of
+//! its own, group commit) and `postgres` (a pool of connections to a shared database, row locks and
+//! `SKIP LOCKED`). Everything that decides (scheduling, retries, outcomes, flow control, cron) is
+//! written once, above this seam, as functions generic over [`Tx`] (see `scheduler::engine`).
+//!
+//! [`Store`] is an enum over the backends rather than a trait object: the set of backends is closed
+//! and chosen by URL at run time, every call is dispatched without boxing or a generic parameter
+//! on the public `Scheduler`, and the SQLite path costs exactly what it cost before the seam. The
+//! [`transact!`] macro runs a piece of engine logic in one transaction of whichever backend is open.
 
-mod migrations;
-pub(crate) mod outcomes;
-pub(crate) mod queries;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::time::Duration;
 
-use rusqlite::Connection;
-use rusqlite::wal::CheckpointMode;
-use tokio::sync::oneshot;
+use crate::cron::MissedRunPolicy;
+use crate::error::{Error, Result, StoreErrorKind};
+use crate::job::{
+    Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobState, ListFilter, Method,
+};
+use crate::outcome::{Endpoint, EventType, Subscription};
+use crate::retry::{RetryPolicy, Verdict};
 
-use crate::error::{Error, Result};
-
-/// Largest number of operations committed together.
-const MAX_GROUP: usize = 4096;
-/// Prepared statements kept per connection. rusqlite keeps 16 by default, fewer than the store's
-/// statements, so a claim → record loop would keep preparing the same ones again.
-const STATEMENT_CACHE: usize = 128;
-/// SQLite's page cache, in KiB (its default is 2 MiB). A batch of 10,000 jobs dirties about 6 MiB:
-/// with the default, the transaction spills pages to the WAL and reads them back while it runs.
-const PAGE_CACHE_KIB: u32 = 16 * 1024;
-/// WAL frames (pages) after which the checkpointer copies the log back into the database file;
-/// SQLite's own automatic checkpoint uses the same threshold.
-const CHECKPOINT_PAGES: i32 = 1000;
-/// WAL frames after which the store thread checkpoints itself, as SQLite would, if the log is still
-/// this long after the next commit: under writes that follow each other without pause, the
-/// checkpointer may never catch up with the last commit, and the log is only restarted from its
-/// beginning once a checkpoint has copied all of it. (One large commit alone crosses the limit;
-/// the checkpointer gets its chance first.)
-const WAL_LIMIT_PAGES: i32 = 4 * CHECKPOINT_PAGES;
-/// How long a statement waits for another process holding the write lock.
-const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Largest page `list` returns.
+pub(crate) const MAX_PAGE: u32 = 10_000;
+/// Page size when the filter gives none.
+pub(crate) const DEFAULT_PAGE: u32 = 100;
+/// Largest slice of the response body that is kept.
+pub(crate) const RESPONSE_BODY_LIMIT: usize = 1024;
 
 /// How hard a commit is pushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Durability {
-    /// `synchronous = FULL`: a commit survives a crash of the process and of the machine (power loss).
-    /// The default.
+    /// A commit survives a crash of the process and of the machine (power loss). The default.
+    /// SQLite: `synchronous = FULL`; PostgreSQL: `synchronous_commit` as the server sets it.
     #[default]
     Full,
-    /// `synchronous = NORMAL`: a commit survives a crash or `kill -9` of the process, but the last
-    /// commits before a power loss or kernel crash may be lost. Faster for single writes.
+    /// A commit survives a crash or `kill -9` of the process, but the last commits before a power
+    /// loss or kernel crash may be lost. Faster for single writes. SQLite: `synchronous = NORMAL`;
+    /// PostgreSQL: `synchronous_commit = off` on the scheduler's connections.
     Normal,
 }
 
 /// Where the store lives.
-#[derive(Debug, Clone)]
-pub(crate) enum Location {
-    File(PathBuf),
-    Memory,
-}
-
-trait Task: Send {
-    fn run(&mut self, conn: &Connection);
-    fn finish(self: Box<Self>, committed: std::result::Result<(), String>);
-}
-
-struct Call<T, F> {
-    f: Option<F>,
-    result: Option<Result<T>>,
-    reply: oneshot::Sender<Result<T>>,
-}
-
-impl<T, F> Task for Call<T, F>
-where
-    T: Send,
-    F: FnOnce(&Connection) -> Result<T> + Send,
-{
-    fn run(&mut self, conn: &Connection) {
-        let Some(f) = self.f.take() else { return };
-        let result = savepoint(conn, f);
-        self.result = Some(result);
-    }
-
-    fn finish(self: Box<Self>, committed: std::result::Result<(), String>) {
-        let answer = match (committed, self.result) {
-            (Ok(()), Some(result)) => result,
-            (Ok(()), None) => Err(Error::Store("operation was not run".into())),
-            (Err(e), _) => Err(Error::Store(e)),
-        };
-        // The caller may have gone away; then nobody needs the answer.
-        let _ = self.reply.send(answer);
-    }
-}
-
-fn savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    conn.prepare_cached("SAVEPOINT op")?.execute([])?;
-    match f(conn) {
-        Ok(v) => {
-            conn.prepare_cached("RELEASE op")?.execute([])?;
-            Ok(v)
-        }
-        Err(e) => {
-            conn.prepare_cached("ROLLBACK TO op")?.execute([])?;
-            conn.prepare_cached("RELEASE op")?.execute([])?;
-            Err(e)
-        }
-    }
-}
-
-/// Handle to the store's thread. Cloning is cheap; the thread ends when the last handle is dropped.
 #[derive(Clone)]
-pub(crate) struct Db {
-    tx: mpsc::Sender<Box<dyn Task>>,
-    _thread: std::sync::Arc<ThreadGuard>,
+pub(crate) enum Location {
+    /// A SQLite file.
+    File(PathBuf),
+    /// A private in-memory SQLite database.
+    Memory,
+    /// A PostgreSQL database, by URL, with the schema that holds timehook's tables.
+    #[cfg(feature = "postgres")]
+    Postgres(Box<postgres::PgLocation>),
 }
 
-struct ThreadGuard(Option<JoinHandle<()>>);
-
-impl Drop for ThreadGuard {
-    fn drop(&mut self) {
-        // The channel's sender is gone by now only if this is the last Db; the thread then drains and
-        // exits. Joining from a thread that is itself the store thread would deadlock, which cannot
-        // happen: tasks never hold a Db.
-        if let Some(handle) = self.0.take() {
-            let _ = handle.join();
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "{}", p.display()),
+            Location::Memory => f.write_str(":memory:"),
+            #[cfg(feature = "postgres")]
+            Location::Postgres(pg) => write!(f, "{pg:?}"),
         }
     }
 }
 
-impl Db {
-    /// Opens (creating if needed) and migrates the store, and starts its thread.
-    pub(crate) fn open(location: Location, durability: Durability) -> Result<Db> {
-        let conn = match &location {
-            Location::File(path) => Connection::open(path),
-            Location::Memory => Connection::open_in_memory(),
+impl Location {
+    /// A file path, or a `postgres://` / `postgresql://` URL.
+    pub(crate) fn parse(path: PathBuf) -> Result<Location> {
+        let text = path.to_str().unwrap_or_default();
+        let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            return Ok(Location::Postgres(Box::new(postgres::PgLocation::parse(
+                text,
+            )?)));
+            #[cfg(not(feature = "postgres"))]
+            return Err(Error::Config(
+                "a PostgreSQL URL needs timehook's `postgres` feature".into(),
+            ));
         }
-        .map_err(|e| Error::Store(format!("cannot open {location:?}: {e}")))?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        if let Location::File(_) = location {
-            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(Error::Store(format!("cannot enable WAL mode (got {mode})")));
+        Ok(Location::File(path))
+    }
+}
+
+/// An open store.
+#[derive(Clone)]
+pub(crate) enum Store {
+    /// One SQLite file (or memory), served by its own thread.
+    Sqlite(sqlite::Db),
+    /// A PostgreSQL database shared by every process that opens it.
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PgStore),
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the store at `location`. Blocking work (opening
+    /// and migrating a SQLite file) runs off the async runtime's threads.
+    pub(crate) async fn open(location: Location, durability: Durability) -> Result<Store> {
+        match location {
+            Location::File(_) | Location::Memory => {
+                let db =
+                    tokio::task::spawn_blocking(move || sqlite::Db::open(location, durability))
+                        .await
+                        .map_err(|e| {
+                            Error::store(StoreErrorKind::Other, format!("opening failed: {e}"))
+                        })??;
+                Ok(Store::Sqlite(db))
+            }
+            #[cfg(feature = "postgres")]
+            Location::Postgres(pg) => Ok(Store::Postgres(
+                postgres::PgStore::open(*pg, durability).await?,
+            )),
+        }
+    }
+
+    /// Starts a task that calls `wake` whenever another process commits work that is due soon
+    /// (PostgreSQL's LISTEN/NOTIFY). `None` for SQLite, whose processes poll the file.
+    pub(crate) fn wakeups(
+        &self,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        match self {
+            Store::Sqlite(_) => {
+                let _ = wake;
+                None
+            }
+            #[cfg(feature = "postgres")]
+            Store::Postgres(pg) => Some(pg.listen(wake)),
+        }
+    }
+}
+
+/// Runs `$body`, an engine future over `$tx: &mut impl Tx`, in one transaction of `$store`, and
+/// evaluates to its result once committed. On SQLite the body runs on the store thread (its
+/// operations never wait, so it completes in one poll) and shares a group commit; on PostgreSQL it
+/// runs on a pooled connection in a transaction of its own. If the body fails, nothing it did is
+/// kept. Variables the body uses are moved into it.
+macro_rules! transact {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::store::Tx as _;
+        match $store {
+            $crate::store::Store::Sqlite(db) => {
+                db.call(move |conn| {
+                    let mut tx = $crate::store::sqlite::SqliteTx::new(conn);
+                    let $tx = &mut tx;
+                    $crate::store::sqlite::ready($body)
+                })
+                .await
+            }
+            #[cfg(feature = "postgres")]
+            $crate::store::Store::Postgres(pg) => {
+                async {
+                    let mut client = pg.client().await?;
+                    let mut tx = pg.begin(&mut client).await?;
+                    let result = {
+                        let $tx = &mut tx;
+                        $body.await
+                    };
+                    tx.finish(result).await
+                }
+                .await
             }
         }
-        let sync = match durability {
-            Durability::Full => "FULL",
-            Durability::Normal => "NORMAL",
+    }};
+}
+pub(crate) use transact;
+
+/// The operations the engine performs inside one transaction. Every method either does all of its
+/// work or fails; a failure aborts the whole transaction. Time is always a parameter (milliseconds
+/// since the epoch), never the database's own clock.
+///
+/// Methods that read a row the caller will change lock it where the backend needs that (PostgreSQL
+/// `FOR UPDATE`); SQLite holds the file's write lock for the whole transaction.
+#[allow(async_fn_in_trait)]
+pub(crate) trait Tx {
+    // --- jobs ---
+
+    /// Inserts jobs. A job whose idempotency key exists already (in this batch or before) is not
+    /// inserted; the existing job's id is returned in its place.
+    async fn insert_jobs(&mut self, jobs: &[NewJob], now: i64) -> Result<Vec<JobId>>;
+    /// One job.
+    async fn get(&mut self, id: &JobId) -> Result<Option<Job>>;
+    /// A page of jobs matching `f`, in id order.
+    async fn list(&mut self, f: &ListFilter) -> Result<Vec<Job>>;
+    /// Every attempt of a job, oldest first.
+    async fn attempts(&mut self, id: &JobId) -> Result<Vec<Attempt>>;
+    /// A job's kind and state, locking it for the rest of the transaction.
+    async fn lock_job(&mut self, id: &JobId) -> Result<Option<(JobKind, JobState)>>;
+    /// A job's state.
+    async fn job_state(&mut self, id: &JobId) -> Result<Option<JobState>>;
+    /// Sets a job's state (and `finished_at` when the state is final).
+    async fn set_job_state(&mut self, id: &JobId, state: JobState, now: i64) -> Result<()>;
+    /// Cancels a job and its unfinished executions; a cron job stops producing occurrences.
+    async fn cancel_job(&mut self, id: &JobId, now: i64) -> Result<()>;
+    /// Moves the pending execution of a one-time job to `at`.
+    async fn reschedule_job(&mut self, id: &JobId, at: i64, now: i64) -> Result<()>;
+    /// A cron job's expression and time zone.
+    async fn cron_of(&mut self, id: &JobId) -> Result<Option<(String, String)>>;
+    /// Puts a paused cron job back to `scheduled`, next firing at `next`.
+    async fn resume_cron(&mut self, id: &JobId, next: Option<i64>, now: i64) -> Result<()>;
+    /// Makes the pending execution of a one-time job due at `now`; returns its id.
+    async fn due_now(&mut self, id: &JobId, now: i64) -> Result<Option<ExecutionId>>;
+    /// Inserts occurrences of a cron job, due at their instants. An occurrence that exists already
+    /// (same job, same instant) is not inserted again. `manual` occurrences (`trigger`) are exempt
+    /// from that rule.
+    async fn insert_occurrences(
+        &mut self,
+        job: &JobId,
+        origin: &str,
+        occurrences: &[(ExecutionId, i64)],
+        manual: bool,
+        now: i64,
+    ) -> Result<()>;
+    /// Re-queues every failed execution of a job, due at `now`, with a fresh retry budget.
+    /// Returns how many.
+    async fn requeue_failed(&mut self, id: &JobId, now: i64) -> Result<usize>;
+
+    // --- the claim tick ---
+
+    /// Serialises claims across every process sharing the store, until the transaction ends, so
+    /// that flow-control counts read by one claim include what the previous claim took.
+    async fn lock_claims(&mut self) -> Result<()>;
+    /// Cron jobs whose next occurrence is due at `now`, at most `limit`, locked.
+    async fn due_cron(&mut self, now: i64, limit: usize) -> Result<Vec<DueCron>>;
+    /// Stores a cron job's next fire time.
+    async fn set_next_fire(&mut self, id: &JobId, next: Option<i64>, now: i64) -> Result<()>;
+    /// Executions in flight that `which` selects (expired leases of other workers, or this
+    /// worker's own), locked.
+    async fn running(&mut self, owner: &str, now: i64, which: Interrupted) -> Result<Vec<Running>>;
+    /// What flow control needs: executions in flight per origin (across every process), the
+    /// stored rate state of each rate-limited origin, and the disabled endpoints.
+    async fn flow_state(&mut self) -> Result<FlowState>;
+    /// Stores rate states (`None` forgets an origin's state: it is rested).
+    async fn save_rates(&mut self, rates: &[(String, Option<RateState>)]) -> Result<()>;
+    /// Claims due executions with a lease, earliest first, each origin capped at its room, and
+    /// loads what sending them needs.
+    async fn claim(&mut self, p: &ClaimParams) -> Result<Vec<Claimed>>;
+    /// Claims the pending execution of one job, whatever its due time (`send_test`).
+    async fn claim_job(
+        &mut self,
+        owner: &str,
+        job: &JobId,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Claimed>>;
+    /// The earliest instant at which more work may become due: a pending execution of an origin
+    /// not in `excluded`, an expired lease of another worker, or a cron occurrence.
+    async fn next_wake(&mut self, owner: &str, excluded: &HashSet<String>) -> Result<Option<i64>>;
+    /// Extends the leases of everything `owner` is delivering to `until`.
+    async fn renew_leases(&mut self, owner: &str, until: i64) -> Result<usize>;
+
+    // --- recording ---
+
+    /// Moves an execution (and a one-time job with it) as `t` says, if it is still running under
+    /// `owner`'s lease. Returns whether it was.
+    async fn finish_execution(
+        &mut self,
+        exec: &ExecRef,
+        owner: Option<&str>,
+        t: &Transition,
+        now: i64,
+    ) -> Result<bool>;
+    /// Records an attempt (a second record of the same attempt number is ignored).
+    async fn insert_attempt(&mut self, a: &Attempt) -> Result<()>;
+    /// Wakes other processes: work due soon was committed (PostgreSQL NOTIFY, sent on commit).
+    async fn notify(&mut self) -> Result<()>;
+
+    // --- outcomes ---
+
+    /// The URLs subscribed to `event`.
+    async fn subscribers(&mut self, event: EventType) -> Result<Vec<String>>;
+    /// Ends an endpoint's failure streak.
+    async fn endpoint_succeeded(&mut self, origin: &str) -> Result<()>;
+    /// Counts a failure in an endpoint's streak and returns the streak.
+    async fn endpoint_failed(&mut self, origin: &str, now: i64) -> Result<EndpointStreak>;
+    /// Disables an endpoint: its jobs are held.
+    async fn disable_endpoint(&mut self, origin: &str, now: i64) -> Result<()>;
+    /// Every endpoint with a failure streak or disabled.
+    async fn endpoints(&mut self) -> Result<Vec<Endpoint>>;
+    /// Re-enables an endpoint; returns whether it was disabled.
+    async fn enable_endpoint(&mut self, origin: &str) -> Result<bool>;
+    /// Stores a subscription.
+    async fn subscribe(&mut self, s: &Subscription) -> Result<()>;
+    /// Deletes a subscription; returns whether it existed.
+    async fn unsubscribe(&mut self, id: &str) -> Result<bool>;
+    /// Every subscription, oldest first.
+    async fn subscriptions(&mut self) -> Result<Vec<Subscription>>;
+    /// The dead letters (failed executions of user jobs) matching `f`, locked.
+    async fn dead_letters(&mut self, f: &DeadLetterFilter) -> Result<Vec<DeadLetter>>;
+    /// Re-queues a dead letter, due at `now`, with a fresh retry budget and the same execution id.
+    async fn requeue_dead_letter(&mut self, d: &DeadLetter, now: i64) -> Result<()>;
+    /// Deletes a dead letter with its attempts (a one-time job whole).
+    async fn delete_dead_letter(&mut self, d: &DeadLetter) -> Result<()>;
+
+    // --- maintenance ---
+
+    /// The page of attempts after `after` (in start order), at most `limit`.
+    async fn export_page(
+        &mut self,
+        f: &ExportFilter,
+        after: &ExportCursor,
+        limit: u32,
+    ) -> Result<Vec<ExportRow>>;
+    /// Pending executions and failed jobs, for the gauges.
+    async fn counts(&mut self) -> Result<(i64, i64)>;
+    /// Deletes finished jobs, executions and attempts that finished before the cut-offs. Returns
+    /// the number of jobs deleted.
+    async fn prune(&mut self, done_before: i64, failed_before: i64) -> Result<usize>;
+    /// Stores `value` under `key` unless a value is there; returns the value stored.
+    async fn meta_init(&mut self, key: &str, value: &str) -> Result<String>;
+}
+
+/// A validated job, ready to insert.
+#[derive(Debug, Clone)]
+pub(crate) struct NewJob {
+    pub id: JobId,
+    /// The execution of a one-time job, made with it; `None` for a cron job, whose executions are
+    /// made per occurrence.
+    pub execution_id: Option<ExecutionId>,
+    pub kind: JobKind,
+    pub name: Option<String>,
+    pub labels: String,
+    pub url: String,
+    pub method: Method,
+    pub headers: String,
+    pub body: Vec<u8>,
+    pub timeout_ms: i64,
+    pub retry: String,
+    pub signing: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub cron_expr: Option<String>,
+    pub cron_tz: Option<String>,
+    pub missed: Option<MissedRunPolicy>,
+    /// One-time: when it is due. Cron: its first occurrence.
+    pub due_at: i64,
+    pub origin: String,
+    pub on_success_url: Option<String>,
+    pub on_failure_url: Option<String>,
+    pub internal: Internal,
+}
+
+/// Why a job exists: scheduled by the user, or made by the scheduler to report an outcome. Jobs made
+/// by the scheduler never report their own outcomes, so a callback cannot trigger another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Internal {
+    User = 0,
+    Callback = 1,
+    Event = 2,
+    Test = 3,
+}
+
+impl Internal {
+    pub(crate) fn from_db(v: i64) -> Self {
+        match v {
+            1 => Internal::Callback,
+            2 => Internal::Event,
+            3 => Internal::Test,
+            _ => Internal::User,
+        }
+    }
+}
+
+/// Where an execution lives: in its one-time job's row, or in `executions` (cron occurrences).
+#[derive(Debug, Clone)]
+pub(crate) struct ExecRef {
+    pub execution_id: ExecutionId,
+    pub job_id: JobId,
+    pub in_job_row: bool,
+}
+
+/// An execution claimed by this worker, with everything needed to send it.
+#[derive(Debug, Clone)]
+pub(crate) struct Claimed {
+    pub execution_id: ExecutionId,
+    /// Where the execution lives: in its one-time job's row, or in `executions` (cron occurrences).
+    pub in_job_row: bool,
+    pub job_id: JobId,
+    pub attempt: u32,
+    pub due_at: i64,
+    pub url: String,
+    pub method: Method,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub timeout: Duration,
+    /// The job's own signing settings (JSON), if any.
+    pub signing: Option<String>,
+    /// One-time or cron.
+    pub kind: JobKind,
+    /// The job's retry policy (JSON).
+    pub retry: String,
+    /// Attempts that do not count against the policy.
+    pub budget_start: u32,
+    /// The job's name.
+    pub name: Option<String>,
+    /// The job's origin.
+    pub origin: String,
+    /// Callback URLs.
+    pub on_success_url: Option<String>,
+    /// Callback URLs.
+    pub on_failure_url: Option<String>,
+    /// Why the job exists.
+    pub internal: Internal,
+}
+
+impl Claimed {
+    /// How long to wait before the next attempt after one that ended with `verdict`, or `None`
+    /// when the execution is finished (delivered, failed for good, or out of attempts).
+    pub(crate) fn next_delay(
+        &self,
+        verdict: Verdict,
+        retry_after: Option<Duration>,
+    ) -> Result<Option<Duration>> {
+        if verdict != Verdict::Retry {
+            return Ok(None);
+        }
+        let policy: RetryPolicy = serde_json::from_str(&self.retry).map_err(corrupt)?;
+        Ok(policy.next_delay(self.attempt.saturating_sub(self.budget_start), retry_after))
+    }
+
+    pub(crate) fn exec_ref(&self) -> ExecRef {
+        ExecRef {
+            execution_id: self.execution_id.clone(),
+            job_id: self.job_id.clone(),
+            in_job_row: self.in_job_row,
+        }
+    }
+}
+
+/// What a claim may take.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimParams {
+    pub owner: String,
+    pub now: i64,
+    pub lease_ms: i64,
+    pub limit: usize,
+    /// How many executions of each listed origin may be claimed.
+    pub rooms: HashMap<String, usize>,
+    /// How many executions of any other origin may be claimed.
+    pub default_room: usize,
+    /// Origins not to claim at all: disabled, or with no room.
+    pub excluded: HashSet<String>,
+}
+
+/// A cron job whose next occurrence is due.
+#[derive(Debug, Clone)]
+pub(crate) struct DueCron {
+    pub id: JobId,
+    pub expr: String,
+    pub tz: String,
+    pub missed: Option<MissedRunPolicy>,
+    pub next_fire_at: i64,
+    pub origin: String,
+}
+
+/// Which in-flight executions are taken back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interrupted {
+    /// Another worker's, whose lease has expired: that worker died or lost the store.
+    Expired,
+    /// This worker's own (shutdown deadline passed).
+    Owned,
+}
+
+/// An execution in flight.
+#[derive(Debug, Clone)]
+pub(crate) struct Running {
+    pub exec: ExecRef,
+    pub kind: JobKind,
+    pub attempt: u32,
+    pub started_at: Option<i64>,
+    pub owner: Option<String>,
+}
+
+/// Where an execution goes after an attempt (or an interruption).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExecState {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl ExecState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ExecState::Pending => "pending",
+            ExecState::Succeeded => "succeeded",
+            ExecState::Failed => "failed",
+        }
+    }
+}
+
+/// How [`Tx::finish_execution`] moves an execution.
+#[derive(Debug, Clone)]
+pub(crate) struct Transition {
+    pub state: ExecState,
+    /// When it is due again (pending), else unchanged.
+    pub due_at: Option<i64>,
+    /// Set when the execution is finished.
+    pub finished_at: Option<i64>,
+    /// The state a one-time job takes with its execution; `None` for cron occurrences.
+    pub job_state: Option<JobState>,
+    /// Whether the attempt just ended does not count against the retry policy (interrupted).
+    pub refund_attempt: bool,
+}
+
+/// In-flight executions per origin, rate states and disabled endpoints, read at the start of a
+/// claim.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FlowState {
+    pub running: HashMap<String, usize>,
+    pub rates: HashMap<String, RateState>,
+    pub disabled: HashSet<String>,
+}
+
+/// An endpoint's token bucket: tokens left when last refilled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RateState {
+    pub tokens: f64,
+    pub refilled_at: i64,
+}
+
+/// An endpoint's failure streak.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EndpointStreak {
+    pub failing_since: i64,
+    pub failures: u32,
+    pub disabled_at: Option<i64>,
+}
+
+/// A failed execution of a user job.
+#[derive(Debug, Clone)]
+pub(crate) struct DeadLetter {
+    pub exec: ExecRef,
+    pub kind: JobKind,
+}
+
+/// Which dead letters (failed jobs and failed cron occurrences) `retry_failed` and `purge` touch.
+/// All conditions must hold.
+#[derive(Debug, Clone, Default)]
+pub struct DeadLetterFilter {
+    /// Failed at or after this instant.
+    pub failed_after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Failed before this instant.
+    pub failed_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only jobs with this name.
+    pub name: Option<String>,
+    /// Only jobs carrying this label.
+    pub label: Option<String>,
+    /// Only this job.
+    pub job: Option<JobId>,
+}
+
+/// Which attempts `export_attempts` writes. All conditions must hold.
+#[derive(Debug, Clone, Default)]
+pub struct ExportFilter {
+    /// Attempts started at or after this instant.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Attempts started before this instant.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only this job's attempts.
+    pub job: Option<JobId>,
+    /// Only attempts of jobs now in this state.
+    pub state: Option<JobState>,
+}
+
+/// The columns of an export, in order.
+pub(crate) const EXPORT_COLUMNS: [&str; 11] = [
+    "started_at",
+    "job_id",
+    "job_name",
+    "job_state",
+    "execution_id",
+    "attempt",
+    "duration_ms",
+    "status",
+    "error",
+    "message",
+    "next_retry_at",
+];
+
+/// Where an export page starts: after this attempt (start time, execution id, number).
+pub(crate) type ExportCursor = (i64, String, u32);
+
+/// One exported attempt.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct ExportRow {
+    pub started_at: String,
+    pub job_id: String,
+    pub job_name: Option<String>,
+    pub job_state: Option<String>,
+    pub execution_id: String,
+    pub attempt: u32,
+    pub duration_ms: i64,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub message: Option<String>,
+    pub next_retry_at: Option<String>,
+    #[serde(skip)]
+    pub key: ExportCursor,
+}
+
+impl ExportRow {
+    /// A row from the stored columns.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        started: i64,
+        execution_id: String,
+        number: u32,
+        job_id: String,
+        job_name: Option<String>,
+        job_state: Option<String>,
+        duration_ms: i64,
+        status: Option<u16>,
+        error: Option<String>,
+        message: Option<String>,
+        next_retry_at: Option<i64>,
+    ) -> Self {
+        let iso = |ms: i64| from_ms(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        ExportRow {
+            started_at: iso(started),
+            job_id,
+            job_name,
+            job_state,
+            execution_id: execution_id.clone(),
+            attempt: number,
+            duration_ms,
+            status,
+            error,
+            message,
+            next_retry_at: next_retry_at.map(iso),
+            key: (started, execution_id, number),
+        }
+    }
+}
+
+/// The stored columns of a job, as both backends read them, turned into a [`Job`].
+pub(crate) struct JobColumns {
+    pub id: String,
+    pub kind: String,
+    pub state: String,
+    pub name: Option<String>,
+    pub labels: String,
+    pub url: String,
+    pub method: String,
+    pub headers: String,
+    pub body: Vec<u8>,
+    pub timeout_ms: i64,
+    pub retry: String,
+    pub idempotency_key: Option<String>,
+    pub cron: Option<String>,
+    pub tz: Option<String>,
+    pub missed: Option<String>,
+    pub next_fire_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub exec_id: Option<String>,
+    pub due_at: Option<i64>,
+    pub exec_state: Option<String>,
+    pub attempts: u32,
+    pub on_success_url: Option<String>,
+    pub on_failure_url: Option<String>,
+}
+
+impl JobColumns {
+    pub(crate) fn into_job(self) -> Result<Job> {
+        let kind = JobKind::parse(&self.kind);
+        let state: JobState = self.state.parse().map_err(|_| {
+            Error::store(
+                StoreErrorKind::Corrupt,
+                format!("job {} has an unknown state {:?}", self.id, self.state),
+            )
+        })?;
+        let next_run_at = match kind {
+            JobKind::Once if self.exec_state.as_deref() == Some("pending") => self.due_at,
+            JobKind::Cron if state == JobState::Scheduled => self.next_fire_at,
+            _ => None,
         };
-        conn.execute_batch(&format!(
-            "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -{PAGE_CACHE_KIB};"
-        ))?;
-        migrations::migrate(&conn)?;
-        let mut conn = conn;
-        let checkpointer = match &location {
-            Location::File(path) => Some(Checkpointer::start(&mut conn, path, sync)?),
-            Location::Memory => None,
-        };
-        let (tx, rx) = mpsc::channel::<Box<dyn Task>>();
-        let thread = std::thread::Builder::new()
-            .name("timehook-store".into())
-            .spawn(move || serve(conn, rx, checkpointer))
-            .map_err(|e| Error::Store(format!("cannot start the store thread: {e}")))?;
-        Ok(Db {
-            tx,
-            _thread: std::sync::Arc::new(ThreadGuard(Some(thread))),
+        Ok(Job {
+            kind,
+            state,
+            name: self.name,
+            labels: serde_json::from_str(&self.labels).map_err(corrupt)?,
+            url: self.url,
+            method: self.method.parse().unwrap_or_default(),
+            headers: serde_json::from_str(&self.headers).map_err(corrupt)?,
+            body: self.body,
+            timeout: Duration::from_millis(u64::try_from(self.timeout_ms).unwrap_or(0)),
+            retry: serde_json::from_str(&self.retry).map_err(corrupt)?,
+            idempotency_key: self.idempotency_key,
+            cron: self.cron,
+            tz: self.tz,
+            missed: self.missed.as_deref().map(missed_from_db),
+            next_run_at: next_run_at.map(from_ms),
+            execution_id: self.exec_id.map(ExecutionId::from_db),
+            attempts: self.attempts,
+            on_success_url: self.on_success_url,
+            on_failure_url: self.on_failure_url,
+            created_at: from_ms(self.created_at),
+            updated_at: from_ms(self.updated_at),
+            id: JobId::from_db(self.id),
         })
     }
+}
 
-    /// Runs `f` in the next transaction and returns its result once that transaction has committed.
-    /// If `f` fails, its changes are rolled back and the others in the group are unaffected.
-    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-    {
-        let (reply, rx) = oneshot::channel();
-        let task = Box::new(Call {
-            f: Some(f),
-            result: None,
-            reply,
-        });
-        self.tx.send(task).map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+/// The stored columns of a claimed execution and its job, turned into a [`Claimed`].
+pub(crate) struct ClaimedColumns {
+    pub execution_id: String,
+    pub job_id: String,
+    pub attempt: u32,
+    pub due_at: i64,
+    pub budget_start: u32,
+    pub in_job_row: bool,
+    pub url: String,
+    pub method: String,
+    pub headers: String,
+    pub body: Vec<u8>,
+    pub timeout_ms: i64,
+    pub signing: Option<String>,
+    pub kind: String,
+    pub retry: String,
+    pub name: Option<String>,
+    pub origin: String,
+    pub on_success_url: Option<String>,
+    pub on_failure_url: Option<String>,
+    pub internal: i64,
+}
+
+impl ClaimedColumns {
+    pub(crate) fn into_claimed(self) -> Result<Claimed> {
+        Ok(Claimed {
+            execution_id: ExecutionId::from_db(self.execution_id),
+            in_job_row: self.in_job_row,
+            job_id: JobId::from_db(self.job_id),
+            attempt: self.attempt,
+            budget_start: self.budget_start,
+            due_at: self.due_at,
+            url: self.url,
+            method: self.method.parse()?,
+            headers: serde_json::from_str(&self.headers).map_err(corrupt)?,
+            body: self.body,
+            timeout: Duration::from_millis(u64::try_from(self.timeout_ms).unwrap_or(0)),
+            signing: self.signing,
+            kind: JobKind::parse(&self.kind),
+            retry: self.retry,
+            name: self.name,
+            origin: self.origin,
+            on_success_url: self.on_success_url,
+            on_failure_url: self.on_failure_url,
+            internal: Internal::from_db(self.internal),
+        })
     }
 }
 
-/// Copies the WAL back into the database file on a thread of its own, with its own connection, so
-/// the store thread (which every caller waits for) does not: SQLite would otherwise run that
-/// checkpoint inside the commit that crosses the threshold. A passive checkpoint never blocks the
-/// writer, and commits stay durable in the WAL whether or not it has run.
-struct Checkpointer {
-    thread: JoinHandle<()>,
-}
-
-impl Checkpointer {
-    /// Starts the thread and replaces the store connection's automatic checkpoint with a nudge to it.
-    fn start(conn: &mut Connection, path: &std::path::Path, sync: &str) -> Result<Checkpointer> {
-        let own = Connection::open(path)
-            .map_err(|e| Error::Store(format!("cannot open {path:?} to checkpoint: {e}")))?;
-        own.busy_timeout(BUSY_TIMEOUT)?;
-        own.execute_batch(&format!("PRAGMA synchronous = {sync};"))?;
-        let (nudge, nudged) = mpsc::sync_channel::<()>(1);
-        // Held by whichever thread checkpoints, so that the store thread's checkpoint at the limit
-        // waits for the checkpointer's to end instead of finding the log busy.
-        let turn = std::sync::Arc::new(std::sync::Mutex::new(()));
-        let store_turn = turn.clone();
-        let thread = std::thread::Builder::new()
-            .name("timehook-checkpoint".into())
-            .spawn(move || {
-                while nudged.recv().is_ok() {
-                    let _turn = turn
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    if let Err(e) = own.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
-                        tracing::warn!("checkpoint failed: {e}");
-                    }
-                }
-            })
-            .map_err(|e| Error::Store(format!("cannot start the checkpoint thread: {e}")))?;
-        let mut over_limit = false;
-        conn.wal_hook(Some(
-            move |wal: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
-                let was_over_limit = std::mem::replace(&mut over_limit, pages >= WAL_LIMIT_PAGES);
-                if over_limit && was_over_limit {
-                    // Most of the log has been copied by now; this copies the rest with no commit
-                    // in between, so the next transaction starts the log from its beginning.
-                    let _turn = store_turn
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    if let Err(e) = wal.checkpoint_v2(CheckpointMode::PASSIVE) {
-                        tracing::warn!("checkpoint failed: {e}");
-                    }
-                } else if pages >= CHECKPOINT_PAGES {
-                    // Full means a nudge is waiting already.
-                    let _ = nudge.try_send(());
-                }
-                Ok(())
-            },
-        ))?;
-        Ok(Checkpointer { thread })
-    }
-
-    /// Stops the thread (removing the hook drops its nudge) and waits for it.
-    fn stop(self, conn: &mut Connection) {
-        let _ = conn.wal_hook(
-            None::<fn(&mut rusqlite::hooks::Wal, std::ffi::c_int) -> rusqlite::Result<()>>,
-        );
-        let _ = self.thread.join();
+/// The stored columns of an attempt, turned into an [`Attempt`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attempt_from_columns(
+    job_id: String,
+    execution_id: String,
+    number: u32,
+    started_at: i64,
+    duration_ms: i64,
+    status: Option<u16>,
+    response_body: Option<Vec<u8>>,
+    error: Option<String>,
+    message: Option<String>,
+    next_retry_at: Option<i64>,
+) -> Attempt {
+    Attempt {
+        job_id: JobId::from_db(job_id),
+        execution_id: ExecutionId::from_db(execution_id),
+        number,
+        started_at: from_ms(started_at),
+        duration: Duration::from_millis(u64::try_from(duration_ms).unwrap_or(0)),
+        status,
+        response_body,
+        error: error.as_deref().map(AttemptError::parse),
+        message,
+        next_retry_at: next_retry_at.map(from_ms),
     }
 }
 
-fn serve(
-    mut conn: Connection,
-    rx: mpsc::Receiver<Box<dyn Task>>,
-    checkpointer: Option<Checkpointer>,
-) {
-    let mut group: Vec<Box<dyn Task>> = Vec::new();
-    while let Ok(first) = rx.recv() {
-        group.push(first);
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(task) => group.push(task),
-                Err(_) => break,
-            }
-        }
-        let committed = run_group(&conn, &mut group);
-        for task in group.drain(..) {
-            task.finish(committed.clone());
-        }
-    }
-    if let Some(checkpointer) = checkpointer {
-        checkpointer.stop(&mut conn);
-    }
-    // All handles are gone: fold the WAL back into the main file so it is left tidy.
-    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+/// A subscription's stored event names, parsed.
+pub(crate) fn subscription_from_columns(
+    id: String,
+    url: String,
+    events: &str,
+    created_at: i64,
+) -> Result<Subscription> {
+    let names: Vec<String> = serde_json::from_str(events).map_err(corrupt)?;
+    Ok(Subscription {
+        id,
+        url,
+        events: names.iter().map(|n| n.parse()).collect::<Result<_>>()?,
+        created_at: from_ms(created_at),
+    })
 }
 
-fn run_group(conn: &Connection, group: &mut [Box<dyn Task>]) -> std::result::Result<(), String> {
-    conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(|e| e.to_string())?;
-    for task in group.iter_mut() {
-        task.run(conn);
-    }
-    match conn.execute_batch("COMMIT") {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(format!("commit failed: {e}"))
-        }
-    }
+/// A subscription's event names as stored (a JSON array).
+pub(crate) fn events_to_db(events: &[EventType]) -> String {
+    let names: Vec<&str> = events.iter().map(|e| e.as_str()).collect();
+    serde_json::to_string(&names).expect("strings serialise")
 }
 
 pub(crate) fn to_ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
@@ -299,42 +818,26 @@ pub(crate) fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_wal_is_checkpointed_off_the_store_thread_and_stays_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("jobs.db");
-        let db = Db::open(Location::File(path.clone()), Durability::Normal).unwrap();
-        let wal = dir.path().join("jobs.db-wal");
-        let page = 4096_u64;
-        let chunk = "x".repeat(100_000);
-        // 40 commits of about 1 MB each, one after another: 10,000 pages in all.
-        for i in 0..40 {
-            let chunk = chunk.clone();
-            db.call(move |conn| {
-                for j in 0..10 {
-                    conn.execute(
-                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-                        rusqlite::params![format!("k{i}-{j}"), chunk],
-                    )?;
-                }
-                Ok(())
-            })
-            .await
-            .unwrap();
-            let len = std::fs::metadata(&wal).map_or(0, |m| m.len());
-            // The limit plus two commits of about 260 pages.
-            assert!(
-                len <= (WAL_LIMIT_PAGES as u64 + 550) * (page + 24) + 32,
-                "the WAL grew to {len} bytes"
-            );
-        }
-        // The log was copied into the database file while it was being written.
-        let main = std::fs::metadata(&path).unwrap().len();
-        assert!(main > 20_000_000, "database file is {main} bytes");
-        drop(db);
+pub(crate) fn missed_to_db(p: MissedRunPolicy) -> String {
+    match p {
+        MissedRunPolicy::Skip => "skip".to_owned(),
+        MissedRunPolicy::RunOnce => "run_once".to_owned(),
+        MissedRunPolicy::CatchUp(n) => format!("catch_up:{n}"),
     }
+}
+
+pub(crate) fn missed_from_db(s: &str) -> MissedRunPolicy {
+    match s {
+        "skip" => MissedRunPolicy::Skip,
+        "run_once" => MissedRunPolicy::RunOnce,
+        other => other
+            .strip_prefix("catch_up:")
+            .and_then(|n| n.parse().ok())
+            .map_or(MissedRunPolicy::RunOnce, MissedRunPolicy::CatchUp),
+    }
+}
+
+/// A stored JSON column that does not parse.
+pub(crate) fn corrupt(e: serde_json::Error) -> Error {
+    Error::store(StoreErrorKind::Corrupt, format!("corrupt row: {e}"))
 }

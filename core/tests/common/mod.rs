@@ -217,6 +217,136 @@ async fn answer(shared: &Shared, path: &str, count: u32) -> Response {
     }
 }
 
+/// Which store a conformance test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty store for one test: a SQLite file in a temporary directory, or a schema of its
+/// own in the test PostgreSQL server (`TIMEHOOK_TEST_POSTGRES_URL`, which `make test` provides),
+/// dropped afterwards. [`TestStore::builder`] opens the same store every time, so reopening it is a
+/// restart.
+pub struct TestStore {
+    pub backend: Backend,
+    dir: tempfile::TempDir,
+    schema: String,
+}
+
+/// The test PostgreSQL server's URL. Without one the PostgreSQL half of the suite fails: it is
+/// never skipped.
+pub fn postgres_url() -> String {
+    std::env::var("TIMEHOOK_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "TIMEHOOK_TEST_POSTGRES_URL is not set: run `make test`, or `bash tests/with-postgres.sh \
+             cargo test`, or point it at a PostgreSQL server (postgresql://user:pass@host:port/db)"
+        )
+    })
+}
+
+/// A schema name no other test uses.
+pub fn unique_schema() -> String {
+    use std::sync::atomic::AtomicU64;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "t_{}_{}_{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+impl TestStore {
+    pub fn new(backend: Backend) -> TestStore {
+        if backend == Backend::Postgres {
+            postgres_url();
+        }
+        TestStore {
+            backend,
+            dir: tempfile::tempdir().unwrap(),
+            schema: unique_schema(),
+        }
+    }
+
+    /// Where the store is: a file path or a URL.
+    pub fn location(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => self.dir.path().join("jobs.db").display().to_string(),
+            Backend::Postgres => {
+                let url = postgres_url();
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}schema={}", self.schema)
+            }
+        }
+    }
+
+    /// A builder for this store.
+    pub fn builder(&self) -> timehook::SchedulerBuilder {
+        timehook::Scheduler::builder(self.location())
+    }
+
+    /// Another fresh store of the same backend.
+    pub fn another(&self) -> TestStore {
+        TestStore::new(self.backend)
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let (url, schema) = (postgres_url(), self.schema.clone());
+        // A runtime of its own on a thread of its own: Drop may run inside a test's runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(conn);
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Runs one async test against both stores: `name::sqlite` and `name::postgres`. The test's
+/// body gets `$store: TestStore`; its attributes (`#[tokio::test(...)]`) apply to both.
+#[macro_export]
+macro_rules! conformance {
+    ($(#[$attr:meta])* async fn $name:ident($store:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($store: $crate::common::TestStore) $body
+
+            $(#[$attr])*
+            async fn sqlite() {
+                run($crate::common::TestStore::new($crate::common::Backend::Sqlite)).await
+            }
+
+            $(#[$attr])*
+            async fn postgres() {
+                run($crate::common::TestStore::new($crate::common::Backend::Postgres)).await
+            }
+        }
+    };
+}
+
 /// A fixed instant for manual clocks: 2025-01-15 10:00:00 UTC.
 pub fn t0() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(1_736_935_200, 0).unwrap()

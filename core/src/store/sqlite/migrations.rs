@@ -2,7 +2,8 @@
 
 use rusqlite::Connection;
 
-use crate::error::{Error, Result};
+use super::SqlResult;
+use crate::error::{Error, StoreErrorKind};
 
 /// Migration `i` moves the schema from version `i` to `i + 1`. Never edit a released entry: append.
 const MIGRATIONS: &[&str] = &[
@@ -98,7 +99,7 @@ const MIGRATIONS: &[&str] = &[
     // 2: `jobs_state` no longer lists scheduled jobs, the bulk of a busy file: each scheduled job was
     // one more B-tree insert (and one more update when claimed). The rarer states, which a filter by
     // state needs an index to find, stay indexed; a query uses it by stating
-    // `state <> 'scheduled'` (see `queries::list`).
+    // `state <> 'scheduled'` (see `sql::list`).
     r#"
     DROP INDEX jobs_state;
     CREATE INDEX jobs_state ON jobs (state) WHERE state <> 'scheduled';
@@ -180,38 +181,70 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 4: each origin's pending one-time jobs in due order, so a claim can take the earliest rows of
     // every origin that has room without walking past a blocked origin's whole backlog (see
-    // `queries::claim`).
+    // `sql::claim`).
     r#"
     CREATE INDEX jobs_origin_due ON jobs (origin, due_at) WHERE exec_state = 'pending';
+    "#,
+    // 5: the token buckets of rate-limited endpoints, shared by every process using the file, so
+    // that a rate holds for all of them together.
+    r#"
+    CREATE TABLE endpoint_rates (
+        origin      TEXT PRIMARY KEY NOT NULL,
+        tokens      REAL NOT NULL,                  -- tokens left at refilled_at
+        refilled_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
     "#,
 ];
 
 /// Brings the schema up to date. Refuses a file written by a newer timehook.
-pub(crate) fn migrate(conn: &Connection) -> Result<()> {
+pub(crate) fn migrate(conn: &Connection) -> SqlResult<()> {
     migrate_to(conn, MIGRATIONS.len())
 }
 
 /// Applies the migrations up to schema version `target` (tests build files of older versions).
-fn migrate_to(conn: &Connection, target: usize) -> Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let version = usize::try_from(version).unwrap_or(usize::MAX);
-    if version > MIGRATIONS.len() {
-        return Err(Error::Store(format!(
-            "the database has schema version {version}, newer than this timehook ({}); upgrade timehook",
-            MIGRATIONS.len()
-        )));
+///
+/// The version is read inside the transaction that applies the migrations, holding the file's
+/// write lock (`BEGIN IMMEDIATE`), so processes opening a new or older file at the same moment
+/// take turns: the first migrates, the others find the file up to date.
+fn migrate_to(conn: &Connection, target: usize) -> SqlResult<()> {
+    let current = |conn: &Connection| -> SqlResult<usize> {
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        Ok(usize::try_from(version).unwrap_or(usize::MAX))
+    };
+    // Most opens find the file up to date: no write lock for them.
+    if target == MIGRATIONS.len() && current(conn)? == target {
+        return Ok(());
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
-        let tx = conn.unchecked_transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(
-            None,
-            "user_version",
-            i64::try_from(i + 1).expect("few migrations"),
-        )?;
-        tx.commit()?;
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let version = current(conn)?;
+        if version > MIGRATIONS.len() {
+            return Err(Error::store(
+                StoreErrorKind::SchemaTooNew,
+                format!(
+                    "the database has schema version {version}, newer than this timehook ({}); upgrade timehook",
+                    MIGRATIONS.len()
+                ),
+            )
+            .into());
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
+            conn.execute_batch(sql)?;
+            conn.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(i + 1).expect("few migrations"),
+            )?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(_) => {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
     }
-    Ok(())
+    result
 }
 
 /// The schema version this build writes.
@@ -233,7 +266,10 @@ mod tests {
         assert_eq!(v, LATEST as i64);
         conn.pragma_update(None, "user_version", LATEST as i64 + 1)
             .unwrap();
-        assert!(matches!(migrate(&conn), Err(Error::Store(_))));
+        assert_eq!(
+            Error::from(migrate(&conn).unwrap_err()).store_kind(),
+            Some(StoreErrorKind::SchemaTooNew)
+        );
     }
 
     /// A file written at schema version 1, with a job due, a dead letter and a cron job in it.
@@ -501,7 +537,7 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         migrate(&conn).unwrap();
         let filter = crate::job::ListFilter::default().state(crate::job::JobState::Failed);
-        let sql = super::super::queries::list_sql(&filter).0;
+        let sql = super::super::sql::list_sql(&filter).0;
         let plan: Vec<String> = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap()

@@ -1,0 +1,625 @@
+//! The engine's decisions, written once above the storage seam: each function runs inside one
+//! transaction of whichever store is open (see [`crate::store::Tx`] and [`crate::store::transact!`]).
+//!
+//! Here live the claim tick (rescue of expired leases, cron materialisation, flow control, the
+//! claim), recording an attempt and moving its execution on, reporting outcomes (callbacks,
+//! subscription events, endpoint health), and the state changes users ask for.
+
+use std::time::Duration;
+
+use super::flow::Flow;
+use crate::cron::{CronSchedule, due_occurrences};
+use crate::error::{Error, Result};
+use crate::job::{Attempt, AttemptError, ExecutionId, JobId, JobKind, JobState, Method};
+use crate::outcome::{Endpoint, Event, EventType, Outcome, OutcomeStatus};
+use crate::retry::Verdict;
+use crate::store::{
+    ClaimParams, Claimed, DeadLetterFilter, ExecState, Internal, Interrupted, NewJob,
+    RESPONSE_BODY_LIMIT, Transition, Tx, from_ms,
+};
+
+/// Cron jobs materialised per tick; the rest follow on the next tick.
+const CRON_BATCH: usize = 1_000;
+
+/// What recording needs to know about the scheduler's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct ReportParams {
+    pub environment: Option<String>,
+    /// The retry policy (JSON) and timeout of callback and event deliveries.
+    pub retry: String,
+    pub timeout_ms: i64,
+    /// An endpoint failing continuously for this long...
+    pub disable_after_ms: i64,
+    /// ...and at least this many times is disabled.
+    pub disable_min_failures: u32,
+    /// A 410 disables an endpoint at once.
+    pub disable_on_gone: bool,
+}
+
+/// Parameters of a tick.
+#[derive(Debug, Clone)]
+pub(crate) struct TickParams {
+    pub owner: String,
+    pub now: i64,
+    pub lease_ms: i64,
+    pub limit: usize,
+    pub missed_grace: chrono::Duration,
+}
+
+/// What one pass of the dispatch loop found.
+#[derive(Debug, Default)]
+pub(crate) struct Tick {
+    pub claimed: Vec<Claimed>,
+    /// The earliest instant at which more work may become due: a pending execution, an expired lease
+    /// of another worker, a cron occurrence, or a rate-limited endpoint's next token.
+    pub next_wake: Option<i64>,
+    /// Whether an endpoint was held back by its limits.
+    pub blocked: bool,
+    /// How many deliveries should finish before a held-back endpoint is worth a new claim.
+    pub refill: usize,
+}
+
+/// One pass: rescue executions whose worker died, turn due cron occurrences into executions, then
+/// claim up to `p.limit` due executions with a lease, within every endpoint's limits.
+pub(crate) async fn tick<T: Tx>(tx: &mut T, p: &TickParams, flow: &Flow) -> Result<Tick> {
+    tx.lock_claims().await?;
+    requeue_interrupted(tx, &p.owner, p.now, Interrupted::Expired).await?;
+    materialize_cron(tx, p.now, p.missed_grace).await?;
+    let state = tx.flow_state().await?;
+    let plan = flow.plan(&state, p.now);
+    let params = ClaimParams {
+        owner: p.owner.clone(),
+        now: p.now,
+        lease_ms: p.lease_ms,
+        limit: p.limit,
+        rooms: plan.rooms,
+        default_room: plan.default_room,
+        excluded: plan.excluded,
+    };
+    let mut claimed = Vec::new();
+    if p.limit > 0 {
+        claimed = tx.claim(&params).await?;
+        let spent = flow.spend(&state, &claimed, p.now);
+        if !spent.is_empty() {
+            tx.save_rates(&spent).await?;
+        }
+    }
+    let next_wake = tx.next_wake(&p.owner, &params.excluded).await?;
+    Ok(Tick {
+        claimed,
+        next_wake: next_wake.into_iter().chain(plan.until).min(),
+        blocked: plan.blocked,
+        refill: plan.refill,
+    })
+}
+
+/// Takes back executions in flight: another worker's whose lease expired (it died, or lost the
+/// store), or this worker's own (the shutdown deadline passed). Each in-flight attempt is recorded
+/// as interrupted, and the execution becomes due again at once, keeping its id. An interrupted
+/// attempt does not count against the retry policy. Returns how many were taken back.
+pub(crate) async fn requeue_interrupted<T: Tx>(
+    tx: &mut T,
+    owner: &str,
+    now: i64,
+    which: Interrupted,
+) -> Result<usize> {
+    let message = match which {
+        Interrupted::Expired => {
+            "the worker delivering it stopped before recording an outcome (lease expired)"
+        }
+        Interrupted::Owned => "shutdown deadline reached before the attempt finished",
+    };
+    let mut taken = 0;
+    for r in tx.running(owner, now, which).await? {
+        let t = Transition {
+            state: ExecState::Pending,
+            due_at: Some(now),
+            finished_at: None,
+            job_state: (r.kind == JobKind::Once).then_some(if r.attempt > 1 {
+                JobState::Retrying
+            } else {
+                JobState::Scheduled
+            }),
+            refund_attempt: true,
+        };
+        if !tx
+            .finish_execution(&r.exec, r.owner.as_deref(), &t, now)
+            .await?
+        {
+            continue;
+        }
+        let started = r.started_at.unwrap_or(now);
+        tx.insert_attempt(&Attempt {
+            job_id: r.exec.job_id.clone(),
+            execution_id: r.exec.execution_id.clone(),
+            number: r.attempt,
+            started_at: from_ms(started),
+            duration: Duration::from_millis(u64::try_from(now - started).unwrap_or(0)),
+            status: None,
+            response_body: None,
+            error: Some(AttemptError::Interrupted),
+            message: Some(message.to_owned()),
+            next_retry_at: Some(from_ms(now)),
+        })
+        .await?;
+        taken += 1;
+    }
+    Ok(taken)
+}
+
+/// Turns the due occurrences of cron jobs into executions, as each job's missed-run policy says,
+/// and moves each job's next fire time on in the same transaction.
+async fn materialize_cron<T: Tx>(tx: &mut T, now: i64, grace: chrono::Duration) -> Result<()> {
+    for job in tx.due_cron(now, CRON_BATCH).await? {
+        let schedule = CronSchedule::parse(&job.expr, &job.tz)?;
+        let due = due_occurrences(
+            &schedule,
+            from_ms(job.next_fire_at),
+            from_ms(now),
+            job.missed.unwrap_or_default(),
+            grace,
+        );
+        let occurrences: Vec<(ExecutionId, i64)> = due
+            .run
+            .iter()
+            .map(|t| (ExecutionId::generate(), t.timestamp_millis()))
+            .collect();
+        tx.insert_occurrences(&job.id, &job.origin, &occurrences, false, now)
+            .await?;
+        tx.set_next_fire(&job.id, due.next_fire.map(|t| t.timestamp_millis()), now)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The result of one attempt, as measured by the dispatcher.
+#[derive(Debug, Clone)]
+pub(crate) struct AttemptResult {
+    pub execution_id: ExecutionId,
+    pub job_id: JobId,
+    pub attempt: u32,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub status: Option<u16>,
+    pub response_body: Option<Vec<u8>>,
+    pub error: Option<AttemptError>,
+    pub message: Option<String>,
+    pub verdict: Verdict,
+    pub retry_after: Option<Duration>,
+    /// When the execution is retried, decided by the dispatcher from the verdict and the job's
+    /// policy; `None` means it is finished.
+    pub next_delay: Option<Duration>,
+}
+
+/// An attempt as recorded, with what it raised.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    pub attempt: Attempt,
+    pub state: JobState,
+    pub events: Vec<Event>,
+}
+
+/// Records an attempt and moves its execution (and one-time job) on: succeeded, due again later, or
+/// failed, and reports the outcome (callbacks, subscription events, endpoint health). If the lease
+/// was lost meanwhile (another worker took over, or the job was cancelled), only the attempt is
+/// recorded.
+pub(crate) async fn record<T: Tx>(
+    tx: &mut T,
+    owner: &str,
+    report: &ReportParams,
+    c: &Claimed,
+    r: &AttemptResult,
+    now: i64,
+) -> Result<Recorded> {
+    let (state, due_at) = match r.next_delay {
+        None if r.verdict == Verdict::Success => (ExecState::Succeeded, None),
+        None => (ExecState::Failed, None),
+        Some(delay) => (
+            ExecState::Pending,
+            Some(now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2)),
+        ),
+    };
+    // What a one-time job becomes with its execution.
+    let once_state = match state {
+        ExecState::Succeeded => JobState::Succeeded,
+        ExecState::Pending => JobState::Retrying,
+        ExecState::Failed => JobState::Failed,
+    };
+    let t = Transition {
+        state,
+        due_at,
+        finished_at: (state != ExecState::Pending).then_some(now),
+        job_state: (c.kind == JobKind::Once).then_some(once_state),
+        refund_attempt: false,
+    };
+    let owned = tx
+        .finish_execution(&c.exec_ref(), Some(owner), &t, now)
+        .await?;
+    let (job_state, next_retry_at) = if owned && c.kind == JobKind::Once {
+        (once_state, due_at)
+    } else {
+        // A cron job's state does not follow its occurrences; and if the lease was lost (another
+        // worker took over, or the job was cancelled), only the attempt is recorded.
+        let state = tx
+            .job_state(&r.job_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(r.job_id.clone()))?;
+        (state, if owned { due_at } else { None })
+    };
+    let attempt = Attempt {
+        job_id: r.job_id.clone(),
+        execution_id: r.execution_id.clone(),
+        number: r.attempt,
+        started_at: from_ms(r.started_at),
+        duration: Duration::from_millis(u64::try_from(r.duration_ms).unwrap_or(0)),
+        status: r.status,
+        response_body: r
+            .response_body
+            .as_ref()
+            .map(|b| b[..b.len().min(RESPONSE_BODY_LIMIT)].to_vec()),
+        error: r.error,
+        message: r.message.clone(),
+        next_retry_at: next_retry_at.map(from_ms),
+    };
+    tx.insert_attempt(&attempt).await?;
+    let events = if owned {
+        report_outcome(tx, report, c, &attempt, now).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Recorded {
+        attempt,
+        state: job_state,
+        events,
+    })
+}
+
+/// The event a finished or failed attempt raises.
+pub(crate) fn event_type(attempt: &Attempt, retry_follows: bool) -> EventType {
+    match (attempt.error, retry_follows) {
+        (None, _) => EventType::JobCompleted,
+        (Some(_), true) => EventType::JobRetrying,
+        (Some(AttemptError::Timeout), false) => EventType::JobTimedOut,
+        (Some(_), false) => EventType::JobFailed,
+    }
+}
+
+fn outcome(c: &Claimed, attempt: &Attempt) -> Outcome {
+    let status = match attempt.error {
+        None => OutcomeStatus::Success,
+        Some(AttemptError::Status | AttemptError::Redirect) => OutcomeStatus::Failure,
+        Some(AttemptError::Timeout) => OutcomeStatus::Timeout,
+        Some(_) => OutcomeStatus::Error,
+    };
+    Outcome {
+        job_id: attempt.job_id.clone(),
+        job_name: c.name.clone(),
+        execution_id: attempt.execution_id.clone(),
+        status,
+        executed_at: attempt.started_at,
+        response_code: attempt.status,
+        response_time_ms: u64::try_from(attempt.duration.as_millis()).unwrap_or(u64::MAX),
+        response_body: attempt
+            .response_body
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned()),
+        error_message: attempt.message.clone(),
+        retry_attempt: attempt.number.saturating_sub(c.budget_start + 1),
+        next_retry_at: attempt.next_retry_at,
+    }
+}
+
+/// Reports one recorded attempt of an execution this worker owned: callbacks, subscription events,
+/// endpoint health. Returns the events for in-process listeners.
+async fn report_outcome<T: Tx>(
+    tx: &mut T,
+    p: &ReportParams,
+    c: &Claimed,
+    attempt: &Attempt,
+    now: i64,
+) -> Result<Vec<Event>> {
+    let mut events = Vec::new();
+    if c.internal == Internal::User {
+        let event = event_type(attempt, attempt.next_retry_at.is_some());
+        let outcome = outcome(c, attempt);
+        let callback = if attempt.error.is_none() {
+            &c.on_success_url
+        } else {
+            &c.on_failure_url
+        };
+        if let Some(url) = callback {
+            let body = outcome.to_json(None);
+            insert_internal(tx, p, url, &body, Internal::Callback, now).await?;
+        }
+        let data = outcome.to_json(p.environment.as_deref());
+        publish(tx, p, event, data, now).await?;
+        events.push(Event::Job { event, outcome });
+    }
+    if let Some(endpoint) = track_endpoint(tx, p, &c.origin, attempt, now).await? {
+        let data = endpoint.to_json(p.environment.as_deref());
+        publish(tx, p, EventType::EndpointDisabled, data, now).await?;
+        events.push(Event::EndpointDisabled(endpoint));
+    }
+    Ok(events)
+}
+
+/// Queues a delivery of `event` to every subscription that wants it.
+async fn publish<T: Tx>(
+    tx: &mut T,
+    p: &ReportParams,
+    event: EventType,
+    data: serde_json::Value,
+    now: i64,
+) -> Result<()> {
+    let urls = tx.subscribers(event).await?;
+    if urls.is_empty() {
+        return Ok(());
+    }
+    let body = event_body(event, data, now);
+    for url in urls {
+        insert_internal(tx, p, &url, &body, Internal::Event, now).await?;
+    }
+    Ok(())
+}
+
+/// A Standard Webhooks event payload: `{"type", "timestamp", "data"}`.
+pub(crate) fn event_body(event: EventType, data: serde_json::Value, now: i64) -> serde_json::Value {
+    serde_json::json!({
+        "type": event.as_str(),
+        "timestamp": from_ms(now).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "data": data,
+    })
+}
+
+/// Inserts a delivery made by the scheduler itself (a callback, an event, a test message), due now.
+pub(crate) async fn insert_internal<T: Tx>(
+    tx: &mut T,
+    p: &ReportParams,
+    url: &str,
+    body: &serde_json::Value,
+    internal: Internal,
+    now: i64,
+) -> Result<JobId> {
+    let job = NewJob {
+        id: JobId::generate(),
+        execution_id: Some(ExecutionId::generate()),
+        kind: JobKind::Once,
+        name: Some(
+            match internal {
+                Internal::Callback => "timehook.callback",
+                Internal::Event => "timehook.event",
+                Internal::Test => "timehook.test",
+                Internal::User => "timehook",
+            }
+            .to_owned(),
+        ),
+        labels: "[]".to_owned(),
+        url: url.to_owned(),
+        method: Method::Post,
+        headers: r#"[["content-type","application/json"]]"#.to_owned(),
+        body: serde_json::to_vec(body).expect("JSON values serialise"),
+        timeout_ms: p.timeout_ms,
+        retry: p.retry.clone(),
+        signing: None,
+        idempotency_key: None,
+        cron_expr: None,
+        cron_tz: None,
+        missed: None,
+        due_at: now,
+        origin: crate::outcome::origin_of(url),
+        on_success_url: None,
+        on_failure_url: None,
+        internal,
+    };
+    let mut ids = tx.insert_jobs(std::slice::from_ref(&job), now).await?;
+    tx.notify().await?;
+    Ok(ids.pop().expect("one id"))
+}
+
+/// Updates the endpoint's failure streak; returns it if this attempt disabled it.
+async fn track_endpoint<T: Tx>(
+    tx: &mut T,
+    p: &ReportParams,
+    origin: &str,
+    attempt: &Attempt,
+    now: i64,
+) -> Result<Option<Endpoint>> {
+    if attempt.error.is_none() {
+        tx.endpoint_succeeded(origin).await?;
+        return Ok(None);
+    }
+    let streak = tx.endpoint_failed(origin, now).await?;
+    let gone = p.disable_on_gone && attempt.status == Some(410);
+    let too_long = now - streak.failing_since >= p.disable_after_ms
+        && streak.failures >= p.disable_min_failures;
+    if streak.disabled_at.is_some() || !(gone || too_long) {
+        return Ok(None);
+    }
+    tx.disable_endpoint(origin, now).await?;
+    Ok(Some(Endpoint {
+        origin: origin.to_owned(),
+        failing_since: Some(from_ms(streak.failing_since)),
+        failures: streak.failures,
+        disabled_at: Some(from_ms(now)),
+    }))
+}
+
+/// A job's kind and state, locked, or `NotFound`.
+async fn existing<T: Tx>(tx: &mut T, id: &JobId) -> Result<(JobKind, JobState)> {
+    tx.lock_job(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(id.clone()))
+}
+
+/// Cancels a job: a pending or retrying execution never fires, and a cron job stops producing
+/// occurrences. Cancelling a cancelled job is a no-op; a finished one cannot be cancelled.
+pub(crate) async fn cancel<T: Tx>(tx: &mut T, id: &JobId, now: i64) -> Result<()> {
+    let (_, state) = existing(tx, id).await?;
+    match state {
+        JobState::Cancelled => Ok(()),
+        JobState::Succeeded | JobState::Failed => Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "cancel",
+        }),
+        _ => tx.cancel_job(id, now).await,
+    }
+}
+
+/// Moves a scheduled or retrying one-time job to `at`.
+pub(crate) async fn reschedule<T: Tx>(tx: &mut T, id: &JobId, at: i64, now: i64) -> Result<()> {
+    let (kind, state) = existing(tx, id).await?;
+    if kind != JobKind::Once || !matches!(state, JobState::Scheduled | JobState::Retrying) {
+        return Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "reschedule",
+        });
+    }
+    tx.reschedule_job(id, at, now).await?;
+    if at <= now {
+        tx.notify().await?;
+    }
+    Ok(())
+}
+
+/// Pauses a scheduled cron job: no new occurrences until `resume`.
+pub(crate) async fn pause<T: Tx>(tx: &mut T, id: &JobId, now: i64) -> Result<()> {
+    let (kind, state) = existing(tx, id).await?;
+    if kind != JobKind::Cron || !matches!(state, JobState::Scheduled | JobState::Paused) {
+        return Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "pause",
+        });
+    }
+    tx.set_job_state(id, JobState::Paused, now).await
+}
+
+/// Resumes a paused cron job from its next occurrence after `now`; occurrences during the pause are
+/// skipped.
+pub(crate) async fn resume<T: Tx>(tx: &mut T, id: &JobId, now: i64) -> Result<()> {
+    let (kind, state) = existing(tx, id).await?;
+    if kind != JobKind::Cron || !matches!(state, JobState::Paused | JobState::Scheduled) {
+        return Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "resume",
+        });
+    }
+    if state == JobState::Scheduled {
+        return Ok(());
+    }
+    let (expr, tz) = tx
+        .cron_of(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(id.clone()))?;
+    let next = CronSchedule::parse(&expr, &tz)?
+        .next_after(from_ms(now))
+        .map(|t| t.timestamp_millis());
+    tx.resume_cron(id, next, now).await
+}
+
+/// Runs a job now: a new occurrence of a cron job (its schedule is unchanged), or the pending
+/// execution of a one-time job. Returns the execution id.
+pub(crate) async fn trigger<T: Tx>(tx: &mut T, id: &JobId, now: i64) -> Result<ExecutionId> {
+    let (kind, state) = existing(tx, id).await?;
+    let exec = match (kind, state) {
+        (JobKind::Cron, JobState::Scheduled | JobState::Paused) => {
+            let origin = tx
+                .get(id)
+                .await?
+                .map(|j| crate::outcome::origin_of(&j.url))
+                .ok_or_else(|| Error::NotFound(id.clone()))?;
+            let exec = ExecutionId::generate();
+            tx.insert_occurrences(id, &origin, &[(exec.clone(), now)], true, now)
+                .await?;
+            exec
+        }
+        (JobKind::Once, JobState::Scheduled | JobState::Retrying) => {
+            tx.due_now(id, now).await?.ok_or(Error::InvalidState {
+                id: id.clone(),
+                state,
+                action: "trigger",
+            })?
+        }
+        _ => {
+            return Err(Error::InvalidState {
+                id: id.clone(),
+                state,
+                action: "trigger",
+            });
+        }
+    };
+    tx.notify().await?;
+    Ok(exec)
+}
+
+/// Re-queues a failed job (a dead letter) with a fresh retry budget and the same execution id. For a
+/// cron job, every failed occurrence is re-queued. Returns how many executions were re-queued.
+pub(crate) async fn retry<T: Tx>(tx: &mut T, id: &JobId, now: i64) -> Result<usize> {
+    let (kind, state) = existing(tx, id).await?;
+    if kind == JobKind::Once && state != JobState::Failed {
+        return Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "retry",
+        });
+    }
+    let n = tx.requeue_failed(id, now).await?;
+    if n == 0 {
+        return Err(Error::InvalidState {
+            id: id.clone(),
+            state,
+            action: "retry",
+        });
+    }
+    if kind == JobKind::Once {
+        tx.set_job_state(id, JobState::Scheduled, now).await?;
+    }
+    tx.notify().await?;
+    Ok(n)
+}
+
+/// Re-queues every dead letter matching `f`, due now, with a fresh retry budget and the same
+/// execution ids. Returns how many executions were re-queued.
+pub(crate) async fn retry_failed<T: Tx>(
+    tx: &mut T,
+    f: &DeadLetterFilter,
+    now: i64,
+) -> Result<usize> {
+    let victims = tx.dead_letters(f).await?;
+    for d in &victims {
+        tx.requeue_dead_letter(d, now).await?;
+    }
+    if !victims.is_empty() {
+        tx.notify().await?;
+    }
+    Ok(victims.len())
+}
+
+/// Deletes every dead letter matching `f`, with its attempts: failed one-time jobs whole, and the
+/// failed occurrences of cron jobs. Returns how many executions were deleted.
+pub(crate) async fn purge<T: Tx>(tx: &mut T, f: &DeadLetterFilter) -> Result<usize> {
+    let victims = tx.dead_letters(f).await?;
+    for d in &victims {
+        tx.delete_dead_letter(d).await?;
+    }
+    Ok(victims.len())
+}
+
+/// Inserts a test delivery to `url` and claims it at once (`send_test`).
+pub(crate) async fn insert_and_claim_test<T: Tx>(
+    tx: &mut T,
+    report: &ReportParams,
+    url: &str,
+    body: &serde_json::Value,
+    owner: &str,
+    now: i64,
+    lease_ms: i64,
+) -> Result<Claimed> {
+    let id = insert_internal(tx, report, url, body, Internal::Test, now).await?;
+    tx.claim_job(owner, &id, now, lease_ms)
+        .await?
+        .ok_or(Error::NotFound(id))
+}

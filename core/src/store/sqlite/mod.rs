@@ -1,0 +1,416 @@
+//! The SQLite backend: one connection owned by one thread, fed with closures over a channel.
+//!
+//! Every operation runs inside a transaction, and operations that arrive while one transaction is
+//! being written share the next one (group commit): callers get their answer only after the commit
+//! that contains their change, so an id returned by `schedule` is durable, while many concurrent
+//! callers pay for one fsync between them. Processes sharing the file take turns through SQLite's
+//! write lock (`BEGIN IMMEDIATE`).
+
+mod migrations;
+mod outcomes_sql;
+mod sql;
+mod tx;
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use rusqlite::wal::CheckpointMode;
+use tokio::sync::oneshot;
+
+use super::{Durability, Location};
+use crate::error::{Error, Result, StoreError, StoreErrorKind};
+
+pub(crate) use tx::{SqliteTx, ready};
+
+/// Largest number of operations committed together.
+const MAX_GROUP: usize = 4096;
+/// Prepared statements kept per connection. rusqlite keeps 16 by default, fewer than the store's
+/// statements, so a claim → record loop would keep preparing the same ones again.
+const STATEMENT_CACHE: usize = 128;
+/// SQLite's page cache, in KiB (its default is 2 MiB). A batch of 10,000 jobs dirties about 6 MiB:
+/// with the default, the transaction spills pages to the WAL and reads them back while it runs.
+const PAGE_CACHE_KIB: u32 = 16 * 1024;
+/// WAL frames (pages) after which the checkpointer copies the log back into the database file;
+/// SQLite's own automatic checkpoint uses the same threshold.
+const CHECKPOINT_PAGES: i32 = 1000;
+/// WAL frames after which the store thread checkpoints itself, as SQLite would, if the log is still
+/// this long after the next commit: under writes that follow each other without pause, the
+/// checkpointer may never catch up with the last commit, and the log is only restarted from its
+/// beginning once a checkpoint has copied all of it. (One large commit alone crosses the limit;
+/// the checkpointer gets its chance first.)
+const WAL_LIMIT_PAGES: i32 = 4 * CHECKPOINT_PAGES;
+/// How long a statement waits for another process holding the write lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+trait Task: Send {
+    fn run(&mut self, conn: &Connection);
+    fn finish(self: Box<Self>, committed: std::result::Result<(), Failure>);
+}
+
+struct Call<T, F> {
+    f: Option<F>,
+    result: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Task for Call<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) {
+        let Some(f) = self.f.take() else { return };
+        let result = savepoint(conn, f);
+        self.result = Some(result);
+    }
+
+    fn finish(self: Box<Self>, committed: std::result::Result<(), Failure>) {
+        let answer = match (committed, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(Error::store(StoreErrorKind::Other, "operation was not run")),
+            (Err(e), _) => Err(Error::Store(StoreError::new(e.kind, e.message))),
+        };
+        // The caller may have gone away; then nobody needs the answer.
+        let _ = self.reply.send(answer);
+    }
+}
+
+fn savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    let run = |sql: &str| -> Result<()> {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map_err(|e| Error::from(SqlError::from(e)))?;
+        Ok(())
+    };
+    run("SAVEPOINT op")?;
+    match f(conn) {
+        Ok(v) => {
+            run("RELEASE op")?;
+            Ok(v)
+        }
+        Err(e) => {
+            run("ROLLBACK TO op")?;
+            run("RELEASE op")?;
+            Err(e)
+        }
+    }
+}
+
+/// Why a group's transaction failed, told to every task in it.
+#[derive(Debug, Clone)]
+struct Failure {
+    kind: StoreErrorKind,
+    message: String,
+}
+
+impl Failure {
+    fn new(context: &str, e: rusqlite::Error) -> Self {
+        Failure {
+            kind: kind_of(&e),
+            message: format!("{context}: {e}"),
+        }
+    }
+}
+
+/// A failure inside the SQLite backend: SQLite's own, or the engine's.
+#[derive(Debug)]
+pub(crate) enum SqlError {
+    Sqlite(rusqlite::Error),
+    Engine(Error),
+}
+
+impl From<rusqlite::Error> for SqlError {
+    fn from(e: rusqlite::Error) -> Self {
+        SqlError::Sqlite(e)
+    }
+}
+
+impl From<Error> for SqlError {
+    fn from(e: Error) -> Self {
+        SqlError::Engine(e)
+    }
+}
+
+impl From<SqlError> for Error {
+    fn from(e: SqlError) -> Self {
+        match e {
+            SqlError::Engine(e) => e,
+            SqlError::Sqlite(e) => {
+                let kind = kind_of(&e);
+                Error::Store(StoreError::with_source(kind, e.to_string(), e))
+            }
+        }
+    }
+}
+
+pub(crate) type SqlResult<T> = std::result::Result<T, SqlError>;
+
+/// What kind of store failure a SQLite error is.
+fn kind_of(e: &rusqlite::Error) -> StoreErrorKind {
+    use rusqlite::ErrorCode as C;
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            C::DatabaseBusy | C::DatabaseLocked => StoreErrorKind::Busy,
+            C::DiskFull => StoreErrorKind::Full,
+            C::DatabaseCorrupt | C::NotADatabase => StoreErrorKind::Corrupt,
+            C::SystemIoFailure | C::CannotOpen | C::PermissionDenied | C::ReadOnly => {
+                StoreErrorKind::Io
+            }
+            _ => StoreErrorKind::Other,
+        },
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => StoreErrorKind::Corrupt,
+        _ => StoreErrorKind::Other,
+    }
+}
+
+/// Handle to the store's thread. Cloning is cheap; the thread ends when the last handle is dropped.
+#[derive(Clone)]
+pub(crate) struct Db {
+    tx: mpsc::Sender<Box<dyn Task>>,
+    _thread: std::sync::Arc<ThreadGuard>,
+}
+
+struct ThreadGuard(Option<JoinHandle<()>>);
+
+impl Drop for ThreadGuard {
+    fn drop(&mut self) {
+        // The channel's sender is gone by now only if this is the last Db; the thread then drains and
+        // exits. Joining from a thread that is itself the store thread would deadlock, which cannot
+        // happen: tasks never hold a Db.
+        if let Some(handle) = self.0.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the store, and starts its thread. Blocks: call it
+    /// off the async runtime.
+    pub(crate) fn open(location: Location, durability: Durability) -> Result<Db> {
+        let name = format!("{location:?}");
+        Self::open_at(location, durability).map_err(|e| match Error::from(e) {
+            Error::Store(e) => Error::Store(e.context(format!("cannot open {name}"))),
+            other => other,
+        })
+    }
+
+    fn open_at(location: Location, durability: Durability) -> SqlResult<Db> {
+        let conn = match &location {
+            Location::File(path) => Connection::open(path)?,
+            _ => Connection::open_in_memory()?,
+        };
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        if let Location::File(_) = location {
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::store(
+                    StoreErrorKind::Other,
+                    format!("cannot enable WAL mode (got {mode})"),
+                )
+                .into());
+            }
+        }
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -{PAGE_CACHE_KIB};"
+        ))?;
+        migrations::migrate(&conn)?;
+        let mut conn = conn;
+        let checkpointer = match &location {
+            Location::File(path) => Some(Checkpointer::start(&mut conn, path, sync)?),
+            _ => None,
+        };
+        let (tx, rx) = mpsc::channel::<Box<dyn Task>>();
+        let thread = std::thread::Builder::new()
+            .name("timehook-store".into())
+            .spawn(move || serve(conn, rx, checkpointer))
+            .map_err(|e| {
+                Error::Store(StoreError::with_source(
+                    StoreErrorKind::Other,
+                    "cannot start the store thread",
+                    e,
+                ))
+            })?;
+        Ok(Db {
+            tx,
+            _thread: std::sync::Arc::new(ThreadGuard(Some(thread))),
+        })
+    }
+
+    /// Runs `f` in the next transaction and returns its result once that transaction has committed.
+    /// If `f` fails, its changes are rolled back and the others in the group are unaffected.
+    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let task = Box::new(Call {
+            f: Some(f),
+            result: None,
+            reply,
+        });
+        self.tx.send(task).map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+}
+
+/// Copies the WAL back into the database file on a thread of its own, with its own connection, so
+/// the store thread (which every caller waits for) does not: SQLite would otherwise run that
+/// checkpoint inside the commit that crosses the threshold. A passive checkpoint never blocks the
+/// writer, and commits stay durable in the WAL whether or not it has run.
+struct Checkpointer {
+    thread: JoinHandle<()>,
+}
+
+impl Checkpointer {
+    /// Starts the thread and replaces the store connection's automatic checkpoint with a nudge to it.
+    fn start(conn: &mut Connection, path: &std::path::Path, sync: &str) -> SqlResult<Checkpointer> {
+        let own = Connection::open(path)?;
+        own.busy_timeout(BUSY_TIMEOUT)?;
+        own.execute_batch(&format!("PRAGMA synchronous = {sync};"))?;
+        let (nudge, nudged) = mpsc::sync_channel::<()>(1);
+        // Held by whichever thread checkpoints, so that the store thread's checkpoint at the limit
+        // waits for the checkpointer's to end instead of finding the log busy.
+        let turn = std::sync::Arc::new(std::sync::Mutex::new(()));
+        let store_turn = turn.clone();
+        let thread = std::thread::Builder::new()
+            .name("timehook-checkpoint".into())
+            .spawn(move || {
+                while nudged.recv().is_ok() {
+                    let _turn = turn
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if let Err(e) = own.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
+                        tracing::warn!("checkpoint failed: {e}");
+                    }
+                }
+            })
+            .map_err(|e| {
+                Error::Store(StoreError::with_source(
+                    StoreErrorKind::Other,
+                    "cannot start the checkpoint thread",
+                    e,
+                ))
+            })?;
+        let mut over_limit = false;
+        conn.wal_hook(Some(
+            move |wal: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
+                let was_over_limit = std::mem::replace(&mut over_limit, pages >= WAL_LIMIT_PAGES);
+                if over_limit && was_over_limit {
+                    // Most of the log has been copied by now; this copies the rest with no commit
+                    // in between, so the next transaction starts the log from its beginning.
+                    let _turn = store_turn
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if let Err(e) = wal.checkpoint_v2(CheckpointMode::PASSIVE) {
+                        tracing::warn!("checkpoint failed: {e}");
+                    }
+                } else if pages >= CHECKPOINT_PAGES {
+                    // Full means a nudge is waiting already.
+                    let _ = nudge.try_send(());
+                }
+                Ok(())
+            },
+        ))?;
+        Ok(Checkpointer { thread })
+    }
+
+    /// Stops the thread (removing the hook drops its nudge) and waits for it.
+    fn stop(self, conn: &mut Connection) {
+        let _ = conn.wal_hook(
+            None::<fn(&mut rusqlite::hooks::Wal, std::ffi::c_int) -> rusqlite::Result<()>>,
+        );
+        let _ = self.thread.join();
+    }
+}
+
+fn serve(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Box<dyn Task>>,
+    checkpointer: Option<Checkpointer>,
+) {
+    let mut group: Vec<Box<dyn Task>> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(task) => group.push(task),
+                Err(_) => break,
+            }
+        }
+        let committed = run_group(&conn, &mut group);
+        for task in group.drain(..) {
+            task.finish(committed.clone());
+        }
+    }
+    if let Some(checkpointer) = checkpointer {
+        checkpointer.stop(&mut conn);
+    }
+    // All handles are gone: fold the WAL back into the main file so it is left tidy.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+}
+
+fn run_group(conn: &Connection, group: &mut [Box<dyn Task>]) -> std::result::Result<(), Failure> {
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| Failure::new("cannot begin a transaction", e))?;
+    for task in group.iter_mut() {
+        task.run(conn);
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(Failure::new("commit failed", e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_off_the_store_thread_and_stays_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.db");
+        let db = Db::open(Location::File(path.clone()), Durability::Normal).unwrap();
+        let wal = dir.path().join("jobs.db-wal");
+        let page = 4096_u64;
+        let chunk = "x".repeat(100_000);
+        // 40 commits of about 1 MB each, one after another: 10,000 pages in all.
+        for i in 0..40 {
+            let chunk = chunk.clone();
+            db.call(move |conn| {
+                for j in 0..10 {
+                    conn.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                        rusqlite::params![format!("k{i}-{j}"), chunk],
+                    )
+                    .map_err(SqlError::from)?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+            let len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+            // The limit plus two commits of about 260 pages.
+            assert!(
+                len <= (WAL_LIMIT_PAGES as u64 + 550) * (page + 24) + 32,
+                "the WAL grew to {len} bytes"
+            );
+        }
+        // The log was copied into the database file while it was being written.
+        let main = std::fs::metadata(&path).unwrap().len();
+        assert!(main > 20_000_000, "database file is {main} bytes");
+        drop(db);
+    }
+}

@@ -1,0 +1,1043 @@
+//! The SQLite statements for jobs, claims and attempts. Each function runs inside the transaction
+//! of its `Db::call`. Time is always a bound parameter (milliseconds since the epoch), never
+//! SQLite's own clock.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::SqlResult;
+use crate::error::{Error, StoreErrorKind};
+use crate::job::{Attempt, ExecutionId, Job, JobId, JobKind, JobState, ListFilter};
+use crate::store::{
+    ClaimParams, Claimed, ClaimedColumns, DEFAULT_PAGE, DueCron, ExecRef, FlowState, Interrupted,
+    JobColumns, MAX_PAGE, NewJob, RateState, Running, Transition, attempt_from_columns,
+    missed_from_db, missed_to_db, to_ms,
+};
+
+/// Inserts jobs, each one-time job with its execution in the same row. A job whose idempotency key
+/// exists already is not inserted; the existing job's id is returned in its place.
+pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> SqlResult<Vec<JobId>> {
+    let mut find_key = conn.prepare_cached("SELECT id FROM jobs WHERE idempotency_key = ?1")?;
+    let mut insert_job = conn.prepare_cached(
+        "INSERT INTO jobs (id, kind, state, name, labels, url, method, headers, body, timeout_ms, retry,
+                           idempotency_key, cron_expr, cron_tz, missed, next_fire_at, created_at, updated_at,
+                           signing, origin, on_success_url, on_failure_url, internal, exec_id, exec_state, due_at)
+         VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16,
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+    )?;
+    let mut ids = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if let Some(key) = &job.idempotency_key
+            && let Some(existing) = find_key
+                .query_row([key], |r| r.get::<_, String>(0))
+                .optional()?
+        {
+            ids.push(JobId::from_db(existing));
+            continue;
+        }
+        let cron = job.kind == JobKind::Cron;
+        insert_job.execute(params![
+            job.id.as_str(),
+            job.kind.as_str(),
+            job.name,
+            job.labels,
+            job.url,
+            job.method.as_str(),
+            job.headers,
+            job.body,
+            job.timeout_ms,
+            job.retry,
+            job.idempotency_key,
+            job.cron_expr,
+            job.cron_tz,
+            job.missed.map(missed_to_db),
+            cron.then_some(job.due_at),
+            now,
+            job.signing,
+            job.origin,
+            job.on_success_url,
+            job.on_failure_url,
+            job.internal as i64,
+            job.execution_id.as_ref().map(ExecutionId::as_str),
+            job.execution_id.as_ref().map(|_| "pending"),
+            job.execution_id.as_ref().map(|_| job.due_at),
+        ])?;
+        ids.push(job.id.clone());
+    }
+    Ok(ids)
+}
+
+/// Executions in flight that `which` selects: another worker's whose lease has expired, or this
+/// worker's own.
+pub(crate) fn running(
+    conn: &Connection,
+    owner: &str,
+    now: i64,
+    which: Interrupted,
+) -> SqlResult<Vec<Running>> {
+    let (in_jobs, in_executions) = match which {
+        Interrupted::Expired => (
+            "lease_until <= ?2 AND lease_owner IS NOT ?1",
+            "e.lease_until <= ?2 AND e.lease_owner IS NOT ?1",
+        ),
+        Interrupted::Owned => ("lease_owner = ?1", "e.lease_owner = ?1"),
+    };
+    let args: Vec<rusqlite::types::Value> = match which {
+        Interrupted::Expired => vec![owner.to_owned().into(), now.into()],
+        Interrupted::Owned => vec![owner.to_owned().into()],
+    };
+    let row = |in_job_row: bool| {
+        move |r: &Row<'_>| {
+            Ok(Running {
+                exec: ExecRef {
+                    execution_id: ExecutionId::from_db(r.get(0)?),
+                    job_id: JobId::from_db(r.get(1)?),
+                    in_job_row,
+                },
+                kind: JobKind::parse(&r.get::<_, String>(2)?),
+                attempt: r.get(3)?,
+                started_at: r.get(4)?,
+                owner: r.get(5)?,
+            })
+        }
+    };
+    let mut rows = conn
+        .prepare_cached(&format!(
+            "SELECT exec_id, id, kind, attempt, started_at, lease_owner FROM jobs
+             WHERE exec_state = 'running' AND {in_jobs}"
+        ))?
+        .query_map(rusqlite::params_from_iter(&args), row(true))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.extend(
+        conn.prepare_cached(&format!(
+            "SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at, e.lease_owner
+             FROM executions e LEFT JOIN jobs j ON j.id = e.job_id
+             WHERE e.state = 'running' AND {in_executions}"
+        ))?
+        .query_map(rusqlite::params_from_iter(&args), row(false))?
+        .collect::<rusqlite::Result<Vec<_>>>()?,
+    );
+    Ok(rows)
+}
+
+/// Moves an execution (and a one-time job with it) if it is still running under `owner`'s lease.
+pub(crate) fn finish_execution(
+    conn: &Connection,
+    exec: &ExecRef,
+    owner: Option<&str>,
+    t: &Transition,
+    now: i64,
+) -> SqlResult<bool> {
+    let refund = i64::from(t.refund_attempt);
+    let owned = if exec.in_job_row {
+        conn.prepare_cached(
+            "UPDATE jobs SET exec_state = ?2, due_at = coalesce(?3, due_at), lease_owner = NULL,
+                    lease_until = NULL, started_at = NULL, state = coalesce(?7, state), updated_at = ?4,
+                    finished_at = ?5, budget_start = budget_start + ?9
+             WHERE id = ?8 AND exec_id = ?1 AND exec_state = 'running' AND lease_owner IS ?6",
+        )?
+        .execute(params![
+            exec.execution_id.as_str(),
+            t.state.as_str(),
+            t.due_at,
+            now,
+            t.finished_at,
+            owner,
+            t.job_state.map(JobState::as_str),
+            exec.job_id.as_str(),
+            refund,
+        ])?
+    } else {
+        conn.prepare_cached(
+            "UPDATE executions SET state = ?2, due_at = coalesce(?3, due_at), lease_owner = NULL,
+                    lease_until = NULL, started_at = NULL, updated_at = ?4, finished_at = ?5,
+                    budget_start = budget_start + ?7
+             WHERE id = ?1 AND state = 'running' AND lease_owner IS ?6",
+        )?
+        .execute(params![
+            exec.execution_id.as_str(),
+            t.state.as_str(),
+            t.due_at,
+            now,
+            t.finished_at,
+            owner,
+            refund
+        ])?
+    } == 1;
+    if owned
+        && !exec.in_job_row
+        && let Some(state) = t.job_state
+    {
+        // A one-time job whose execution lives in `executions` (a file from before migration 3).
+        conn.prepare_cached(
+            "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4
+             WHERE id = ?1 AND kind = 'once'",
+        )?
+        .execute(params![
+            exec.job_id.as_str(),
+            state.as_str(),
+            now,
+            state.is_final().then_some(now)
+        ])?;
+    }
+    Ok(owned)
+}
+
+/// Records an attempt; a second record of the same attempt number is ignored.
+pub(crate) fn insert_attempt(conn: &Connection, a: &Attempt) -> SqlResult<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO attempts (execution_id, number, job_id, started_at, duration_ms, status,
+                                         response_body, error_kind, message, next_retry_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        a.execution_id.as_str(),
+        a.number,
+        a.job_id.as_str(),
+        to_ms(a.started_at),
+        i64::try_from(a.duration.as_millis()).unwrap_or(i64::MAX),
+        a.status,
+        a.response_body,
+        a.error.map(|e| e.as_str()),
+        a.message,
+        a.next_retry_at.map(to_ms),
+    ])?;
+    Ok(())
+}
+
+/// Extends the leases of everything this worker is delivering.
+pub(crate) fn renew_leases(conn: &Connection, owner: &str, until: i64) -> SqlResult<usize> {
+    let in_jobs = conn
+        .prepare_cached(
+            "UPDATE jobs SET lease_until = ?2 WHERE exec_state = 'running' AND lease_owner = ?1",
+        )?
+        .execute(params![owner, until])?;
+    let in_executions = conn
+        .prepare_cached(
+            "UPDATE executions SET lease_until = ?2 WHERE state = 'running' AND lease_owner = ?1",
+        )?
+        .execute(params![owner, until])?;
+    Ok(in_jobs + in_executions)
+}
+
+/// Cron jobs whose next occurrence is due.
+pub(crate) fn due_cron(conn: &Connection, now: i64, limit: usize) -> SqlResult<Vec<DueCron>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT id, cron_expr, cron_tz, missed, next_fire_at, origin FROM jobs
+             WHERE kind = 'cron' AND state = 'scheduled' AND next_fire_at <= ?1
+             ORDER BY next_fire_at LIMIT ?2",
+        )?
+        .query_map(
+            params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| {
+                Ok(DueCron {
+                    id: JobId::from_db(r.get(0)?),
+                    expr: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    tz: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    missed: r
+                        .get::<_, Option<String>>(3)?
+                        .as_deref()
+                        .map(missed_from_db),
+                    next_fire_at: r.get(4)?,
+                    origin: r.get(5)?,
+                })
+            },
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Inserts cron occurrences, due at their instants.
+pub(crate) fn insert_occurrences(
+    conn: &Connection,
+    job: &JobId,
+    origin: &str,
+    occurrences: &[(ExecutionId, i64)],
+    now: i64,
+) -> SqlResult<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO executions (id, job_id, origin, state, due_at, scheduled_for, updated_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5)",
+    )?;
+    for (exec, at) in occurrences {
+        insert.execute(params![exec.as_str(), job.as_str(), origin, at, now])?;
+    }
+    Ok(())
+}
+
+/// Stores a cron job's next fire time.
+pub(crate) fn set_next_fire(
+    conn: &Connection,
+    id: &JobId,
+    next: Option<i64>,
+    now: i64,
+) -> SqlResult<()> {
+    conn.prepare_cached("UPDATE jobs SET next_fire_at = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id.as_str(), next, now])?;
+    Ok(())
+}
+
+/// In-flight executions per origin, stored rate states and disabled endpoints.
+pub(crate) fn flow_state(conn: &Connection) -> SqlResult<FlowState> {
+    let mut state = FlowState::default();
+    for sql in [
+        "SELECT origin, count(*) FROM jobs WHERE exec_state = 'running' GROUP BY origin",
+        "SELECT origin, count(*) FROM executions WHERE state = 'running' GROUP BY origin",
+    ] {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let n: i64 = r.get(1)?;
+            *state.running.entry(r.get(0)?).or_default() += usize::try_from(n).unwrap_or(0);
+        }
+    }
+    let mut stmt = conn.prepare_cached("SELECT origin, tokens, refilled_at FROM endpoint_rates")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        state.rates.insert(
+            r.get(0)?,
+            RateState {
+                tokens: r.get(1)?,
+                refilled_at: r.get(2)?,
+            },
+        );
+    }
+    let mut stmt =
+        conn.prepare_cached("SELECT origin FROM endpoints WHERE disabled_at IS NOT NULL")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        state.disabled.insert(r.get(0)?);
+    }
+    Ok(state)
+}
+
+/// Stores (or forgets) rate states.
+pub(crate) fn save_rates(
+    conn: &Connection,
+    rates: &[(String, Option<RateState>)],
+) -> SqlResult<()> {
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO endpoint_rates (origin, tokens, refilled_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (origin) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at",
+    )?;
+    let mut forget = conn.prepare_cached("DELETE FROM endpoint_rates WHERE origin = ?1")?;
+    for (origin, rate) in rates {
+        match rate {
+            Some(r) => upsert.execute(params![origin, r.tokens, r.refilled_at])?,
+            None => forget.execute([origin])?,
+        };
+    }
+    Ok(())
+}
+
+/// Due executions looked at per claim, as a multiple of the claim's limit, before the per-origin
+/// cap is applied.
+const CLAIM_SCAN_FACTOR: i64 = 2;
+
+/// A claimable execution: whether it lives in its job's row, its key (job id or execution id),
+/// origin and due time.
+type Candidate = (bool, String, String, i64);
+
+/// Every origin with a pending one-time job, in order, one index seek each (a loose index scan of
+/// `jobs_origin_due`).
+fn pending_origins(conn: &Connection) -> SqlResult<Vec<String>> {
+    let mut next = conn.prepare_cached(
+        "SELECT min(origin) FROM jobs WHERE exec_state = 'pending' AND origin > ?1",
+    )?;
+    let mut origins = Vec::new();
+    let mut after = String::new();
+    while let Some(origin) = next.query_row([&after], |r| r.get::<_, Option<String>>(0))? {
+        origins.push(origin.clone());
+        after = origin;
+    }
+    Ok(origins)
+}
+
+/// Due one-time jobs to claim from. Usually the `scan` earliest due rows, whatever their origin
+/// (a bounded walk of `jobs_due`). When those are all taken up to the last by excluded origins (a
+/// herd for an endpoint at its limit, or the held jobs of a disabled one), the rows behind them are
+/// found per origin instead: each other origin's earliest due rows, so the cost follows the number
+/// of origins, not the length of the blocked backlog.
+fn job_candidates(
+    conn: &Connection,
+    now: i64,
+    scan: i64,
+    excluded: &HashSet<String>,
+) -> SqlResult<Vec<Candidate>> {
+    let window: Vec<(String, String, i64)> = conn
+        .prepare_cached(
+            "SELECT id, origin, due_at FROM jobs WHERE exec_state = 'pending' AND due_at <= ?1
+             ORDER BY due_at LIMIT ?2",
+        )?
+        .query_map(params![now, scan], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let full = i64::try_from(window.len()).unwrap_or(i64::MAX) >= scan;
+    let crowded = full && window.iter().any(|(_, o, _)| excluded.contains(o));
+    if !crowded {
+        return Ok(window
+            .into_iter()
+            .filter(|(_, o, _)| !excluded.contains(o))
+            .map(|(id, o, due)| (true, id, o, due))
+            .collect());
+    }
+    let mut rows_of = conn.prepare_cached(
+        "SELECT id, due_at FROM jobs WHERE exec_state = 'pending' AND origin = ?1 AND due_at <= ?2
+         ORDER BY due_at LIMIT ?3",
+    )?;
+    let mut candidates = Vec::new();
+    for origin in pending_origins(conn)? {
+        if excluded.contains(&origin) {
+            continue;
+        }
+        for row in rows_of.query_map(params![origin, now, scan], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })? {
+            let (id, due) = row?;
+            candidates.push((true, id, origin.clone(), due));
+        }
+    }
+    Ok(candidates)
+}
+
+/// The excluded origins as a JSON array, for the statements over `executions` (`json_each`).
+fn excluded_json(excluded: &HashSet<String>) -> String {
+    serde_json::to_string(excluded).expect("strings serialise")
+}
+
+/// The earliest due executions of both kinds (one-time jobs' in their rows, cron occurrences in
+/// `executions`), at most `limit`, each origin capped at its room (`p.rooms`, else
+/// `p.default_room`).
+pub(crate) fn pick(
+    conn: &Connection,
+    p: &ClaimParams,
+    limit: i64,
+) -> SqlResult<Vec<(bool, String)>> {
+    let scan = limit.saturating_mul(CLAIM_SCAN_FACTOR);
+    let mut candidates = job_candidates(conn, p.now, scan, &p.excluded)?;
+    let mut occurrences = conn.prepare_cached(
+        "SELECT id, origin, due_at FROM executions
+         WHERE state = 'pending' AND due_at <= ?1
+           AND origin NOT IN (SELECT value FROM json_each(?2))
+         ORDER BY due_at LIMIT ?3",
+    )?;
+    for row in occurrences.query_map(params![p.now, excluded_json(&p.excluded), scan], |r| {
+        Ok((false, r.get(0)?, r.get(1)?, r.get(2)?))
+    })? {
+        candidates.push(row?);
+    }
+    candidates.sort_by_key(|c| c.3);
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    let mut picked = Vec::new();
+    for (in_job_row, key, origin, _) in candidates {
+        if i64::try_from(picked.len()).unwrap_or(i64::MAX) >= limit {
+            break;
+        }
+        let room = p.rooms.get(&origin).copied().unwrap_or(p.default_room);
+        let n = taken.entry(origin).or_default();
+        if *n < room {
+            *n += 1;
+            picked.push((in_job_row, key));
+        }
+    }
+    Ok(picked)
+}
+
+/// Claims due executions with a lease.
+pub(crate) fn claim(conn: &Connection, p: &ClaimParams) -> SqlResult<Vec<Claimed>> {
+    let limit = i64::try_from(p.limit).unwrap_or(i64::MAX / 4);
+    let picked = pick(conn, p, limit)?;
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (jobs, executions): (Vec<_>, Vec<_>) = picked.into_iter().partition(|(j, _)| *j);
+    let keys = |v: Vec<(bool, String)>| {
+        serde_json::to_string(&v.into_iter().map(|(_, k)| k).collect::<Vec<_>>())
+            .expect("strings serialize")
+    };
+    let lease_until = p.now + p.lease_ms;
+    let mut rows = Vec::new();
+    if !jobs.is_empty() {
+        rows.extend(
+            conn.prepare_cached(
+                "UPDATE jobs
+                 SET exec_state = 'running', state = 'running', attempt = attempt + 1,
+                     lease_owner = ?1, lease_until = ?2, started_at = ?3, updated_at = ?3
+                 WHERE id IN (SELECT value FROM json_each(?4)) AND exec_state = 'pending'
+                 RETURNING exec_id, id, attempt, due_at, budget_start, 1",
+            )?
+            .query_map(params![p.owner, lease_until, p.now, keys(jobs)], claim_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        );
+    }
+    if !executions.is_empty() {
+        rows.extend(
+            conn.prepare_cached(
+                "UPDATE executions
+                 SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
+                     started_at = ?3, updated_at = ?3
+                 WHERE id IN (SELECT value FROM json_each(?4)) AND state = 'pending'
+                 RETURNING id, job_id, attempt, due_at, budget_start, 0",
+            )?
+            .query_map(
+                params![p.owner, lease_until, p.now, keys(executions)],
+                claim_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        );
+    }
+    load_claimed(conn, rows, p.now)
+}
+
+/// A claimed execution: its id, job id, attempt, due time, budget start and whether it lives in
+/// its job's row.
+type ClaimRow = (String, String, u32, i64, u32, bool);
+
+fn claim_row(r: &Row<'_>) -> rusqlite::Result<ClaimRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+/// Claims the pending execution of one job whatever its due time (for `send_test`).
+pub(crate) fn claim_job(
+    conn: &Connection,
+    owner: &str,
+    job: &JobId,
+    now: i64,
+    lease_ms: i64,
+) -> SqlResult<Option<Claimed>> {
+    let args = params![owner, now + lease_ms, now, job.as_str()];
+    let mut rows: Vec<ClaimRow> = conn
+        .prepare_cached(
+            "UPDATE jobs
+             SET exec_state = 'running', state = 'running', attempt = attempt + 1,
+                 lease_owner = ?1, lease_until = ?2, started_at = ?3, updated_at = ?3
+             WHERE id = ?4 AND exec_state = 'pending'
+             RETURNING exec_id, id, attempt, due_at, budget_start, 1",
+        )?
+        .query_map(args, claim_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    if rows.is_empty() {
+        rows = conn
+            .prepare_cached(
+                "UPDATE executions
+                 SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
+                     started_at = ?3, updated_at = ?3
+                 WHERE job_id = ?4 AND state = 'pending'
+                 RETURNING id, job_id, attempt, due_at, budget_start, 0",
+            )?
+            .query_map(args, claim_row)?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(load_claimed(conn, rows, now)?.pop())
+}
+
+/// Marks the jobs of freshly claimed executions running and loads what sending them needs.
+fn load_claimed(conn: &Connection, mut rows: Vec<ClaimRow>, now: i64) -> SqlResult<Vec<Claimed>> {
+    rows.sort_by_key(|r| r.3);
+    let mut job_stmt = conn.prepare_cached(
+        "UPDATE jobs SET state = CASE kind WHEN 'once' THEN 'running' ELSE state END, updated_at = ?2
+         WHERE id = ?1
+         RETURNING url, method, headers, body, timeout_ms, signing, kind, retry, name, origin,
+                   on_success_url, on_failure_url, internal",
+    )?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for (execution_id, job_id, attempt, due_at, budget_start, in_job_row) in rows {
+        let columns = job_stmt.query_row(params![job_id, now], |r| {
+            Ok(ClaimedColumns {
+                execution_id,
+                job_id: job_id.clone(),
+                attempt,
+                due_at,
+                budget_start,
+                in_job_row,
+                url: r.get(0)?,
+                method: r.get(1)?,
+                headers: r.get(2)?,
+                body: r.get(3)?,
+                timeout_ms: r.get(4)?,
+                signing: r.get(5)?,
+                kind: r.get(6)?,
+                retry: r.get(7)?,
+                name: r.get(8)?,
+                origin: r.get(9)?,
+                on_success_url: r.get(10)?,
+                on_failure_url: r.get(11)?,
+                internal: r.get(12)?,
+            })
+        })?;
+        claimed.push(columns.into_claimed()?);
+    }
+    Ok(claimed)
+}
+
+/// Pending rows looked at, in due order, for the next due one-time job of an origin that is not
+/// excluded, before looking per origin instead.
+const WAKE_SCAN: i64 = 256;
+
+/// When the next one-time job of an origin that is not excluded falls due. As in
+/// [`job_candidates`], a backlog of excluded origins is stepped over per origin, not row by row.
+pub(crate) fn next_job_due(
+    conn: &Connection,
+    excluded: &HashSet<String>,
+) -> SqlResult<Option<i64>> {
+    let window: Vec<(String, i64)> = conn
+        .prepare_cached(
+            "SELECT origin, due_at FROM jobs WHERE exec_state = 'pending' ORDER BY due_at LIMIT ?1",
+        )?
+        .query_map([WAKE_SCAN], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if let Some((_, due)) = window.iter().find(|(o, _)| !excluded.contains(o)) {
+        return Ok(Some(*due));
+    }
+    if i64::try_from(window.len()).unwrap_or(i64::MAX) < WAKE_SCAN {
+        return Ok(None);
+    }
+    let mut first_of = conn.prepare_cached(
+        "SELECT min(due_at) FROM jobs WHERE exec_state = 'pending' AND origin = ?1",
+    )?;
+    let mut next = None;
+    for origin in pending_origins(conn)? {
+        if !excluded.contains(&origin) {
+            let due: Option<i64> = first_of.query_row([&origin], |r| r.get(0))?;
+            next = next.into_iter().chain(due).min();
+        }
+    }
+    Ok(next)
+}
+
+/// The earliest instant at which more work may become due.
+pub(crate) fn next_wake(
+    conn: &Connection,
+    owner: &str,
+    excluded: &HashSet<String>,
+) -> SqlResult<Option<i64>> {
+    let jobs = next_job_due(conn, excluded)?;
+    let occurrences: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(due_at) FROM executions WHERE state = 'pending'
+               AND origin NOT IN (SELECT value FROM json_each(?1))",
+        )?
+        .query_row([excluded_json(excluded)], |r| r.get(0))?;
+    let pending = jobs.into_iter().chain(occurrences).min();
+    let lease: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(t) FROM (
+                 SELECT min(lease_until) AS t FROM jobs
+                 WHERE exec_state = 'running' AND lease_owner IS NOT ?1
+                 UNION ALL
+                 SELECT min(lease_until) FROM executions
+                 WHERE state = 'running' AND lease_owner IS NOT ?1)",
+        )?
+        .query_row([owner], |r| r.get(0))?;
+    let cron: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(next_fire_at) FROM jobs WHERE kind = 'cron' AND state = 'scheduled'",
+        )?
+        .query_row([], |r| r.get(0))?;
+    Ok([pending, lease, cron].into_iter().flatten().min())
+}
+
+const JOB_COLUMNS: &str =
+    "j.id, j.kind, j.state, j.name, j.labels, j.url, j.method, j.headers, j.body,
+    j.timeout_ms, j.retry, j.idempotency_key, j.cron_expr, j.cron_tz, j.missed, j.next_fire_at,
+    j.created_at, j.updated_at, j.exec_id, j.due_at, j.exec_state,
+    (SELECT count(*) FROM attempts a WHERE a.job_id = j.id), j.on_success_url, j.on_failure_url";
+const JOB_FROM: &str = "FROM jobs j";
+
+fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobColumns> {
+    Ok(JobColumns {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        state: r.get(2)?,
+        name: r.get(3)?,
+        labels: r.get(4)?,
+        url: r.get(5)?,
+        method: r.get(6)?,
+        headers: r.get(7)?,
+        body: r.get(8)?,
+        timeout_ms: r.get(9)?,
+        retry: r.get(10)?,
+        idempotency_key: r.get(11)?,
+        cron: r.get(12)?,
+        tz: r.get(13)?,
+        missed: r.get(14)?,
+        next_fire_at: r.get(15)?,
+        created_at: r.get(16)?,
+        updated_at: r.get(17)?,
+        exec_id: r.get(18)?,
+        due_at: r.get(19)?,
+        exec_state: r.get(20)?,
+        attempts: r.get(21)?,
+        on_success_url: r.get(22)?,
+        on_failure_url: r.get(23)?,
+    })
+}
+
+/// One job.
+pub(crate) fn get(conn: &Connection, id: &JobId) -> SqlResult<Option<Job>> {
+    let columns = conn
+        .prepare_cached(&format!("SELECT {JOB_COLUMNS} {JOB_FROM} WHERE j.id = ?1"))?
+        .query_row([id.as_str()], job_from_row)
+        .optional()?;
+    Ok(columns.map(JobColumns::into_job).transpose()?)
+}
+
+/// A page of jobs matching the filter, in id (creation) order.
+pub(crate) fn list(conn: &Connection, f: &ListFilter) -> SqlResult<Vec<Job>> {
+    let (sql, args) = list_sql(f);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), job_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .map(JobColumns::into_job)
+        .collect::<crate::Result<_>>()?)
+}
+
+/// The statement of `list` and its arguments.
+pub(crate) fn list_sql(f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = format!("SELECT {JOB_COLUMNS} {JOB_FROM} WHERE 1 = 1");
+    if !f.include_internal {
+        sql.push_str(" AND j.internal = 0");
+    }
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if !f.states.is_empty() {
+        let list: Vec<String> = f
+            .states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        sql.push_str(&format!(" AND j.state IN ({})", list.join(",")));
+        if !f.states.contains(&JobState::Scheduled) {
+            // The condition of the partial index `jobs_state`, which SQLite uses only when the
+            // query states it.
+            sql.push_str(" AND j.state <> 'scheduled'");
+        }
+    }
+    if let Some(name) = &f.name {
+        arg(&mut sql, " AND j.name = ?", name.clone().into());
+    }
+    if let Some(label) = &f.label {
+        arg(
+            &mut sql,
+            " AND EXISTS (SELECT 1 FROM json_each(j.labels) WHERE value = ?)",
+            label.clone().into(),
+        );
+    }
+    if let Some(kind) = f.kind {
+        arg(&mut sql, " AND j.kind = ?", kind.as_str().to_owned().into());
+    }
+    if let Some(t) = f.created_after {
+        arg(&mut sql, " AND j.created_at >= ?", to_ms(t).into());
+    }
+    if let Some(t) = f.created_before {
+        arg(&mut sql, " AND j.created_at < ?", to_ms(t).into());
+    }
+    let due = "CASE WHEN j.kind = 'once' THEN (CASE WHEN j.exec_state = 'pending' THEN j.due_at END) \
+               WHEN j.state = 'scheduled' THEN j.next_fire_at END";
+    if let Some(t) = f.due_after {
+        arg(&mut sql, &format!(" AND {due} >= ?"), to_ms(t).into());
+    }
+    if let Some(t) = f.due_before {
+        arg(&mut sql, &format!(" AND {due} < ?"), to_ms(t).into());
+    }
+    if let Some(after) = &f.after {
+        arg(&mut sql, " AND j.id > ?", after.as_str().to_owned().into());
+    }
+    let limit = f.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    sql.push_str(&format!(" ORDER BY j.id LIMIT {limit}"));
+    (sql, args)
+}
+
+/// Every attempt of a job, oldest first.
+pub(crate) fn attempts(conn: &Connection, id: &JobId) -> SqlResult<Vec<Attempt>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT job_id, execution_id, number, started_at, duration_ms, status, response_body,
+                error_kind, message, next_retry_at
+         FROM attempts WHERE job_id = ?1 ORDER BY started_at, execution_id, number",
+    )?;
+    let rows = stmt
+        .query_map([id.as_str()], |r| {
+            Ok(attempt_from_columns(
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// A job's kind and state.
+pub(crate) fn lock_job(conn: &Connection, id: &JobId) -> SqlResult<Option<(JobKind, JobState)>> {
+    let row: Option<(String, String)> = conn
+        .prepare_cached("SELECT kind, state FROM jobs WHERE id = ?1")?
+        .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(kind, state)| Ok((JobKind::parse(&kind), parse_state(&state)?)))
+        .transpose()
+}
+
+/// A job's state.
+pub(crate) fn job_state(conn: &Connection, id: &JobId) -> SqlResult<Option<JobState>> {
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM jobs WHERE id = ?1")?
+        .query_row([id.as_str()], |row| row.get(0))
+        .optional()?;
+    state.as_deref().map(parse_state).transpose()
+}
+
+fn parse_state(s: &str) -> SqlResult<JobState> {
+    s.parse().map_err(|_| {
+        Error::store(
+            StoreErrorKind::Corrupt,
+            format!("unknown job state {s:?} in the store"),
+        )
+        .into()
+    })
+}
+
+pub(crate) fn set_job_state(
+    conn: &Connection,
+    id: &JobId,
+    state: JobState,
+    now: i64,
+) -> SqlResult<()> {
+    let finished = state.is_final().then_some(now);
+    conn.prepare_cached(
+        "UPDATE jobs SET state = ?2, updated_at = ?3, finished_at = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), state.as_str(), now, finished])?;
+    Ok(())
+}
+
+/// Cancels a job and its unfinished executions.
+pub(crate) fn cancel_job(conn: &Connection, id: &JobId, now: i64) -> SqlResult<()> {
+    set_job_state(conn, id, JobState::Cancelled, now)?;
+    conn.prepare_cached(
+        "UPDATE jobs SET next_fire_at = NULL,
+                exec_state = CASE WHEN exec_state IN ('pending', 'running') THEN 'cancelled' ELSE exec_state END
+         WHERE id = ?1",
+    )?
+    .execute([id.as_str()])?;
+    conn.prepare_cached(
+        "UPDATE executions SET state = 'cancelled', updated_at = ?2, finished_at = ?2
+         WHERE job_id = ?1 AND state IN ('pending', 'running')",
+    )?
+    .execute(params![id.as_str(), now])?;
+    Ok(())
+}
+
+/// Moves the pending execution of a one-time job to `at`.
+pub(crate) fn reschedule_job(conn: &Connection, id: &JobId, at: i64, now: i64) -> SqlResult<()> {
+    conn.prepare_cached(
+        "UPDATE executions SET due_at = ?2, scheduled_for = ?2, updated_at = ?3
+         WHERE job_id = ?1 AND state = 'pending'",
+    )?
+    .execute(params![id.as_str(), at, now])?;
+    conn.prepare_cached(
+        "UPDATE jobs SET due_at = CASE WHEN exec_state = 'pending' THEN ?2 ELSE due_at END,
+                updated_at = ?3
+         WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), at, now])?;
+    Ok(())
+}
+
+/// A cron job's expression and time zone.
+pub(crate) fn cron_of(conn: &Connection, id: &JobId) -> SqlResult<Option<(String, String)>> {
+    Ok(conn
+        .prepare_cached("SELECT cron_expr, cron_tz FROM jobs WHERE id = ?1 AND kind = 'cron'")?
+        .query_row([id.as_str()], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            ))
+        })
+        .optional()?)
+}
+
+/// Puts a paused cron job back to `scheduled`.
+pub(crate) fn resume_cron(
+    conn: &Connection,
+    id: &JobId,
+    next: Option<i64>,
+    now: i64,
+) -> SqlResult<()> {
+    conn.prepare_cached(
+        "UPDATE jobs SET state = 'scheduled', next_fire_at = ?2, updated_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), next, now])?;
+    Ok(())
+}
+
+/// Makes the pending execution of a one-time job due now.
+pub(crate) fn due_now(conn: &Connection, id: &JobId, now: i64) -> SqlResult<Option<ExecutionId>> {
+    let in_job_row: Option<String> = conn
+        .prepare_cached(
+            "UPDATE jobs SET due_at = ?2, updated_at = ?2
+             WHERE id = ?1 AND exec_state = 'pending' RETURNING exec_id",
+        )?
+        .query_row(params![id.as_str(), now], |r| r.get(0))
+        .optional()?;
+    let exec = match in_job_row {
+        Some(exec) => Some(exec),
+        None => conn
+            .prepare_cached(
+                "UPDATE executions SET due_at = ?2, updated_at = ?2
+                 WHERE job_id = ?1 AND state = 'pending' RETURNING id",
+            )?
+            .query_row(params![id.as_str(), now], |r| r.get(0))
+            .optional()?,
+    };
+    Ok(exec.map(ExecutionId::from_db))
+}
+
+/// Re-queues every failed execution of a job.
+pub(crate) fn requeue_failed(conn: &Connection, id: &JobId, now: i64) -> SqlResult<usize> {
+    let in_job_row = conn
+        .prepare_cached(
+            "UPDATE jobs SET exec_state = 'pending', due_at = ?2, budget_start = attempt
+             WHERE id = ?1 AND exec_state = 'failed'",
+        )?
+        .execute(params![id.as_str(), now])?;
+    Ok(in_job_row
+        + conn
+            .prepare_cached(
+                "UPDATE executions SET state = 'pending', due_at = ?2, budget_start = attempt,
+                        updated_at = ?2, finished_at = NULL
+                 WHERE job_id = ?1 AND state = 'failed'",
+            )?
+            .execute(params![id.as_str(), now])?)
+}
+
+/// Deletes finished jobs, executions and attempts older than the retention periods. Returns the
+/// number of jobs deleted.
+pub(crate) fn prune(conn: &Connection, done_before: i64, failed_before: i64) -> SqlResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM attempts WHERE execution_id IN (
+             SELECT id FROM all_executions WHERE finished_at IS NOT NULL AND
+               ((state IN ('succeeded', 'cancelled') AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2)))",
+    )?
+    .execute(params![done_before, failed_before])?;
+    conn.prepare_cached(
+        "DELETE FROM executions WHERE finished_at IS NOT NULL AND
+           ((state IN ('succeeded', 'cancelled') AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2))",
+    )?
+    .execute(params![done_before, failed_before])?;
+    let jobs = conn
+        .prepare_cached(
+            "DELETE FROM jobs WHERE finished_at IS NOT NULL AND
+               ((state IN ('succeeded', 'cancelled') AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2))",
+        )?
+        .execute(params![done_before, failed_before])?;
+    conn.prepare_cached(
+        "DELETE FROM executions WHERE job_id NOT IN (SELECT id FROM jobs) AND finished_at IS NOT NULL",
+    )?
+    .execute([])?;
+    Ok(jobs)
+}
+
+/// Writes a value to the `meta` table unless one exists; returns the value stored.
+pub(crate) fn meta_init(conn: &Connection, key: &str, value: &str) -> SqlResult<String> {
+    conn.prepare_cached("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)")?
+        .execute([key, value])?;
+    let stored: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?;
+    Ok(stored.unwrap_or_else(|| value.to_owned()))
+}
+
+#[cfg(test)]
+mod claim_tests {
+    use super::*;
+
+    /// A file with `n` pending one-time jobs for `origin`, due at `due`.
+    fn pending(conn: &Connection, origin: &str, n: usize, due: i64) {
+        let mut insert = conn
+            .prepare(
+                "INSERT INTO jobs (id, kind, state, labels, url, method, headers, body, timeout_ms,
+                                   retry, origin, created_at, updated_at, exec_id, exec_state, due_at)
+                 VALUES (?1, 'once', 'scheduled', '[]', ?2, 'POST', '[]', x'', 1000, '{}', ?2, 0, 0,
+                         ?3, 'pending', ?4)",
+            )
+            .unwrap();
+        for _ in 0..n {
+            let (job, exec) = (JobId::generate(), ExecutionId::generate());
+            insert
+                .execute(params![job.as_str(), origin, exec.as_str(), due])
+                .unwrap();
+        }
+    }
+
+    fn params_for(excluded: &[&str]) -> ClaimParams {
+        ClaimParams {
+            owner: "w".into(),
+            now: 1_000,
+            lease_ms: 30_000,
+            limit: 4,
+            excluded: excluded.iter().map(|o| (*o).to_owned()).collect(),
+            rooms: HashMap::new(),
+            default_room: 4,
+        }
+    }
+
+    fn origins(conn: &Connection, picked: &[(bool, String)]) -> Vec<String> {
+        picked
+            .iter()
+            .map(|(_, id)| {
+                conn.query_row("SELECT origin FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_blocked_backlog_longer_than_the_window_hides_no_other_origin() {
+        let conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&conn).unwrap();
+        // 1000 due jobs for a, far more than the window of 8, then one for b due just after them
+        // and one for c not due yet.
+        pending(&conn, "http://a:80", 1000, 500);
+        pending(&conn, "http://b:80", 1, 600);
+        pending(&conn, "http://c:80", 1, 5_000);
+
+        let p = params_for(&[]);
+        let picked = pick(&conn, &p, 4).unwrap();
+        assert_eq!(origins(&conn, &picked), vec!["http://a:80"; 4]);
+
+        // a at its limit: b is found behind a's backlog, c is not due.
+        let p = params_for(&["http://a:80"]);
+        let picked = pick(&conn, &p, 4).unwrap();
+        assert_eq!(origins(&conn, &picked), vec!["http://b:80"]);
+        assert_eq!(next_job_due(&conn, &p.excluded).unwrap(), Some(600));
+
+        // a and b both excluded: the next wake is c's due time.
+        let p = params_for(&["http://a:80", "http://b:80"]);
+        assert!(pick(&conn, &p, 4).unwrap().is_empty());
+        assert_eq!(next_job_due(&conn, &p.excluded).unwrap(), Some(5_000));
+    }
+}
