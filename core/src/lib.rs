@@ -78,11 +78,15 @@ pub use outcome::{Endpoint, EventType, Outcome, OutcomeStatus, Subscription};
 pub use retry::RetryPolicy;
 #[cfg(feature = "scheduler")]
 pub use scheduler::{
-    DEFAULT_ENDPOINT_DISABLE_AFTER, DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES, DeadLetterFilter,
-    Durability, EndpointLimits, Event, ExportFilter, ExportFormat, METRIC_ATTEMPT_SECONDS,
-    METRIC_ATTEMPTS, METRIC_FAILED, METRIC_LATENESS_SECONDS, METRIC_PENDING, Scheduler,
-    SchedulerBuilder,
+    CLAIM_BATCH, DEFAULT_ENDPOINT_DISABLE_AFTER, DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES,
+    DEFAULT_FAILED_RETENTION, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_PAYLOAD_SIZE,
+    DEFAULT_PER_HOST_CONCURRENCY, DEFAULT_POLL_INTERVAL, DEFAULT_RETENTION, DEFAULT_TIMEOUT,
+    DeadLetterFilter, Durability, EndpointLimits, Event, ExportFilter, ExportFormat,
+    LEASE_DURATION, METRIC_ATTEMPT_SECONDS, METRIC_ATTEMPTS, METRIC_FAILED,
+    METRIC_LATENESS_SECONDS, METRIC_PENDING, PRUNE_INTERVAL, Scheduler, SchedulerBuilder,
 };
+#[cfg(feature = "postgres")]
+pub use store::postgres::DEFAULT_SCHEMA;
 
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

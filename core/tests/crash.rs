@@ -1,6 +1,8 @@
-//! Crash recovery: a child process that is delivering is killed with SIGKILL; reopening the file
-//! delivers every job at least once, duplicates carrying the same `webhook-id`.
+//! Crash recovery: a child process that is delivering is killed with SIGKILL; reopening the store
+//! (the SQLite file, or the PostgreSQL schema) delivers every job at least once, duplicates
+//! carrying the same `webhook-id`.
 
+#[macro_use]
 mod common;
 
 use std::collections::{HashMap, HashSet};
@@ -11,13 +13,13 @@ use timehook::{AttemptError, JobSpec, JobState, ManualClock, Scheduler, signing:
 const CHILD_ENV: &str = "TIMEHOOK_CRASH_CHILD_DB";
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// Runs only as the child: opens the file and delivers until it is killed.
+/// Runs only as the child: opens the store and delivers until it is killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_child() {
-    let Ok(path) = std::env::var(CHILD_ENV) else {
+    let Ok(location) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let s = Scheduler::builder(path)
+    let s = Scheduler::builder(location)
         .secret(Secret::parse(SECRET).unwrap())
         .open()
         .await
@@ -28,13 +30,12 @@ async fn crash_child() {
     std::future::pending::<()>().await;
 }
 
+conformance! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_worker_loses_nothing_and_redelivers_with_the_same_webhook_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jobs.db");
+async fn a_killed_worker_loses_nothing_and_redelivers_with_the_same_webhook_id(store) {
     let receiver = Receiver::start().await;
     let (quick, hanging) = {
-        let s = Scheduler::builder(&path)
+        let s = store.builder()
             .secret(Secret::parse(SECRET).unwrap())
             .open()
             .await
@@ -57,7 +58,7 @@ async fn a_killed_worker_loses_nothing_and_redelivers_with_the_same_webhook_id()
 
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, &path)
+        .env(CHILD_ENV, store.location())
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -76,7 +77,7 @@ async fn a_killed_worker_loses_nothing_and_redelivers_with_the_same_webhook_id()
     // Reopen after the dead worker's leases have run out.
     receiver.stop_hanging();
     let clock = ManualClock::new(chrono::Utc::now() + chrono::Duration::seconds(31));
-    let s = Scheduler::builder(&path)
+    let s = store.builder()
         .secret(Secret::parse(SECRET).unwrap())
         .clock(clock)
         .open()
@@ -115,4 +116,5 @@ async fn a_killed_worker_loses_nothing_and_redelivers_with_the_same_webhook_id()
     }
     // Every redelivery is of an execution delivered before the crash: nothing new was invented.
     assert!(ids_after.iter().all(|id| before.contains_key(*id)));
+}
 }

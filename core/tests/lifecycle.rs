@@ -714,3 +714,32 @@ conformance! {
         );
     }
 }
+
+conformance! {
+    /// A caller that gives up on `run_due` (a timeout drops the future) leaves nothing stuck: the
+    /// dropped deliveries' leases are no longer renewed, and once they run out the next claim,
+    /// of this very scheduler, delivers them again with the same webhook-id.
+    #[tokio::test]
+    async fn a_dropped_run_due_leaves_no_job_stuck(store) {
+        let clock = ManualClock::new(t0());
+        let s = manual(&store, &clock).await;
+        let r = receiver_for(&clock, &s).await;
+        let id = s.schedule(JobSpec::post(r.url("/hang"))).await.unwrap();
+        let gave_up = tokio::time::timeout(Duration::from_millis(300), s.run_due()).await;
+        assert!(gave_up.is_err(), "the receiver hangs");
+        let first = r.next().await;
+        assert_eq!(s.get(&id).await.unwrap().state, JobState::Running);
+        r.stop_hanging();
+        // Within the lease nothing is taken back...
+        assert_eq!(s.run_due().await.unwrap(), 0);
+        // ...after it, the scheduler's own stale lease is.
+        clock.advance(timehook::LEASE_DURATION + secs(1));
+        assert_eq!(s.run_due().await.unwrap(), 1);
+        assert_eq!(s.get(&id).await.unwrap().state, JobState::Succeeded);
+        assert_eq!(r.seen().last().unwrap().webhook_id(), first.webhook_id());
+        let attempts = s.attempts(&id).await.unwrap();
+        assert_eq!(attempts.len(), 2);
+        assert_eq!(attempts[0].error, Some(timehook::AttemptError::Interrupted));
+        assert!(attempts[1].succeeded());
+    }
+}

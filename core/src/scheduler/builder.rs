@@ -379,6 +379,7 @@ impl SchedulerBuilder {
             nudge: Notify::new(),
             planned_wake: AtomicI64::new(i64::MIN),
             flow,
+            in_flight: Default::default(),
             events: broadcast::channel(EVENT_CAPACITY).0,
         };
         Ok(Scheduler::from_parts(inner, runtime))

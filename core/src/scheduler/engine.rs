@@ -40,6 +40,8 @@ pub(crate) struct ReportParams {
 #[derive(Debug, Clone)]
 pub(crate) struct TickParams {
     pub owner: String,
+    /// The executions this worker is delivering now: their leases are renewed, never rescued.
+    pub in_flight: Vec<ExecutionId>,
     pub now: i64,
     pub lease_ms: i64,
     pub limit: usize,
@@ -63,7 +65,10 @@ pub(crate) struct Tick {
 /// claim up to `p.limit` due executions with a lease, within every endpoint's limits.
 pub(crate) async fn tick<T: Tx>(tx: &mut T, p: &TickParams, flow: &Flow) -> Result<Tick> {
     tx.lock_claims().await?;
-    requeue_interrupted(tx, &p.owner, p.now, Interrupted::Expired).await?;
+    let expired = Interrupted::Expired {
+        in_flight: &p.in_flight,
+    };
+    requeue_interrupted(tx, &p.owner, p.now, expired).await?;
     materialize_cron(tx, p.now, p.missed_grace).await?;
     let state = tx.flow_state().await?;
     let plan = flow.plan(&state, p.now);
@@ -84,7 +89,7 @@ pub(crate) async fn tick<T: Tx>(tx: &mut T, p: &TickParams, flow: &Flow) -> Resu
             tx.save_rates(&spent).await?;
         }
     }
-    let next_wake = tx.next_wake(&p.owner, &params.excluded).await?;
+    let next_wake = tx.next_wake(&params.excluded).await?;
     Ok(Tick {
         claimed,
         next_wake: next_wake.into_iter().chain(plan.until).min(),
@@ -93,19 +98,20 @@ pub(crate) async fn tick<T: Tx>(tx: &mut T, p: &TickParams, flow: &Flow) -> Resu
     })
 }
 
-/// Takes back executions in flight: another worker's whose lease expired (it died, or lost the
-/// store), or this worker's own (the shutdown deadline passed). Each in-flight attempt is recorded
-/// as interrupted, and the execution becomes due again at once, keeping its id. An interrupted
-/// attempt does not count against the retry policy. Returns how many were taken back.
+/// Takes back executions in flight whose lease expired (their worker died or lost the store, or
+/// this worker no longer delivers them: their outcome could not be recorded, or their task was
+/// dropped), or this worker's own (the shutdown deadline passed). Each in-flight attempt is
+/// recorded as interrupted, and the execution becomes due again at once, keeping its id. An
+/// interrupted attempt does not count against the retry policy. Returns how many were taken back.
 pub(crate) async fn requeue_interrupted<T: Tx>(
     tx: &mut T,
     owner: &str,
     now: i64,
-    which: Interrupted,
+    which: Interrupted<'_>,
 ) -> Result<usize> {
     let message = match which {
-        Interrupted::Expired => {
-            "the worker delivering it stopped before recording an outcome (lease expired)"
+        Interrupted::Expired { .. } => {
+            "no worker recorded an outcome before the lease expired (it stopped, or lost the store)"
         }
         Interrupted::Owned => "shutdown deadline reached before the attempt finished",
     };

@@ -107,6 +107,8 @@ pub(crate) struct Inner {
     /// is reading the store (every new job nudges), `i64::MIN` while no loop runs (none does).
     pub(crate) planned_wake: AtomicI64,
     pub(crate) flow: flow::Flow,
+    /// The executions this worker is delivering: only their leases are renewed.
+    pub(crate) in_flight: Mutex<std::collections::HashSet<ExecutionId>>,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) report: ReportParams,
 }
@@ -483,6 +485,12 @@ impl Scheduler {
     /// skips the oldest.
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()
+    }
+
+    /// Identifies this scheduler's leases in the store (`w_…`), unique to this open scheduler; the
+    /// lease owner of the jobs it is delivering.
+    pub fn worker_id(&self) -> &str {
+        &self.inner.owner
     }
 
     /// A verifier for this scheduler's own signing secrets, as a receiver would build it.

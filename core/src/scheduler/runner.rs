@@ -13,6 +13,7 @@ use super::engine::{self, Recorded, Tick, TickParams};
 use super::{CLAIM_BATCH, Event, Inner, PRUNE_INTERVAL, millis};
 use crate::error::Result;
 use crate::job::Attempt;
+use crate::job::ExecutionId;
 use crate::retry::Verdict;
 use crate::store::{Claimed, Interrupted, from_ms, to_ms, transact};
 
@@ -32,10 +33,47 @@ const GAUGE_INTERVAL: Duration = Duration::from_secs(15);
 /// Pause after a store error before trying again.
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Pause before the first retry of recording an attempt the store refused; doubled each time.
+const RECORD_RETRY: Duration = Duration::from_millis(250);
+
+/// An execution this worker is delivering, from its claim until its task ends (or is dropped):
+/// its lease is renewed only while this lives.
+pub(super) struct InFlight {
+    inner: Arc<Inner>,
+    execution: ExecutionId,
+}
+
+impl InFlight {
+    pub(super) fn new(inner: &Arc<Inner>, execution: &ExecutionId) -> Self {
+        inner.in_flight().insert(execution.clone());
+        InFlight {
+            inner: inner.clone(),
+            execution: execution.clone(),
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.inner.in_flight().remove(&self.execution);
+    }
+}
+
 impl Inner {
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<ExecutionId>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn in_flight_ids(&self) -> Vec<ExecutionId> {
+        self.in_flight().iter().cloned().collect()
+    }
+
     async fn tick(self: &Arc<Self>, limit: usize) -> Result<Tick> {
         let params = TickParams {
             owner: self.owner.clone(),
+            in_flight: self.in_flight_ids(),
             now: to_ms(self.clock.now()),
             lease_ms: millis(self.config.lease_duration),
             limit,
@@ -51,7 +89,15 @@ impl Inner {
             self.owner.clone(),
             to_ms(self.clock.now()) + millis(self.config.lease_duration),
         );
-        if let Err(e) = transact!(&self.store, |tx| tx.renew_leases(&owner, until)) {
+        let executions = self.in_flight_ids();
+        if executions.is_empty() {
+            return;
+        }
+        if let Err(e) = transact!(&self.store, |tx| tx.renew_leases(
+            &owner,
+            &executions,
+            until
+        )) {
             tracing::warn!(error = %e, "cannot renew leases");
         }
     }
@@ -66,19 +112,23 @@ fn lease_renewal(inner: &Inner) -> tokio::time::Interval {
     renew
 }
 
-/// Starts delivering a claimed execution (the claim kept it within its endpoint's limits).
+/// Starts delivering a claimed execution (the claim kept it within its endpoint's limits), in
+/// flight until its task ends.
 fn spawn_delivery(tasks: &mut JoinSet<()>, inner: &Arc<Inner>, c: Claimed) {
-    tasks.spawn(deliver(inner.clone(), c));
+    let in_flight = InFlight::new(inner, &c.execution_id);
+    tasks.spawn(deliver(inner.clone(), c, Some(in_flight)));
 }
 
 /// Sends one claimed execution and records the outcome.
-async fn deliver(inner: Arc<Inner>, c: Claimed) {
+async fn deliver(inner: Arc<Inner>, c: Claimed, in_flight: Option<InFlight>) {
     let execution = c.execution_id.clone();
     match attempt_and_record(&inner, c).await {
         Ok(recorded) => publish(&inner, recorded),
-        // The lease runs out and another claim delivers it again, with the same webhook-id.
+        // No longer in flight: the lease runs out and the next claim of any worker delivers it
+        // again, with the same webhook-id.
         Err(e) => tracing::warn!(execution = %execution, error = %e, "cannot record attempt"),
     }
+    drop(in_flight);
 }
 
 /// Sends one attempt in a tracing span, records it, and counts it in the metrics.
@@ -100,10 +150,29 @@ async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<Recorded> 
     metrics::counter!(METRIC_ATTEMPTS, "outcome" => outcome).increment(1);
     metrics::histogram!(METRIC_ATTEMPT_SECONDS).record(result.duration_ms as f64 / 1000.0);
     metrics::histogram!(METRIC_LATENESS_SECONDS).record(lateness);
-    let (owner, report) = (inner.owner.clone(), inner.report.clone());
-    transact!(&inner.store, |tx| engine::record(
-        tx, &owner, &report, &c, &result, now
-    ))
+    // The store may refuse for a moment (a lock held elsewhere, a restarting server): try again
+    // while the lease lasts, rather than deliver the request a second time.
+    let give_up = tokio::time::Instant::now() + inner.config.lease_duration / 2;
+    let mut pause = RECORD_RETRY;
+    let (c, result) = (Arc::new(c), Arc::new(result));
+    loop {
+        let (owner, report, claimed, r) = (
+            inner.owner.clone(),
+            inner.report.clone(),
+            c.clone(),
+            result.clone(),
+        );
+        match transact!(&inner.store, |tx| engine::record(
+            tx, &owner, &report, &claimed, &r, now
+        )) {
+            Err(e @ crate::Error::Store(_)) if tokio::time::Instant::now() + pause < give_up => {
+                tracing::warn!(execution = %c.execution_id, error = %e, "cannot record attempt yet; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            recorded => return recorded,
+        }
+    }
 }
 
 /// Tells listeners about a recorded attempt and the events it raised.
@@ -124,6 +193,7 @@ fn publish(inner: &Inner, recorded: Recorded) {
 
 /// Sends a claimed execution at once, outside the loop, and returns its attempt (`send_test`).
 pub(super) async fn attempt_now(inner: &Arc<Inner>, c: Claimed) -> Result<Attempt> {
+    let _in_flight = InFlight::new(inner, &c.execution_id);
     let recorded = attempt_and_record(inner, c).await?;
     let attempt = recorded.attempt.clone();
     publish(inner, recorded);
@@ -141,9 +211,16 @@ pub(super) async fn run_due(inner: &Arc<Inner>) -> Result<usize> {
             return Ok(total);
         }
         total += tick.claimed.len();
+        // In flight while this future lives: if the caller drops it (a timeout), they are no
+        // longer in flight at once, whenever the runtime gets to drop their aborted tasks.
+        let _in_flight: Vec<InFlight> = tick
+            .claimed
+            .iter()
+            .map(|c| InFlight::new(inner, &c.execution_id))
+            .collect();
         let mut tasks = JoinSet::new();
         for c in tick.claimed {
-            spawn_delivery(&mut tasks, inner, c);
+            tasks.spawn(deliver(inner.clone(), c, None));
         }
         let mut renew = lease_renewal(inner);
         loop {

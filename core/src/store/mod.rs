@@ -133,7 +133,7 @@ impl Store {
                 None
             }
             #[cfg(feature = "postgres")]
-            Store::Postgres(pg) => Some(pg.listen(wake)),
+            Store::Postgres(pg) => pg.listen(wake),
         }
     }
 }
@@ -233,9 +233,13 @@ pub(crate) trait Tx {
     async fn due_cron(&mut self, now: i64, limit: usize) -> Result<Vec<DueCron>>;
     /// Stores a cron job's next fire time.
     async fn set_next_fire(&mut self, id: &JobId, next: Option<i64>, now: i64) -> Result<()>;
-    /// Executions in flight that `which` selects (expired leases of other workers, or this
-    /// worker's own), locked.
-    async fn running(&mut self, owner: &str, now: i64, which: Interrupted) -> Result<Vec<Running>>;
+    /// Executions in flight that `which` selects (expired leases, or this worker's own), locked.
+    async fn running(
+        &mut self,
+        owner: &str,
+        now: i64,
+        which: Interrupted<'_>,
+    ) -> Result<Vec<Running>>;
     /// What flow control needs: executions in flight per origin (across every process), the
     /// stored rate state of each rate-limited origin, and the disabled endpoints.
     async fn flow_state(&mut self) -> Result<FlowState>;
@@ -253,10 +257,15 @@ pub(crate) trait Tx {
         lease_ms: i64,
     ) -> Result<Option<Claimed>>;
     /// The earliest instant at which more work may become due: a pending execution of an origin
-    /// not in `excluded`, an expired lease of another worker, or a cron occurrence.
-    async fn next_wake(&mut self, owner: &str, excluded: &HashSet<String>) -> Result<Option<i64>>;
-    /// Extends the leases of everything `owner` is delivering to `until`.
-    async fn renew_leases(&mut self, owner: &str, until: i64) -> Result<usize>;
+    /// not in `excluded`, a lease running out, or a cron occurrence.
+    async fn next_wake(&mut self, excluded: &HashSet<String>) -> Result<Option<i64>>;
+    /// Extends to `until` the leases `owner` holds on `executions` (those it is delivering).
+    async fn renew_leases(
+        &mut self,
+        owner: &str,
+        executions: &[ExecutionId],
+        until: i64,
+    ) -> Result<usize>;
 
     // --- recording ---
 
@@ -463,9 +472,11 @@ pub(crate) struct DueCron {
 
 /// Which in-flight executions are taken back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Interrupted {
-    /// Another worker's, whose lease has expired: that worker died or lost the store.
-    Expired,
+pub(crate) enum Interrupted<'a> {
+    /// Those whose lease has expired: their worker died or lost the store, or it is this worker
+    /// and nothing delivers them any more (their outcome could not be recorded, or their task was
+    /// dropped). Except `in_flight`, this worker's deliveries still under way.
+    Expired { in_flight: &'a [ExecutionId] },
     /// This worker's own (shutdown deadline passed).
     Owned,
 }

@@ -35,6 +35,8 @@ pub const DEFAULT_SCHEMA: &str = "timehook";
 const DEFAULT_MAX_CONNECTIONS: usize = 16;
 /// How long a call waits for a free connection, or for a new one to be made.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// The `application_name` of the listener's connection.
+const LISTENER_NAME: &str = "timehook listener";
 /// The longest pause between attempts to bring the listener connection back.
 const LISTEN_BACKOFF_MAX: Duration = Duration::from_secs(10);
 
@@ -45,6 +47,8 @@ pub(crate) struct PgLocation {
     tls: tls::TlsMode,
     pub(crate) schema: String,
     max_connections: usize,
+    /// Whether delivering processes `LISTEN` for work due soon (`notify=off`: polling only).
+    listen: bool,
 }
 
 impl std::fmt::Debug for PgLocation {
@@ -82,8 +86,9 @@ fn display(config: &tokio_postgres::Config) -> String {
 impl PgLocation {
     /// Parses a `postgres://` or `postgresql://` URL. Besides what tokio-postgres understands, it
     /// takes libpq's `sslmode` (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`) and
-    /// `sslrootcert` (a PEM file, or `system`), and timehook's own `schema` and
-    /// `max_connections`.
+    /// `sslrootcert` (a PEM file, or `system`), and timehook's own `schema`,
+    /// `max_connections` and `notify` (`off` for polling only, behind a pooler that drops
+    /// `LISTEN`).
     pub(crate) fn parse(url: &str) -> Result<PgLocation> {
         let invalid = |reason: String| Error::Config(format!("invalid PostgreSQL URL: {reason}"));
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
@@ -91,6 +96,7 @@ impl PgLocation {
         let (mut ssl_mode, mut root_cert) = (None, None);
         let mut schema = DEFAULT_SCHEMA.to_owned();
         let mut max_connections = DEFAULT_MAX_CONNECTIONS;
+        let mut listen = true;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let decoded = percent_decode(value);
@@ -104,6 +110,13 @@ impl PgLocation {
                             "max_connections={decoded:?} is not a positive number"
                         ))
                     })?;
+                }
+                "notify" => {
+                    listen = match decoded.as_str() {
+                        "on" | "true" | "1" => true,
+                        "off" | "false" | "0" => false,
+                        _ => return Err(invalid(format!("notify={decoded:?} is not on or off"))),
+                    }
                 }
                 _ => kept.push(pair),
             }
@@ -128,6 +141,7 @@ impl PgLocation {
             tls,
             schema,
             max_connections,
+            listen,
         })
     }
 
@@ -261,12 +275,16 @@ impl PgStore {
     /// Starts the listener: a connection of its own that `LISTEN`s for the store's channel and
     /// calls `wake` on every notification. When the connection drops, it comes back with backoff,
     /// and `wake` is called once it is back, since notifications may have been missed meanwhile.
+    /// `None` with `notify=off`.
     pub(crate) fn listen(
         &self,
         wake: impl Fn() + Send + Sync + 'static,
-    ) -> tokio::task::JoinHandle<()> {
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.shared.location.listen {
+            return None;
+        }
         let shared = self.shared.clone();
-        tokio::spawn(async move {
+        Some(tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {
                 match listen_once(&shared, &wake).await {
@@ -278,7 +296,7 @@ impl PgStore {
                     }
                 }
             }
-        })
+        }))
     }
 }
 
@@ -299,12 +317,9 @@ impl PgShared {
 /// One life of the listener connection: ends when the connection does.
 async fn listen_once(shared: &PgShared, wake: &(impl Fn() + Send + Sync)) -> Result<()> {
     let tls = shared.location.tls.connector()?;
-    let (client, mut connection) = shared
-        .location
-        .config
-        .connect(tls)
-        .await
-        .map_err(PgError::from)?;
+    let mut config = shared.location.config.clone();
+    config.application_name(LISTENER_NAME);
+    let (client, mut connection) = config.connect(tls).await.map_err(PgError::from)?;
     // The connection delivers notifications only while it is polled, also while LISTEN runs.
     let forward = async move {
         loop {
@@ -370,16 +385,20 @@ impl From<PgError> for Error {
         match e {
             PgError::Engine(e) => e,
             PgError::Pg(e) => {
-                let kind = kind_of(&e);
-                let message = match e.as_db_error() {
-                    Some(db) => format!("{}: {}", db.code().code(), db.message()),
-                    None => e.to_string(),
-                };
+                let (kind, message) = (kind_of(&e), describe(&e));
                 Error::Store(StoreError::with_source(kind, message, e))
             }
             PgError::Pool(e) => {
                 let (kind, message) = match &e {
-                    PoolError::Backend(pg) => (kind_of(pg), format!("cannot connect: {pg}")),
+                    PoolError::Backend(pg) => (
+                        match kind_of(pg) {
+                            // Refused at connection time (authentication, pg_hba): the connection
+                            // could not be made.
+                            StoreErrorKind::Other => StoreErrorKind::ConnectionLost,
+                            kind => kind,
+                        },
+                        format!("cannot connect: {}", describe(pg)),
+                    ),
                     PoolError::Timeout(_) => (
                         StoreErrorKind::ConnectionLost,
                         "no connection to the database within the timeout".to_owned(),
@@ -393,6 +412,23 @@ impl From<PgError> for Error {
 }
 
 pub(crate) type PgResult<T> = std::result::Result<T, PgError>;
+
+/// A driver error in words: the server's code and message, or the error and its causes.
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.code().code(), db.message());
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
+}
 
 /// What kind of store failure a driver error is.
 fn kind_of(e: &tokio_postgres::Error) -> StoreErrorKind {

@@ -665,18 +665,23 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    async fn running(&mut self, owner: &str, now: i64, which: Interrupted) -> Result<Vec<Running>> {
+    async fn running(
+        &mut self,
+        owner: &str,
+        now: i64,
+        which: Interrupted<'_>,
+    ) -> Result<Vec<Running>> {
         let (jobs, executions) = match which {
-            Interrupted::Expired => (
+            Interrupted::Expired { .. } => (
                 "SELECT exec_id, id, kind, attempt, started_at, lease_owner, true FROM {s}.jobs
                  WHERE exec_state = 'running' AND lease_until <= $2
-                   AND lease_owner IS DISTINCT FROM $1
+                   AND NOT (exec_id = ANY($1::text[]))
                  FOR UPDATE SKIP LOCKED",
                 "SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at,
                         e.lease_owner, false
                  FROM {s}.executions e LEFT JOIN {s}.jobs j ON j.id = e.job_id
                  WHERE e.state = 'running' AND e.lease_until <= $2
-                   AND e.lease_owner IS DISTINCT FROM $1
+                   AND NOT (e.id = ANY($1::text[]))
                  FOR UPDATE OF e SKIP LOCKED",
             ),
             Interrupted::Owned => (
@@ -690,8 +695,14 @@ impl Tx for PgTx<'_> {
                  FOR UPDATE OF e",
             ),
         };
+        let in_flight: Vec<&str> = match which {
+            Interrupted::Expired { in_flight } => {
+                in_flight.iter().map(ExecutionId::as_str).collect()
+            }
+            Interrupted::Owned => Vec::new(),
+        };
         let params: Vec<Param<'_>> = match which {
-            Interrupted::Expired => vec![&owner, &now],
+            Interrupted::Expired { .. } => vec![&in_flight, &now],
             Interrupted::Owned => vec![&owner],
         };
         let mut rows = self.query(jobs, &params).await?;
@@ -889,22 +900,20 @@ impl Tx for PgTx<'_> {
         Ok(claimed_rows(rows)?.pop())
     }
 
-    async fn next_wake(&mut self, owner: &str, excluded: &HashSet<String>) -> Result<Option<i64>> {
+    async fn next_wake(&mut self, excluded: &HashSet<String>) -> Result<Option<i64>> {
         let excluded: Vec<&str> = excluded.iter().map(String::as_str).collect();
         let row = self
             .query_opt(
                 "SELECT least(
                      (SELECT min(due_at) FROM {s}.jobs
-                      WHERE exec_state = 'pending' AND origin <> ALL($2::text[])),
+                      WHERE exec_state = 'pending' AND origin <> ALL($1::text[])),
                      (SELECT min(due_at) FROM {s}.executions
-                      WHERE state = 'pending' AND origin <> ALL($2::text[])),
-                     (SELECT min(lease_until) FROM {s}.jobs
-                      WHERE exec_state = 'running' AND lease_owner IS DISTINCT FROM $1),
-                     (SELECT min(lease_until) FROM {s}.executions
-                      WHERE state = 'running' AND lease_owner IS DISTINCT FROM $1),
+                      WHERE state = 'pending' AND origin <> ALL($1::text[])),
+                     (SELECT min(lease_until) FROM {s}.jobs WHERE exec_state = 'running'),
+                     (SELECT min(lease_until) FROM {s}.executions WHERE state = 'running'),
                      (SELECT min(next_fire_at) FROM {s}.jobs
                       WHERE kind = 'cron' AND state = 'scheduled'))",
-                &[&owner, &excluded],
+                &[&excluded],
             )
             .await?;
         Ok(row
@@ -914,17 +923,25 @@ impl Tx for PgTx<'_> {
             .flatten())
     }
 
-    async fn renew_leases(&mut self, owner: &str, until: i64) -> Result<usize> {
+    async fn renew_leases(
+        &mut self,
+        owner: &str,
+        executions: &[ExecutionId],
+        until: i64,
+    ) -> Result<usize> {
+        let ids: Vec<&str> = executions.iter().map(ExecutionId::as_str).collect();
         let a = self
             .execute(
-                "UPDATE {s}.jobs SET lease_until = $2 WHERE exec_state = 'running' AND lease_owner = $1",
-                &[&owner, &until],
+                "UPDATE {s}.jobs SET lease_until = $2
+                 WHERE exec_id = ANY($3) AND exec_state = 'running' AND lease_owner = $1",
+                &[&owner, &until, &ids],
             )
             .await?;
         let b = self
             .execute(
-                "UPDATE {s}.executions SET lease_until = $2 WHERE state = 'running' AND lease_owner = $1",
-                &[&owner, &until],
+                "UPDATE {s}.executions SET lease_until = $2
+                 WHERE id = ANY($3) AND state = 'running' AND lease_owner = $1",
+                &[&owner, &until, &ids],
             )
             .await?;
         Ok(usize::try_from(a + b).unwrap_or(usize::MAX))

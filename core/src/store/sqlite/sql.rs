@@ -74,17 +74,17 @@ pub(crate) fn running(
     conn: &Connection,
     owner: &str,
     now: i64,
-    which: Interrupted,
+    which: Interrupted<'_>,
 ) -> SqlResult<Vec<Running>> {
     let (in_jobs, in_executions) = match which {
-        Interrupted::Expired => (
-            "lease_until <= ?2 AND lease_owner IS NOT ?1",
-            "e.lease_until <= ?2 AND e.lease_owner IS NOT ?1",
+        Interrupted::Expired { .. } => (
+            "lease_until <= ?2 AND exec_id NOT IN (SELECT value FROM json_each(?1))",
+            "e.lease_until <= ?2 AND e.id NOT IN (SELECT value FROM json_each(?1))",
         ),
         Interrupted::Owned => ("lease_owner = ?1", "e.lease_owner = ?1"),
     };
     let args: Vec<rusqlite::types::Value> = match which {
-        Interrupted::Expired => vec![owner.to_owned().into(), now.into()],
+        Interrupted::Expired { in_flight } => vec![ids_json(in_flight).into(), now.into()],
         Interrupted::Owned => vec![owner.to_owned().into()],
     };
     let row = |in_job_row: bool| {
@@ -206,18 +206,34 @@ pub(crate) fn insert_attempt(conn: &Connection, a: &Attempt) -> SqlResult<()> {
     Ok(())
 }
 
-/// Extends the leases of everything this worker is delivering.
-pub(crate) fn renew_leases(conn: &Connection, owner: &str, until: i64) -> SqlResult<usize> {
+/// Execution ids as a JSON array, for `json_each`.
+fn ids_json(ids: &[ExecutionId]) -> String {
+    serde_json::to_string(&ids.iter().map(ExecutionId::as_str).collect::<Vec<_>>())
+        .expect("strings serialise")
+}
+
+/// Extends the leases this worker holds on the executions it is delivering.
+pub(crate) fn renew_leases(
+    conn: &Connection,
+    owner: &str,
+    executions: &[ExecutionId],
+    until: i64,
+) -> SqlResult<usize> {
+    let ids = ids_json(executions);
     let in_jobs = conn
         .prepare_cached(
-            "UPDATE jobs SET lease_until = ?2 WHERE exec_state = 'running' AND lease_owner = ?1",
+            "UPDATE jobs SET lease_until = ?2
+             WHERE exec_id IN (SELECT value FROM json_each(?3))
+               AND exec_state = 'running' AND lease_owner = ?1",
         )?
-        .execute(params![owner, until])?;
+        .execute(params![owner, until, ids])?;
     let in_executions = conn
         .prepare_cached(
-            "UPDATE executions SET lease_until = ?2 WHERE state = 'running' AND lease_owner = ?1",
+            "UPDATE executions SET lease_until = ?2
+             WHERE id IN (SELECT value FROM json_each(?3))
+               AND state = 'running' AND lease_owner = ?1",
         )?
-        .execute(params![owner, until])?;
+        .execute(params![owner, until, ids])?;
     Ok(in_jobs + in_executions)
 }
 
@@ -616,11 +632,7 @@ pub(crate) fn next_job_due(
 }
 
 /// The earliest instant at which more work may become due.
-pub(crate) fn next_wake(
-    conn: &Connection,
-    owner: &str,
-    excluded: &HashSet<String>,
-) -> SqlResult<Option<i64>> {
+pub(crate) fn next_wake(conn: &Connection, excluded: &HashSet<String>) -> SqlResult<Option<i64>> {
     let jobs = next_job_due(conn, excluded)?;
     let occurrences: Option<i64> = conn
         .prepare_cached(
@@ -632,13 +644,11 @@ pub(crate) fn next_wake(
     let lease: Option<i64> = conn
         .prepare_cached(
             "SELECT min(t) FROM (
-                 SELECT min(lease_until) AS t FROM jobs
-                 WHERE exec_state = 'running' AND lease_owner IS NOT ?1
+                 SELECT min(lease_until) AS t FROM jobs WHERE exec_state = 'running'
                  UNION ALL
-                 SELECT min(lease_until) FROM executions
-                 WHERE state = 'running' AND lease_owner IS NOT ?1)",
+                 SELECT min(lease_until) FROM executions WHERE state = 'running')",
         )?
-        .query_row([owner], |r| r.get(0))?;
+        .query_row([], |r| r.get(0))?;
     let cron: Option<i64> = conn
         .prepare_cached(
             "SELECT min(next_fire_at) FROM jobs WHERE kind = 'cron' AND state = 'scheduled'",

@@ -113,7 +113,12 @@ impl Tx for SqliteTx<'_> {
     async fn set_next_fire(&mut self, id: &JobId, next: Option<i64>, now: i64) -> Result<()> {
         Ok(sql::set_next_fire(self.conn, id, next, now)?)
     }
-    async fn running(&mut self, owner: &str, now: i64, which: Interrupted) -> Result<Vec<Running>> {
+    async fn running(
+        &mut self,
+        owner: &str,
+        now: i64,
+        which: Interrupted<'_>,
+    ) -> Result<Vec<Running>> {
         Ok(sql::running(self.conn, owner, now, which)?)
     }
     async fn flow_state(&mut self) -> Result<FlowState> {
@@ -134,11 +139,16 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<Option<Claimed>> {
         Ok(sql::claim_job(self.conn, owner, job, now, lease_ms)?)
     }
-    async fn next_wake(&mut self, owner: &str, excluded: &HashSet<String>) -> Result<Option<i64>> {
-        Ok(sql::next_wake(self.conn, owner, excluded)?)
+    async fn next_wake(&mut self, excluded: &HashSet<String>) -> Result<Option<i64>> {
+        Ok(sql::next_wake(self.conn, excluded)?)
     }
-    async fn renew_leases(&mut self, owner: &str, until: i64) -> Result<usize> {
-        Ok(sql::renew_leases(self.conn, owner, until)?)
+    async fn renew_leases(
+        &mut self,
+        owner: &str,
+        executions: &[ExecutionId],
+        until: i64,
+    ) -> Result<usize> {
+        Ok(sql::renew_leases(self.conn, owner, executions, until)?)
     }
     async fn finish_execution(
         &mut self,
