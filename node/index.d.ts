@@ -589,6 +589,11 @@ export interface OpenOptions {
   clock?: ManualClock
   /** A label such as `production`, sent as `environment` in subscription events. */
   environment?: string
+  /**
+   * The PostgreSQL schema that holds timehook's tables (default `timehook`); only with a
+   * `postgresql://` URL.
+   */
+  schema?: string
   /** How long an endpoint must fail continuously before it is disabled (default 5 days). */
   disableEndpointsAfter?: number
   /** How many failed attempts, at least, before an endpoint is disabled (default 10). */

@@ -1,7 +1,8 @@
 //! # timehook
 //!
 //! An embeddable, durable webhook scheduler. Schedule HTTP webhooks to run once (at an instant or after a
-//! delay) or on a cron schedule; timehook keeps them in one SQLite file, delivers each as a signed
+//! delay) or on a cron schedule; timehook keeps them in one SQLite file (or in a PostgreSQL database
+//! shared by many processes: pass a `postgresql://` URL instead of a path), delivers each as a signed
 //! [Standard Webhooks](https://www.standardwebhooks.com/) request with a timeout and retries, and records
 //! every attempt. Receivers verify the signatures with [`signing::Verifier`].
 //!
@@ -27,8 +28,12 @@
 //!
 //! | feature     | default | what it adds |
 //! |-------------|---------|--------------|
-//! | `scheduler` | yes     | the durable [`Scheduler`]: SQLite store (rusqlite), tokio runtime, reqwest delivery, cron |
+//! | `scheduler` | yes     | the durable [`Scheduler`]: the SQLite store (rusqlite, bundled), tokio runtime, reqwest delivery, cron |
+//! | `postgres`  | yes     | the PostgreSQL store, for `postgresql://` URLs: tokio-postgres, deadpool-postgres, rustls (`sslmode`) |
 //! | `rand`      | yes (via `scheduler`) | generating new secrets and keys |
+//!
+//! Both stores sit behind one seam (`store::Tx`): scheduling, retries, outcomes, flow control and
+//! cron are the same code on either, and one conformance suite tests both.
 //!
 //! With `default-features = false` only [`signing`] remains: secrets, signing and verification, with no
 //! tokio, rusqlite or reqwest, and it builds for `wasm32-unknown-unknown`.

@@ -1,13 +1,18 @@
 // Real deliveries to a receiver on 127.0.0.1, signed so that the npm `standardwebhooks` and
 // `svix` packages accept them; persistence across reopening the file; idempotency keys; cancel.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { after, before, test as nodeTest } from 'node:test'
 
 import { Webhook as StandardWebhook } from 'standardwebhooks'
 import { Webhook as SvixWebhook } from 'svix'
 
 import { ManualClock, Scheduler, Verifier } from '../index.mjs'
-import { SECRET, receiver, tempDir, within } from './helpers.mjs'
+import { SECRET, STORES, receiver, tempDir, within } from './helpers.mjs'
+
+/** Registers `fn` once per store (SQLite and PostgreSQL). */
+function test(name, fn) {
+  for (const store of STORES) nodeTest(`${name} [${store.name}]`, () => fn(store))
+}
 
 let hook
 before(async () => {
@@ -17,8 +22,8 @@ after(async () => {
   await hook.close()
 })
 
-test('a scheduled job arrives signed; standardwebhooks, svix and Verifier accept it', async () => {
-  const s = await Scheduler.open(':memory:', { secret: SECRET })
+test('a scheduled job arrives signed; standardwebhooks, svix and Verifier accept it', async (store) => {
+  const s = await Scheduler.open(store.location(), { secret: SECRET })
   try {
     const payload = { event: 'trial.ended', account: 42, note: 'naïve ✓' }
     const id = await s.schedule({ url: `${hook.url}/hooks/a`, payload, name: 'signed' })
@@ -55,9 +60,9 @@ test('a scheduled job arrives signed; standardwebhooks, svix and Verifier accept
   }
 })
 
-test('payload kinds: string, Buffer, Uint8Array, array; headers and method', async () => {
+test('payload kinds: string, Buffer, Uint8Array, array; headers and method', async (store) => {
   const clock = new ManualClock('2030-01-01T00:00:00Z')
-  const s = await Scheduler.open(':memory:', { secret: SECRET, clock, autostart: false })
+  const s = await Scheduler.open(store.location(), { secret: SECRET, clock, autostart: false })
   try {
     const base = hook.received.length
     await s.scheduleMany([
@@ -90,10 +95,11 @@ test('payload kinds: string, Buffer, Uint8Array, array; headers and method', asy
   }
 })
 
-test('jobs persist when the file is reopened', async () => {
+test('jobs persist when the file is reopened', async (store) => {
   const tmp = tempDir()
   try {
-    const file = tmp.path('jobs.db')
+    // The same store twice: a file, or the same PostgreSQL schema.
+    const file = store.name === 'sqlite' ? tmp.path('jobs.db') : store.location()
     let s = await Scheduler.open(file, { secret: SECRET, autostart: false })
     const at = new Date(Date.now() + 3_600_000)
     const id = await s.schedule({ url: `${hook.url}/later`, at, payload: { n: 1 }, labels: ['a', 'b'] })
@@ -122,8 +128,8 @@ test('jobs persist when the file is reopened', async () => {
   }
 })
 
-test('an idempotency key returns the existing job and creates nothing', async () => {
-  const s = await Scheduler.open(':memory:', { autostart: false })
+test('an idempotency key returns the existing job and creates nothing', async (store) => {
+  const s = await Scheduler.open(store.location(), { autostart: false })
   try {
     const a = await s.schedule({ url: `${hook.url}/x`, after: 60_000, idempotencyKey: 'order-7' })
     const b = await s.schedule({ url: `${hook.url}/y`, after: 120_000, idempotencyKey: 'order-7' })
@@ -141,9 +147,9 @@ test('an idempotency key returns the existing job and creates nothing', async ()
   }
 })
 
-test('a cancelled job is never delivered', async () => {
+test('a cancelled job is never delivered', async (store) => {
   const clock = new ManualClock('2030-01-01T00:00:00Z')
-  const s = await Scheduler.open(':memory:', { clock, autostart: false })
+  const s = await Scheduler.open(store.location(), { clock, autostart: false })
   try {
     const base = hook.received.length
     const id = await s.schedule({ url: `${hook.url}/cancelled`, after: 60_000 })

@@ -73,3 +73,25 @@ export async function rejectsWith(fn, code, TimehookError) {
   assert.equal(error.code, code, error.message)
   return error
 }
+
+/**
+ * The stores a behaviour test runs against: an in-memory SQLite store, and a schema of its own on
+ * the test PostgreSQL server (TIMEHOOK_TEST_POSTGRES_URL, which `make test` provides; without it
+ * the PostgreSQL tests fail, never skip). `location()` makes a fresh one each call.
+ */
+export const STORES = [
+  { name: 'sqlite', location: () => ':memory:' },
+  {
+    name: 'postgres',
+    location: () => {
+      const url = process.env.TIMEHOOK_TEST_POSTGRES_URL
+      if (!url) {
+        throw new Error(
+          'TIMEHOOK_TEST_POSTGRES_URL is not set: run `make test`, or `bash tests/with-postgres.sh bash node/test.sh`',
+        )
+      }
+      const schema = `node_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 10)}`
+      return `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`
+    },
+  },
+]

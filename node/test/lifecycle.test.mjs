@@ -1,10 +1,10 @@
 // Retries, dead letters, cron, pause/resume/trigger and reschedule, driven by a ManualClock and
 // runDue(): no sleeps, time moves only when the test says so.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { after, before, test as nodeTest } from 'node:test'
 
 import { ManualClock, Scheduler, TimehookError, Verifier } from '../index.mjs'
-import { SECRET, receiver, rejectsWith } from './helpers.mjs'
+import { SECRET, STORES, receiver, rejectsWith } from './helpers.mjs'
 
 const START = '2030-01-01T00:00:00Z'
 const T0 = Date.parse(START)
@@ -21,14 +21,19 @@ after(async () => {
   await hook.close()
 })
 
-async function open() {
+async function open(store) {
   const clock = new ManualClock(START)
-  const s = await Scheduler.open(':memory:', { secret: SECRET, clock, autostart: false })
+  const s = await Scheduler.open(store.location(), { secret: SECRET, clock, autostart: false })
   return { clock, s }
 }
 
-test('a failed attempt is retried after its delay, with the same webhook-id', async () => {
-  const { clock, s } = await open()
+/** Registers `fn` once per store (SQLite and PostgreSQL). */
+function test(name, fn) {
+  for (const store of STORES) nodeTest(`${name} [${store.name}]`, () => fn(store))
+}
+
+test('a failed attempt is retried after its delay, with the same webhook-id', async (store) => {
+  const { clock, s } = await open(store)
   try {
     statuses.set('/flaky', [500, 503])
     const base = hook.received.length
@@ -75,8 +80,8 @@ test('a failed attempt is retried after its delay, with the same webhook-id', as
   }
 })
 
-test('a 4xx fails for good; retry() re-queues the dead letter', async () => {
-  const { s } = await open()
+test('a 4xx fails for good; retry() re-queues the dead letter', async (store) => {
+  const { s } = await open(store)
   try {
     statuses.set('/gone', [400])
     const id = await s.schedule({ url: `${hook.url}/gone`, retry: 'svix' })
@@ -94,8 +99,8 @@ test('a 4xx fails for good; retry() re-queues the dead letter', async () => {
   }
 })
 
-test('retries run out: the job fails after maxAttempts', async () => {
-  const { clock, s } = await open()
+test('retries run out: the job fails after maxAttempts', async (store) => {
+  const { clock, s } = await open(store)
   try {
     statuses.set('/down', [500, 500, 500])
     const id = await s.schedule({ url: `${hook.url}/down`, retry: { maxAttempts: 2, initial: 1000, factor: 2, jitter: 0 } })
@@ -111,8 +116,8 @@ test('retries run out: the job fails after maxAttempts', async () => {
   }
 })
 
-test('cron: occurrences follow the clock; pause, resume and trigger', async () => {
-  const { clock, s } = await open()
+test('cron: occurrences follow the clock; pause, resume and trigger', async (store) => {
+  const { clock, s } = await open(store)
   try {
     const base = hook.received.length
     const id = await s.cron(`${hook.url}/tick`, '*/5 * * * *', { payload: { kind: 'tick' }, name: 'ticker' })
@@ -159,8 +164,8 @@ test('cron: occurrences follow the clock; pause, resume and trigger', async () =
   }
 })
 
-test('reschedule moves a pending job; pause does not apply to one-time jobs', async () => {
-  const { clock, s } = await open()
+test('reschedule moves a pending job; pause does not apply to one-time jobs', async (store) => {
+  const { clock, s } = await open(store)
   try {
     const id = await s.schedule({ url: `${hook.url}/moved`, after: 3_600_000 })
     await s.reschedule(id, new Date(T0 + 60_000))

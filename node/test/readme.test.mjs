@@ -11,8 +11,10 @@ import { promisify } from 'node:util'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const readme = readFileSync(join(here, '..', '..', 'README.md'), 'utf8')
-const section = readme.split('\n## Node\n')[1].split('\n## ')[0]
-const blocks = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+const jsBlocks = (heading) =>
+  [...readme.split(`\n## ${heading}\n`)[1].split('\n## ')[0].matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+// The Node section's examples, and the PostgreSQL section's (given the test server as DATABASE_URL).
+const blocks = [...jsBlocks('Node'), ...jsBlocks('Many machines: PostgreSQL')]
 const entry = pathToFileURL(join(here, '..', 'index.mjs')).href
 
 test('the README has Node examples', () => {
@@ -26,8 +28,13 @@ for (const [i, code] of blocks.entries()) {
       const file = join(dir, 'example.mjs')
       writeFileSync(file, code.replaceAll("from 'timehook'", `from '${entry}'`))
       const env = { ...process.env, WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }
+      const usesPostgres = code.includes('DATABASE_URL')
+      if (usesPostgres) {
+        if (!process.env.TIMEHOOK_TEST_POSTGRES_URL) throw new Error('TIMEHOOK_TEST_POSTGRES_URL is not set: run `make test`')
+        env.DATABASE_URL = process.env.TIMEHOOK_TEST_POSTGRES_URL
+      }
       await promisify(execFile)(process.execPath, [file], { cwd: dir, env, timeout: 60_000 })
-      assert.ok(existsSync(join(dir, 'jobs.db')))
+      assert.equal(existsSync(join(dir, 'jobs.db')), !usesPostgres)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -13,6 +13,12 @@ from support import SECRET
 import timehook
 
 
+@pytest.fixture
+def db(any_db: str) -> str:
+    """This module's tests run against SQLite and against PostgreSQL."""
+    return any_db
+
+
 def test_a_scheduled_job_arrives_signed_for_every_verifier(live, receiver):
     job_id = live.schedule(
         receiver.url("/trial-ended"),

@@ -13,6 +13,12 @@ import timehook
 from timehook import JobState, RetryPolicy
 
 
+@pytest.fixture
+def db(any_db: str) -> str:
+    """This module's tests run against SQLite and against PostgreSQL."""
+    return any_db
+
+
 def verify_at(req, clock):
     """Deliveries carry the manual clock's time as webhook-timestamp."""
     timehook.Verifier(SECRET).verify(req.body, req.headers, now=clock.now())
