@@ -38,18 +38,22 @@ if (mode === 'enqueue') {
   const db = new pg.Client({ connectionString: url })
   await db.connect()
   const start = performance.now()
+  // pg-boss at its fastest here: 64 requests in flight as 8 workers taking batches of 8,
+  // fetching again at once while batches come back full.
+  const [workers, batchSize] = (process.env.PGBOSS_SHAPE || '8x8').split('x').map(Number)
+  const post = async (job) => {
+    const res = await fetch(`${receiver}/d`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(job.data),
+    })
+    await res.arrayBuffer()
+    if (!res.ok) throw new Error(`HTTP ${res.status}`)
+  }
   await boss.work(
     queue,
-    { localConcurrency: 64, batchSize: 1, pollingIntervalSeconds: 0.5 },
-    async ([job]) => {
-      const res = await fetch(`${receiver}/d`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(job.data),
-      })
-      await res.arrayBuffer()
-      if (!res.ok) throw new Error(`HTTP ${res.status}`)
-    },
+    { localConcurrency: workers, batchSize, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 },
+    (jobs) => Promise.all(jobs.map(post)),
   )
   for (;;) {
     const { rows } = await db.query(`SELECT count(*)::int AS c FROM "${schema}".job WHERE name = $1 AND state = 'completed'`, [queue])
@@ -58,7 +62,7 @@ if (mode === 'enqueue') {
   }
   const rate = n / ((performance.now() - start) / 1000)
   console.log(`result deliver1 ${rate.toFixed(0)} deliveries/s`)
-  console.log(`pg-boss send + work (64 at a time) posting with fetch, ${n} jobs: ${rate.toFixed(0)}/s`)
+  console.log(`pg-boss send + work (${workers} workers x batches of ${batchSize}) posting with fetch, ${n} jobs: ${rate.toFixed(0)}/s`)
   await db.end()
 }
 await boss.stop({ graceful: false, wait: true })

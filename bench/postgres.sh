@@ -35,6 +35,8 @@ if ! "$venv/bin/python" -c "import procrastinate, httpx, psycopg, importlib.meta
   "$venv/bin/pip" install -q "procrastinate==$PROCRASTINATE_VERSION" "psycopg[binary,pool]" httpx >&2
 fi
 
+# pgboss.mjs imports pg-boss from beside it.
+ln -sfn "$node_dir/node_modules" bench/node_modules
 cargo build -q --release -p timehook --example bench_receiver
 cargo bench -q -p timehook --bench postgres --no-run 2>/dev/null
 "$CARGO_TARGET_DIR/release/examples/bench_receiver" >"$CACHE/bench-receiver.port" &

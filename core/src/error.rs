@@ -102,6 +102,16 @@ impl Error {
     pub(crate) fn store(kind: StoreErrorKind, message: impl Into<String>) -> Self {
         Error::Store(StoreError::new(kind, message))
     }
+
+    /// The same error again, for each of several callers it failed (a store error keeps its kind
+    /// and message, not its source).
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            Error::Store(e) => Error::Store(StoreError::new(e.kind(), e.message())),
+            Error::Closed => Error::Closed,
+            other => Error::store(StoreErrorKind::Other, other.to_string()),
+        }
+    }
 }
 
 /// What went wrong in the store, for callers that react differently to each.

@@ -365,6 +365,7 @@ impl SchedulerBuilder {
                 per_second: self.per_host_rate,
             },
             self.endpoint_limits,
+            store.refill_divisor(),
         );
         let inner = Inner {
             report,
@@ -380,6 +381,7 @@ impl SchedulerBuilder {
             planned_wake: AtomicI64::new(i64::MIN),
             flow,
             in_flight: Default::default(),
+            recorder: Default::default(),
             events: broadcast::channel(EVENT_CAPACITY).0,
         };
         Ok(Scheduler::from_parts(inner, runtime))

@@ -14,8 +14,8 @@ use crate::job::{Attempt, AttemptError, ExecutionId, JobId, JobKind, JobState, M
 use crate::outcome::{Endpoint, Event, EventType, Outcome, OutcomeStatus};
 use crate::retry::Verdict;
 use crate::store::{
-    ClaimParams, Claimed, DeadLetterFilter, ExecState, Internal, Interrupted, NewJob,
-    RESPONSE_BODY_LIMIT, Transition, Tx, from_ms,
+    ClaimParams, Claimed, DeadLetterFilter, ExecRef, ExecState, Finish, Internal, Interrupted,
+    NewJob, RESPONSE_BODY_LIMIT, Transition, Tx, from_ms,
 };
 
 /// Cron jobs materialised per tick; the rest follow on the next tick.
@@ -82,19 +82,31 @@ pub(crate) async fn tick<T: Tx>(tx: &mut T, p: &TickParams, flow: &Flow) -> Resu
         excluded: plan.excluded,
     };
     let mut claimed = Vec::new();
+    let mut after = state;
     if p.limit > 0 {
         claimed = tx.claim(&params).await?;
-        let spent = flow.spend(&state, &claimed, p.now);
+        let spent = flow.spend(&after, &claimed, p.now);
         if !spent.is_empty() {
             tx.save_rates(&spent).await?;
         }
+        // What the next claim will find: these deliveries in flight, these tokens spent.
+        for c in &claimed {
+            *after.running.entry(c.origin.clone()).or_default() += 1;
+        }
+        for (origin, rate) in spent {
+            match rate {
+                Some(r) => after.rates.insert(origin, r),
+                None => after.rates.remove(&origin),
+            };
+        }
     }
-    let next_wake = tx.next_wake(&params.excluded).await?;
+    let next = flow.plan(&after, p.now);
+    let next_wake = tx.next_wake(&next.excluded).await?;
     Ok(Tick {
         claimed,
-        next_wake: next_wake.into_iter().chain(plan.until).min(),
-        blocked: plan.blocked,
-        refill: plan.refill,
+        next_wake: next_wake.into_iter().chain(next.until).min(),
+        blocked: next.blocked,
+        refill: next.refill,
     })
 }
 
@@ -115,9 +127,10 @@ pub(crate) async fn requeue_interrupted<T: Tx>(
         }
         Interrupted::Owned => "shutdown deadline reached before the attempt finished",
     };
-    let mut taken = 0;
-    for r in tx.running(owner, now, which).await? {
-        let t = Transition {
+    let rows = tx.running(owner, now, which).await?;
+    let transitions: Vec<Transition> = rows
+        .iter()
+        .map(|r| Transition {
             state: ExecState::Pending,
             due_at: Some(now),
             finished_at: None,
@@ -127,30 +140,43 @@ pub(crate) async fn requeue_interrupted<T: Tx>(
                 JobState::Scheduled
             }),
             refund_attempt: true,
-        };
-        if !tx
-            .finish_execution(&r.exec, r.owner.as_deref(), &t, now)
-            .await?
-        {
-            continue;
-        }
-        let started = r.started_at.unwrap_or(now);
-        tx.insert_attempt(&Attempt {
-            job_id: r.exec.job_id.clone(),
-            execution_id: r.exec.execution_id.clone(),
-            number: r.attempt,
-            started_at: from_ms(started),
-            duration: Duration::from_millis(u64::try_from(now - started).unwrap_or(0)),
-            status: None,
-            response_body: None,
-            error: Some(AttemptError::Interrupted),
-            message: Some(message.to_owned()),
-            next_retry_at: Some(from_ms(now)),
         })
-        .await?;
-        taken += 1;
+        .collect();
+    let finishes: Vec<Finish<'_>> = rows
+        .iter()
+        .zip(&transitions)
+        .map(|(r, t)| Finish {
+            exec: &r.exec,
+            owner: r.owner.as_deref(),
+            t,
+        })
+        .collect();
+    let owned = tx.finish_executions(&finishes, now).await?;
+    let attempts: Vec<Attempt> = rows
+        .iter()
+        .zip(&owned)
+        .filter(|(_, owned)| **owned)
+        .map(|(r, _)| {
+            let started = r.started_at.unwrap_or(now);
+            Attempt {
+                job_id: r.exec.job_id.clone(),
+                execution_id: r.exec.execution_id.clone(),
+                number: r.attempt,
+                started_at: from_ms(started),
+                duration: Duration::from_millis(u64::try_from(now - started).unwrap_or(0)),
+                status: None,
+                response_body: None,
+                error: Some(AttemptError::Interrupted),
+                message: Some(message.to_owned()),
+                next_retry_at: Some(from_ms(now)),
+            }
+        })
+        .collect();
+    tx.insert_attempts(&attempts).await?;
+    if !attempts.is_empty() {
+        tx.notify().await?;
     }
-    Ok(taken)
+    Ok(attempts.len())
 }
 
 /// Turns the due occurrences of cron jobs into executions, as each job's missed-run policy says,
@@ -205,79 +231,123 @@ pub(crate) struct Recorded {
     pub events: Vec<Event>,
 }
 
-/// Records an attempt and moves its execution (and one-time job) on: succeeded, due again later, or
-/// failed, and reports the outcome (callbacks, subscription events, endpoint health). If the lease
-/// was lost meanwhile (another worker took over, or the job was cancelled), only the attempt is
-/// recorded.
-pub(crate) async fn record<T: Tx>(
+/// Records attempts, each moving its execution (and one-time job) on: succeeded, due again later,
+/// or failed, and reports each outcome (callbacks, subscription events, endpoint health), all in
+/// one transaction. If an execution's lease was lost meanwhile (another worker took over, or the
+/// job was cancelled), only its attempt is recorded. The outer `Result` fails the whole batch (a
+/// store error); an inner one is about its attempt alone (its job is gone).
+pub(crate) async fn record_many<T: Tx>(
     tx: &mut T,
     owner: &str,
     report: &ReportParams,
-    c: &Claimed,
-    r: &AttemptResult,
+    items: &[(&Claimed, &AttemptResult)],
     now: i64,
-) -> Result<Recorded> {
-    let (state, due_at) = match r.next_delay {
-        None if r.verdict == Verdict::Success => (ExecState::Succeeded, None),
-        None => (ExecState::Failed, None),
-        Some(delay) => (
-            ExecState::Pending,
-            Some(now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2)),
-        ),
-    };
-    // What a one-time job becomes with its execution.
-    let once_state = match state {
-        ExecState::Succeeded => JobState::Succeeded,
-        ExecState::Pending => JobState::Retrying,
-        ExecState::Failed => JobState::Failed,
-    };
-    let t = Transition {
-        state,
-        due_at,
-        finished_at: (state != ExecState::Pending).then_some(now),
-        job_state: (c.kind == JobKind::Once).then_some(once_state),
-        refund_attempt: false,
-    };
-    let owned = tx
-        .finish_execution(&c.exec_ref(), Some(owner), &t, now)
-        .await?;
-    let (job_state, next_retry_at) = if owned && c.kind == JobKind::Once {
-        (once_state, due_at)
-    } else {
-        // A cron job's state does not follow its occurrences; and if the lease was lost (another
-        // worker took over, or the job was cancelled), only the attempt is recorded.
-        let state = tx
-            .job_state(&r.job_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(r.job_id.clone()))?;
-        (state, if owned { due_at } else { None })
-    };
-    let attempt = Attempt {
-        job_id: r.job_id.clone(),
-        execution_id: r.execution_id.clone(),
-        number: r.attempt,
-        started_at: from_ms(r.started_at),
-        duration: Duration::from_millis(u64::try_from(r.duration_ms).unwrap_or(0)),
-        status: r.status,
-        response_body: r
-            .response_body
-            .as_ref()
-            .map(|b| b[..b.len().min(RESPONSE_BODY_LIMIT)].to_vec()),
-        error: r.error,
-        message: r.message.clone(),
-        next_retry_at: next_retry_at.map(from_ms),
-    };
-    tx.insert_attempt(&attempt).await?;
-    let events = if owned {
-        report_outcome(tx, report, c, &attempt, now).await?
-    } else {
-        Vec::new()
-    };
-    Ok(Recorded {
-        attempt,
-        state: job_state,
-        events,
-    })
+) -> Result<Vec<Result<Recorded>>> {
+    let plans: Vec<(Transition, JobState)> = items
+        .iter()
+        .map(|(c, r)| {
+            let (state, due_at) = match r.next_delay {
+                None if r.verdict == Verdict::Success => (ExecState::Succeeded, None),
+                None => (ExecState::Failed, None),
+                Some(delay) => (
+                    ExecState::Pending,
+                    Some(now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2)),
+                ),
+            };
+            // What a one-time job becomes with its execution.
+            let once_state = match state {
+                ExecState::Succeeded => JobState::Succeeded,
+                ExecState::Pending => JobState::Retrying,
+                ExecState::Failed => JobState::Failed,
+            };
+            let t = Transition {
+                state,
+                due_at,
+                finished_at: (state != ExecState::Pending).then_some(now),
+                job_state: (c.kind == JobKind::Once).then_some(once_state),
+                refund_attempt: false,
+            };
+            (t, once_state)
+        })
+        .collect();
+    let exec_refs: Vec<ExecRef> = items.iter().map(|(c, _)| c.exec_ref()).collect();
+    let finishes: Vec<Finish<'_>> = exec_refs
+        .iter()
+        .zip(&plans)
+        .map(|(exec, (t, _))| Finish {
+            exec,
+            owner: Some(owner),
+            t,
+        })
+        .collect();
+    let owned = tx.finish_executions(&finishes, now).await?;
+    let mut outcomes: Vec<Result<(Attempt, JobState)>> = Vec::with_capacity(items.len());
+    for (((c, r), (t, once_state)), owned) in items.iter().zip(&plans).zip(&owned) {
+        let state = if *owned && c.kind == JobKind::Once {
+            Some(*once_state)
+        } else {
+            // A cron job's state does not follow its occurrences; and if the lease was lost
+            // (another worker took over, or the job was cancelled), only the attempt is recorded.
+            tx.job_state(&r.job_id).await?
+        };
+        let Some(state) = state else {
+            outcomes.push(Err(Error::NotFound(r.job_id.clone())));
+            continue;
+        };
+        let next_retry_at = if *owned { t.due_at } else { None };
+        outcomes.push(Ok((
+            Attempt {
+                job_id: r.job_id.clone(),
+                execution_id: r.execution_id.clone(),
+                number: r.attempt,
+                started_at: from_ms(r.started_at),
+                duration: Duration::from_millis(u64::try_from(r.duration_ms).unwrap_or(0)),
+                status: r.status,
+                response_body: r
+                    .response_body
+                    .as_ref()
+                    .map(|b| b[..b.len().min(RESPONSE_BODY_LIMIT)].to_vec()),
+                error: r.error,
+                message: r.message.clone(),
+                next_retry_at: next_retry_at.map(from_ms),
+            },
+            state,
+        )));
+    }
+    let attempts: Vec<Attempt> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok().map(|(a, _)| a.clone()))
+        .collect();
+    tx.insert_attempts(&attempts).await?;
+    let mut batch = BatchCache::default();
+    let mut recorded = Vec::with_capacity(items.len());
+    for (((c, _), owned), outcome) in items.iter().zip(owned).zip(outcomes) {
+        recorded.push(match outcome {
+            Ok((attempt, state)) => {
+                let events = if owned {
+                    report_outcome(tx, report, c, &attempt, now, &mut batch).await?
+                } else {
+                    Vec::new()
+                };
+                Ok(Recorded {
+                    attempt,
+                    state,
+                    events,
+                })
+            }
+            Err(e) => Err(e),
+        });
+    }
+    Ok(recorded)
+}
+
+/// What reporting the outcomes of one batch of attempts looks up once for all of them.
+#[derive(Default)]
+struct BatchCache {
+    /// The subscribers of each event type.
+    subscribers: std::collections::HashMap<EventType, Vec<String>>,
+    /// Endpoints whose failure streak this batch has already ended (and not restarted since).
+    reset: std::collections::HashSet<String>,
 }
 
 /// The event a finished or failed attempt raises.
@@ -323,6 +393,7 @@ async fn report_outcome<T: Tx>(
     c: &Claimed,
     attempt: &Attempt,
     now: i64,
+    batch: &mut BatchCache,
 ) -> Result<Vec<Event>> {
     let mut events = Vec::new();
     if c.internal == Internal::User {
@@ -338,12 +409,12 @@ async fn report_outcome<T: Tx>(
             insert_internal(tx, p, url, &body, Internal::Callback, now).await?;
         }
         let data = outcome.to_json(p.environment.as_deref());
-        publish(tx, p, event, data, now).await?;
+        publish(tx, p, event, data, now, batch).await?;
         events.push(Event::Job { event, outcome });
     }
-    if let Some(endpoint) = track_endpoint(tx, p, &c.origin, attempt, now).await? {
+    if let Some(endpoint) = track_endpoint(tx, p, &c.origin, attempt, now, batch).await? {
         let data = endpoint.to_json(p.environment.as_deref());
-        publish(tx, p, EventType::EndpointDisabled, data, now).await?;
+        publish(tx, p, EventType::EndpointDisabled, data, now, batch).await?;
         events.push(Event::EndpointDisabled(endpoint));
     }
     Ok(events)
@@ -356,8 +427,16 @@ async fn publish<T: Tx>(
     event: EventType,
     data: serde_json::Value,
     now: i64,
+    batch: &mut BatchCache,
 ) -> Result<()> {
-    let urls = tx.subscribers(event).await?;
+    let urls = match batch.subscribers.get(&event) {
+        Some(urls) => urls.clone(),
+        None => {
+            let urls = tx.subscribers(event).await?;
+            batch.subscribers.insert(event, urls.clone());
+            urls
+        }
+    };
     if urls.is_empty() {
         return Ok(());
     }
@@ -429,11 +508,16 @@ async fn track_endpoint<T: Tx>(
     origin: &str,
     attempt: &Attempt,
     now: i64,
+    batch: &mut BatchCache,
 ) -> Result<Option<Endpoint>> {
     if attempt.error.is_none() {
-        tx.endpoint_succeeded(origin).await?;
+        // A second success in the batch, with no failure between, changes nothing.
+        if batch.reset.insert(origin.to_owned()) {
+            tx.endpoint_succeeded(origin).await?;
+        }
         return Ok(None);
     }
+    batch.reset.remove(origin);
     let streak = tx.endpoint_failed(origin, now).await?;
     let gone = p.disable_on_gone && attempt.status == Some(410);
     let too_long = now - streak.failing_since >= p.disable_after_ms

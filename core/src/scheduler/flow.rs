@@ -24,6 +24,9 @@ pub struct EndpointLimits {
 pub(crate) struct Flow {
     default: EndpointLimits,
     overrides: HashMap<String, EndpointLimits>,
+    /// What part of a blocked endpoint's bound must be free before it is worth a new claim:
+    /// `1 / refill_divisor`.
+    refill_divisor: usize,
 }
 
 /// How much the next claim may take, per endpoint.
@@ -39,14 +42,23 @@ pub(crate) struct Plan {
     pub blocked: bool,
     /// When the earliest rate-limited endpoint may send again (ms).
     pub until: Option<i64>,
-    /// How many deliveries must finish before a blocked endpoint is worth a new claim: a quarter
-    /// of the smallest in-flight bound among the blocked ones (at least 1).
+    /// How many deliveries must finish before a blocked endpoint is worth a new claim: a part of
+    /// the smallest in-flight bound among the blocked ones (at least 1), which the store chooses
+    /// (see `Store::refill_divisor`).
     pub refill: usize,
 }
 
 impl Flow {
-    pub(crate) fn new(default: EndpointLimits, overrides: HashMap<String, EndpointLimits>) -> Self {
-        Flow { default, overrides }
+    pub(crate) fn new(
+        default: EndpointLimits,
+        overrides: HashMap<String, EndpointLimits>,
+        refill_divisor: usize,
+    ) -> Self {
+        Flow {
+            default,
+            overrides,
+            refill_divisor: refill_divisor.max(1),
+        }
     }
 
     pub(crate) fn limits(&self, origin: &str) -> EndpointLimits {
@@ -104,7 +116,7 @@ impl Flow {
             if room == 0 {
                 plan.excluded.insert(origin.clone());
                 plan.blocked = true;
-                refill = refill.min((limits.max_in_flight / 4).max(1));
+                refill = refill.min((limits.max_in_flight / self.refill_divisor).max(1));
                 if running < limits.max_in_flight
                     && let (Some(rate), Some(t)) = (limits.per_second, tokens)
                 {
@@ -114,7 +126,9 @@ impl Flow {
             }
             plan.rooms.insert(origin.clone(), room);
         }
-        plan.refill = refill.min(self.default.max_in_flight.div_ceil(4)).max(1);
+        plan.refill = refill
+            .min(self.default.max_in_flight.div_ceil(self.refill_divisor))
+            .max(1);
         plan
     }
 
@@ -172,6 +186,7 @@ mod tests {
                 per_second: rate,
             },
             HashMap::new(),
+            4,
         )
     }
 
@@ -284,6 +299,7 @@ mod tests {
                 per_second: None,
             },
             o,
+            4,
         );
         let mut state = running(&[("fast", 1)]);
         let p = f.plan(&state, 0);

@@ -1,6 +1,7 @@
 //! The public [`Scheduler`]: open a store, schedule and inspect jobs, and run the
 //! claim → dispatch → record loop.
 
+mod batch;
 mod builder;
 pub(crate) mod engine;
 mod flow;
@@ -107,6 +108,8 @@ pub(crate) struct Inner {
     /// is reading the store (every new job nudges), `i64::MIN` while no loop runs (none does).
     pub(crate) planned_wake: AtomicI64,
     pub(crate) flow: flow::Flow,
+    /// Attempts to record, written in batches (one transaction each).
+    pub(crate) recorder: batch::Batcher<runner::ToRecord, Result<engine::Recorded>>,
     /// The executions this worker is delivering: only their leases are renewed.
     pub(crate) in_flight: Mutex<std::collections::HashSet<ExecutionId>>,
     pub(crate) events: broadcast::Sender<Event>,

@@ -140,7 +140,6 @@ async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<Recorded> 
         .send(&c, &*inner.clock)
         .instrument(span)
         .await;
-    let now = to_ms(inner.clock.now());
     let lateness = (result.started_at - c.due_at).max(0) as f64 / 1000.0;
     let outcome = match (result.error, result.verdict) {
         (None, _) => "success",
@@ -154,24 +153,46 @@ async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<Recorded> 
     // while the lease lasts, rather than deliver the request a second time.
     let give_up = tokio::time::Instant::now() + inner.config.lease_duration / 2;
     let mut pause = RECORD_RETRY;
-    let (c, result) = (Arc::new(c), Arc::new(result));
+    let request: ToRecord = (Arc::new(c), Arc::new(result));
     loop {
-        let (owner, report, claimed, r) = (
-            inner.owner.clone(),
-            inner.report.clone(),
-            c.clone(),
-            result.clone(),
-        );
-        match transact!(&inner.store, |tx| engine::record(
-            tx, &owner, &report, &claimed, &r, now
-        )) {
-            Err(e @ crate::Error::Store(_)) if tokio::time::Instant::now() + pause < give_up => {
-                tracing::warn!(execution = %c.execution_id, error = %e, "cannot record attempt yet; retrying");
+        let recorded = inner
+            .recorder
+            .submit(request.clone(), |batch| write_records(inner, batch))
+            .await;
+        match recorded {
+            Some(Ok(recorded)) => return Ok(recorded),
+            Some(Err(e)) if !matches!(e, crate::Error::Store(_)) => return Err(e),
+            retry => {
+                let e = retry.map_or_else(
+                    || "the batch it was written in was dropped".to_owned(),
+                    |e| e.map_or_else(|e| e.to_string(), |_| String::new()),
+                );
+                if tokio::time::Instant::now() + pause >= give_up {
+                    return Err(crate::Error::store(crate::StoreErrorKind::Other, e));
+                }
+                tracing::warn!(execution = %request.0.execution_id, error = %e, "cannot record attempt yet; retrying");
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
-            recorded => return recorded,
         }
+    }
+}
+
+/// An attempt to record: the execution as claimed, and how the attempt went.
+pub(crate) type ToRecord = (Arc<Claimed>, Arc<engine::AttemptResult>);
+
+/// Records a batch of attempts in one transaction; a failed transaction fails each of them.
+async fn write_records(inner: &Arc<Inner>, batch: Vec<ToRecord>) -> Vec<Result<Recorded>> {
+    let now = to_ms(inner.clock.now());
+    let (owner, report) = (inner.owner.clone(), inner.report.clone());
+    let n = batch.len();
+    let written = transact!(&inner.store, |tx| async move {
+        let items: Vec<_> = batch.iter().map(|(c, r)| (&**c, &**r)).collect();
+        engine::record_many(tx, &owner, &report, &items, now).await
+    });
+    match written {
+        Ok(recorded) => recorded,
+        Err(e) => (0..n).map(|_| Err(e.duplicate())).collect(),
     }
 }
 
@@ -260,8 +281,8 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
         let limit = capacity.min(CLAIM_BATCH);
         let now = inner.clock.now();
         let mut origins_blocked = false;
-        // An endpoint at its in-flight bound is claimed for again once a quarter of its slots are
-        // free, so one claim's commit serves several deliveries.
+        // An endpoint at its in-flight bound is claimed for again once a part of its slots are
+        // free (`Store::refill_divisor`), so one claim's commit serves several deliveries.
         let mut refill_blocked = 1;
         let (claimed_full, wake_at) = match inner.tick(limit).await {
             Ok(tick) => {

@@ -11,9 +11,9 @@ use crate::job::{Attempt, ExecutionId, Job, JobId, JobKind, JobState, ListFilter
 use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::store::{
     ClaimParams, Claimed, ClaimedColumns, DEFAULT_PAGE, DeadLetter, DeadLetterFilter, DueCron,
-    EndpointStreak, ExecRef, ExportCursor, ExportFilter, ExportRow, FlowState, Interrupted,
-    JobColumns, MAX_PAGE, NewJob, RateState, Running, Transition, Tx, attempt_from_columns,
-    events_to_db, from_ms, missed_from_db, missed_to_db, subscription_from_columns, to_ms,
+    EndpointStreak, ExecRef, ExportCursor, ExportFilter, ExportRow, Finish, FlowState, Interrupted,
+    JobColumns, MAX_PAGE, NewJob, RateState, Running, Tx, attempt_from_columns, events_to_db,
+    from_ms, missed_from_db, missed_to_db, subscription_from_columns, to_ms,
 };
 
 type Param<'a> = &'a (dyn ToSql + Sync);
@@ -803,17 +803,49 @@ impl Tx for PgTx<'_> {
         let lease_until = p.now + p.lease_ms;
         let rows = self
             .query(
-                "WITH room(origin, n) AS (SELECT * FROM unnest($1::text[], $2::int8[])),
+                // Claims take turns (`lock_claims`), so the candidates are read without locks;
+                // only the rows picked are locked, skipping any that another transaction holds
+                // (a cancel, a rescue), and each is still checked to be pending as it is leased.
+                //
+                // One-time jobs: usually the earliest due rows, whatever their origin. When those
+                // are taken up by origins that can take no more of them (a herd for an endpoint
+                // at its bound, the held jobs of a disabled one) and fewer than the limit could be
+                // claimed from them, the rows behind them are found per origin instead (a loose
+                // scan of `jobs_origin_due`), so the cost follows the number of origins, not the
+                // length of the backlog in front.
+                "WITH RECURSIVE room(origin, n) AS (SELECT * FROM unnest($1::text[], $2::int8[])),
+                 window_ AS (
+                     SELECT id, origin, due_at FROM {s}.jobs
+                     WHERE exec_state = 'pending' AND due_at <= $3
+                     ORDER BY due_at LIMIT $5),
+                 in_window AS (SELECT origin, count(*) AS n FROM window_ GROUP BY origin),
+                 crowded AS (
+                     SELECT (SELECT count(*) FROM window_) = $5
+                        AND coalesce((SELECT sum(least(w.n, CASE WHEN w.origin = ANY($4::text[]) THEN 0
+                                                              ELSE coalesce(r.n, $6) END))
+                                      FROM in_window w LEFT JOIN room r ON r.origin = w.origin), 0)::int8 < $7
+                        AS yes),
+                 origins AS (
+                     SELECT min(origin) AS origin FROM {s}.jobs WHERE exec_state = 'pending'
+                     UNION ALL
+                     SELECT (SELECT min(j.origin) FROM {s}.jobs j
+                             WHERE j.exec_state = 'pending' AND j.origin > o.origin)
+                     FROM origins o WHERE o.origin IS NOT NULL AND (SELECT yes FROM crowded)),
                  once AS (
-                     SELECT id AS key, origin, due_at, true AS in_job_row FROM {s}.jobs
-                     WHERE exec_state = 'pending' AND due_at <= $3 AND origin <> ALL($4::text[])
-                     ORDER BY due_at LIMIT $5
-                     FOR UPDATE SKIP LOCKED),
+                     SELECT id AS key, origin, due_at, true AS in_job_row FROM window_
+                     WHERE origin <> ALL($4::text[]) AND NOT (SELECT yes FROM crowded)
+                     UNION ALL
+                     SELECT j.id, j.origin, j.due_at, true
+                     FROM origins o CROSS JOIN LATERAL (
+                         SELECT id, origin, due_at FROM {s}.jobs
+                         WHERE exec_state = 'pending' AND origin = o.origin AND due_at <= $3
+                         ORDER BY due_at LIMIT $5) j
+                     WHERE (SELECT yes FROM crowded) AND o.origin IS NOT NULL
+                       AND o.origin <> ALL($4::text[])),
                  occ AS (
                      SELECT id AS key, origin, due_at, false AS in_job_row FROM {s}.executions
                      WHERE state = 'pending' AND due_at <= $3 AND origin <> ALL($4::text[])
-                     ORDER BY due_at LIMIT $5
-                     FOR UPDATE SKIP LOCKED),
+                     ORDER BY due_at LIMIT $5),
                  ranked AS (
                      SELECT c.*, row_number() OVER (PARTITION BY c.origin ORDER BY c.due_at, c.key) AS rn
                      FROM (SELECT * FROM once UNION ALL SELECT * FROM occ) c),
@@ -821,11 +853,19 @@ impl Tx for PgTx<'_> {
                      SELECT r.key, r.in_job_row FROM ranked r LEFT JOIN room ON room.origin = r.origin
                      WHERE r.rn <= coalesce(room.n, $6)
                      ORDER BY r.due_at LIMIT $7),
+                 locked_once AS (
+                     SELECT id FROM {s}.jobs
+                     WHERE id IN (SELECT key FROM picked WHERE in_job_row)
+                     FOR UPDATE SKIP LOCKED),
+                 locked_occ AS (
+                     SELECT id FROM {s}.executions
+                     WHERE id IN (SELECT key FROM picked WHERE NOT in_job_row)
+                     FOR UPDATE SKIP LOCKED),
                  claimed_once AS (
                      UPDATE {s}.jobs j
                      SET exec_state = 'running', state = 'running', attempt = j.attempt + 1,
                          lease_owner = $8, lease_until = $9, started_at = $3, updated_at = $3
-                     FROM picked p WHERE p.in_job_row AND j.id = p.key
+                     FROM locked_once l WHERE j.id = l.id AND j.exec_state = 'pending'
                      RETURNING j.exec_id, j.id, j.attempt, j.due_at, j.budget_start, true,
                                j.url, j.method, j.headers, j.body, j.timeout_ms, j.signing, j.kind,
                                j.retry, j.name, j.origin, j.on_success_url, j.on_failure_url,
@@ -834,7 +874,7 @@ impl Tx for PgTx<'_> {
                      UPDATE {s}.executions e
                      SET state = 'running', attempt = e.attempt + 1, lease_owner = $8,
                          lease_until = $9, started_at = $3, updated_at = $3
-                     FROM picked p WHERE NOT p.in_job_row AND e.id = p.key
+                     FROM locked_occ l WHERE e.id = l.id AND e.state = 'pending'
                      RETURNING e.id, e.job_id, e.attempt, e.due_at, e.budget_start)
                  SELECT * FROM claimed_once
                  UNION ALL
@@ -904,9 +944,27 @@ impl Tx for PgTx<'_> {
         let excluded: Vec<&str> = excluded.iter().map(String::as_str).collect();
         let row = self
             .query_opt(
-                "SELECT least(
-                     (SELECT min(due_at) FROM {s}.jobs
-                      WHERE exec_state = 'pending' AND origin <> ALL($1::text[])),
+                // As in the claim, a backlog of excluded origins is stepped over per origin
+                // (a loose scan of `jobs_origin_due`), not row by row.
+                "WITH RECURSIVE window_ AS (
+                     SELECT origin, due_at FROM {s}.jobs WHERE exec_state = 'pending'
+                     ORDER BY due_at LIMIT 32),
+                 origins AS (
+                     SELECT min(origin) AS origin FROM {s}.jobs WHERE exec_state = 'pending'
+                     UNION ALL
+                     SELECT (SELECT min(j.origin) FROM {s}.jobs j
+                             WHERE j.exec_state = 'pending' AND j.origin > o.origin)
+                     FROM origins o WHERE o.origin IS NOT NULL)
+                 SELECT least(
+                     (SELECT CASE
+                         WHEN (SELECT min(due_at) FROM window_ WHERE origin <> ALL($1::text[])) IS NOT NULL
+                             THEN (SELECT min(due_at) FROM window_ WHERE origin <> ALL($1::text[]))
+                         WHEN (SELECT count(*) FROM window_) < 32 THEN NULL
+                         ELSE (SELECT min((SELECT min(j.due_at) FROM {s}.jobs j
+                                           WHERE j.exec_state = 'pending' AND j.origin = o.origin))
+                               FROM origins o
+                               WHERE o.origin IS NOT NULL AND o.origin <> ALL($1::text[]))
+                      END),
                      (SELECT min(due_at) FROM {s}.executions
                       WHERE state = 'pending' AND origin <> ALL($1::text[])),
                      (SELECT min(lease_until) FROM {s}.jobs WHERE exec_state = 'running'),
@@ -947,92 +1005,108 @@ impl Tx for PgTx<'_> {
         Ok(usize::try_from(a + b).unwrap_or(usize::MAX))
     }
 
-    async fn finish_execution(
-        &mut self,
-        exec: &ExecRef,
-        owner: Option<&str>,
-        t: &Transition,
-        now: i64,
-    ) -> Result<bool> {
-        let refund = i32::from(t.refund_attempt);
-        let job_state = t.job_state.map(JobState::as_str);
-        let n = if exec.in_job_row {
-            self.execute(
-                "UPDATE {s}.jobs SET exec_state = $2, due_at = coalesce($3, due_at),
-                        lease_owner = NULL, lease_until = NULL, started_at = NULL,
-                        state = coalesce($7, state), updated_at = $4, finished_at = $5,
-                        budget_start = budget_start + $9
-                 WHERE id = $8 AND exec_id = $1 AND exec_state = 'running'
-                   AND lease_owner IS NOT DISTINCT FROM $6",
-                &[
-                    &exec.execution_id.as_str(),
-                    &t.state.as_str(),
-                    &t.due_at,
-                    &now,
-                    &t.finished_at,
-                    &owner,
-                    &job_state,
-                    &exec.job_id.as_str(),
-                    &refund,
-                ],
-            )
-            .await?
-        } else {
-            let n = self
-                .execute(
-                    "UPDATE {s}.executions SET state = $2, due_at = coalesce($3, due_at),
-                            lease_owner = NULL, lease_until = NULL, started_at = NULL,
-                            updated_at = $4, finished_at = $5, budget_start = budget_start + $7
-                     WHERE id = $1 AND state = 'running' AND lease_owner IS NOT DISTINCT FROM $6",
-                    &[
-                        &exec.execution_id.as_str(),
-                        &t.state.as_str(),
-                        &t.due_at,
-                        &now,
-                        &t.finished_at,
-                        &owner,
-                        &refund,
-                    ],
-                )
-                .await?;
-            if n == 1
-                && let Some(state) = t.job_state
-            {
-                self.execute(
-                    "UPDATE {s}.jobs SET state = $2, updated_at = $3, finished_at = $4
-                     WHERE id = $1 AND kind = 'once'",
-                    &[
-                        &exec.job_id.as_str(),
-                        &state.as_str(),
-                        &now,
-                        &state.is_final().then_some(now),
-                    ],
-                )
-                .await?;
+    async fn finish_executions(&mut self, items: &[Finish<'_>], now: i64) -> Result<Vec<bool>> {
+        // One statement for the executions in job rows, one for cron occurrences.
+        let mut moved: HashSet<String> = HashSet::new();
+        for in_job_row in [true, false] {
+            let mine: Vec<&Finish<'_>> = items
+                .iter()
+                .filter(|f| f.exec.in_job_row == in_job_row)
+                .collect();
+            if mine.is_empty() {
+                continue;
             }
-            n
-        };
-        Ok(n == 1)
+            let job: Vec<&str> = mine.iter().map(|f| f.exec.job_id.as_str()).collect();
+            let exec: Vec<&str> = mine.iter().map(|f| f.exec.execution_id.as_str()).collect();
+            let owner: Vec<Option<&str>> = mine.iter().map(|f| f.owner).collect();
+            let state: Vec<&str> = mine.iter().map(|f| f.t.state.as_str()).collect();
+            let due: Vec<Option<i64>> = mine.iter().map(|f| f.t.due_at).collect();
+            let finished: Vec<Option<i64>> = mine.iter().map(|f| f.t.finished_at).collect();
+            let job_state: Vec<Option<&str>> = mine
+                .iter()
+                .map(|f| f.t.job_state.map(JobState::as_str))
+                .collect();
+            let refund: Vec<i32> = mine.iter().map(|f| i32::from(f.t.refund_attempt)).collect();
+            let params: [Param<'_>; 9] = [
+                &now, &job, &exec, &owner, &state, &due, &finished, &job_state, &refund,
+            ];
+            let rows = if in_job_row {
+                self.query(
+                    "UPDATE {s}.jobs j SET exec_state = u.state, due_at = coalesce(u.due_at, j.due_at),
+                            lease_owner = NULL, lease_until = NULL, started_at = NULL,
+                            state = coalesce(u.job_state, j.state), updated_at = $1,
+                            finished_at = u.finished_at, budget_start = j.budget_start + u.refund
+                     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],
+                                 $7::int8[], $8::text[], $9::int4[])
+                          AS u(job_id, exec_id, owner, state, due_at, finished_at, job_state, refund)
+                     WHERE j.id = u.job_id AND j.exec_id = u.exec_id AND j.exec_state = 'running'
+                       AND j.lease_owner IS NOT DISTINCT FROM u.owner
+                     RETURNING j.exec_id",
+                    &params,
+                )
+                .await?
+            } else {
+                // A one-time job's execution is always in its row here; cron occurrences leave
+                // their job's state alone, so `job_state` is not used.
+                self.query(
+                    "UPDATE {s}.executions e SET state = u.state, due_at = coalesce(u.due_at, e.due_at),
+                            lease_owner = NULL, lease_until = NULL, started_at = NULL,
+                            updated_at = $1, finished_at = u.finished_at,
+                            budget_start = e.budget_start + u.refund
+                     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],
+                                 $7::int8[], $8::text[], $9::int4[])
+                          AS u(job_id, exec_id, owner, state, due_at, finished_at, job_state, refund)
+                     WHERE e.id = u.exec_id AND e.state = 'running'
+                       AND e.lease_owner IS NOT DISTINCT FROM u.owner
+                     RETURNING e.id",
+                    &params,
+                )
+                .await?
+            };
+            for r in rows {
+                moved.insert(r.try_get(0).map_err(PgError::from)?);
+            }
+        }
+        Ok(items
+            .iter()
+            .map(|f| moved.contains(f.exec.execution_id.as_str()))
+            .collect())
     }
 
-    async fn insert_attempt(&mut self, a: &Attempt) -> Result<()> {
-        let duration = i64::try_from(a.duration.as_millis()).unwrap_or(i64::MAX);
+    async fn insert_attempts(&mut self, attempts: &[Attempt]) -> Result<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let exec: Vec<&str> = attempts.iter().map(|a| a.execution_id.as_str()).collect();
+        let number: Vec<i32> = attempts.iter().map(|a| i32_of(a.number)).collect();
+        let job: Vec<&str> = attempts.iter().map(|a| a.job_id.as_str()).collect();
+        let started: Vec<i64> = attempts.iter().map(|a| to_ms(a.started_at)).collect();
+        let duration: Vec<i64> = attempts
+            .iter()
+            .map(|a| i64::try_from(a.duration.as_millis()).unwrap_or(i64::MAX))
+            .collect();
+        let status: Vec<Option<i32>> = attempts.iter().map(|a| a.status.map(i32::from)).collect();
+        let body: Vec<Option<&[u8]>> = attempts
+            .iter()
+            .map(|a| a.response_body.as_deref())
+            .collect();
+        let error: Vec<Option<&str>> = attempts
+            .iter()
+            .map(|a| a.error.map(|e| e.as_str()))
+            .collect();
+        let message: Vec<Option<&str>> = attempts.iter().map(|a| a.message.as_deref()).collect();
+        let next: Vec<Option<i64>> = attempts
+            .iter()
+            .map(|a| a.next_retry_at.map(to_ms))
+            .collect();
         self.execute(
             "INSERT INTO {s}.attempts (execution_id, number, job_id, started_at, duration_ms,
                                        status, response_body, error_kind, message, next_retry_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::int8[], $5::int8[],
+                                  $6::int4[], $7::bytea[], $8::text[], $9::text[], $10::int8[])
              ON CONFLICT (execution_id, number) DO NOTHING",
             &[
-                &a.execution_id.as_str(),
-                &i32_of(a.number),
-                &a.job_id.as_str(),
-                &to_ms(a.started_at),
-                &duration,
-                &a.status.map(i32::from),
-                &a.response_body.as_deref(),
-                &a.error.map(|e| e.as_str()),
-                &a.message,
-                &a.next_retry_at.map(to_ms),
+                &exec, &number, &job, &started, &duration, &status, &body, &error, &message, &next,
             ],
         )
         .await?;

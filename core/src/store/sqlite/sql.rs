@@ -372,31 +372,46 @@ fn pending_origins(conn: &Connection) -> SqlResult<Vec<String>> {
 }
 
 /// Due one-time jobs to claim from. Usually the `scan` earliest due rows, whatever their origin
-/// (a bounded walk of `jobs_due`). When those are all taken up to the last by excluded origins (a
-/// herd for an endpoint at its limit, or the held jobs of a disabled one), the rows behind them are
-/// found per origin instead: each other origin's earliest due rows, so the cost follows the number
-/// of origins, not the length of the blocked backlog.
+/// (a bounded walk of `jobs_due`). When those are taken up by origins that can take no more of
+/// them (a herd for an endpoint at its bound, the held jobs of a disabled one) and fewer than
+/// `limit` could be claimed from them, the rows behind them are found per origin instead: each
+/// other origin's earliest due rows, so the cost follows the number of origins, not the length of
+/// the backlog in front.
 fn job_candidates(
     conn: &Connection,
-    now: i64,
+    p: &ClaimParams,
+    limit: i64,
     scan: i64,
-    excluded: &HashSet<String>,
 ) -> SqlResult<Vec<Candidate>> {
     let window: Vec<(String, String, i64)> = conn
         .prepare_cached(
             "SELECT id, origin, due_at FROM jobs WHERE exec_state = 'pending' AND due_at <= ?1
              ORDER BY due_at LIMIT ?2",
         )?
-        .query_map(params![now, scan], |r| {
+        .query_map(params![p.now, scan], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    let room = |origin: &str| {
+        if p.excluded.contains(origin) {
+            0
+        } else {
+            p.rooms.get(origin).copied().unwrap_or(p.default_room)
+        }
+    };
     let full = i64::try_from(window.len()).unwrap_or(i64::MAX) >= scan;
-    let crowded = full && window.iter().any(|(_, o, _)| excluded.contains(o));
+    let crowded = full && {
+        let mut in_window: HashMap<&str, usize> = HashMap::new();
+        for (_, origin, _) in &window {
+            *in_window.entry(origin.as_str()).or_default() += 1;
+        }
+        let usable: usize = in_window.iter().map(|(o, n)| (*n).min(room(o))).sum();
+        i64::try_from(usable).unwrap_or(i64::MAX) < limit
+    };
     if !crowded {
         return Ok(window
             .into_iter()
-            .filter(|(_, o, _)| !excluded.contains(o))
+            .filter(|(_, o, _)| !p.excluded.contains(o))
             .map(|(id, o, due)| (true, id, o, due))
             .collect());
     }
@@ -406,10 +421,11 @@ fn job_candidates(
     )?;
     let mut candidates = Vec::new();
     for origin in pending_origins(conn)? {
-        if excluded.contains(&origin) {
+        let take = i64::try_from(room(&origin)).unwrap_or(i64::MAX).min(scan);
+        if take == 0 {
             continue;
         }
-        for row in rows_of.query_map(params![origin, now, scan], |r| {
+        for row in rows_of.query_map(params![origin, p.now, take], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
         })? {
             let (id, due) = row?;
@@ -433,7 +449,7 @@ pub(crate) fn pick(
     limit: i64,
 ) -> SqlResult<Vec<(bool, String)>> {
     let scan = limit.saturating_mul(CLAIM_SCAN_FACTOR);
-    let mut candidates = job_candidates(conn, p.now, scan, &p.excluded)?;
+    let mut candidates = job_candidates(conn, p, limit, scan)?;
     let mut occurrences = conn.prepare_cached(
         "SELECT id, origin, due_at FROM executions
          WHERE state = 'pending' AND due_at <= ?1
@@ -1038,6 +1054,15 @@ mod claim_tests {
         let p = params_for(&[]);
         let picked = pick(&conn, &p, 4).unwrap();
         assert_eq!(origins(&conn, &picked), vec!["http://a:80"; 4]);
+
+        // a with room for 2 only: the rest of the claim goes to b, found behind a's backlog.
+        let mut p = params_for(&[]);
+        p.rooms.insert("http://a:80".into(), 2);
+        let picked = pick(&conn, &p, 4).unwrap();
+        assert_eq!(
+            origins(&conn, &picked),
+            vec!["http://a:80", "http://a:80", "http://b:80"]
+        );
 
         // a at its limit: b is found behind a's backlog, c is not due.
         let p = params_for(&["http://a:80"]);

@@ -15,9 +15,8 @@ use crate::error::{Error, Result, StoreErrorKind};
 use crate::job::{Attempt, ExecutionId, Job, JobId, JobKind, JobState, ListFilter};
 use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::store::{
-    ClaimParams, Claimed, DeadLetter, DeadLetterFilter, DueCron, EndpointStreak, ExecRef,
-    ExportCursor, ExportFilter, ExportRow, FlowState, Interrupted, NewJob, RateState, Running,
-    Transition, Tx,
+    ClaimParams, Claimed, DeadLetter, DeadLetterFilter, DueCron, EndpointStreak, ExportCursor,
+    ExportFilter, ExportRow, Finish, FlowState, Interrupted, NewJob, RateState, Running, Tx,
 };
 
 /// A transaction on the store thread's connection.
@@ -150,17 +149,18 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<usize> {
         Ok(sql::renew_leases(self.conn, owner, executions, until)?)
     }
-    async fn finish_execution(
-        &mut self,
-        exec: &ExecRef,
-        owner: Option<&str>,
-        t: &Transition,
-        now: i64,
-    ) -> Result<bool> {
-        Ok(sql::finish_execution(self.conn, exec, owner, t, now)?)
+    async fn finish_executions(&mut self, items: &[Finish<'_>], now: i64) -> Result<Vec<bool>> {
+        let mut owned = Vec::with_capacity(items.len());
+        for f in items {
+            owned.push(sql::finish_execution(self.conn, f.exec, f.owner, f.t, now)?);
+        }
+        Ok(owned)
     }
-    async fn insert_attempt(&mut self, a: &Attempt) -> Result<()> {
-        Ok(sql::insert_attempt(self.conn, a)?)
+    async fn insert_attempts(&mut self, attempts: &[Attempt]) -> Result<()> {
+        for a in attempts {
+            sql::insert_attempt(self.conn, a)?;
+        }
+        Ok(())
     }
     async fn notify(&mut self) -> Result<()> {
         // Other processes sharing the file poll it.
