@@ -51,7 +51,7 @@ results=$(mktemp)
 run() {
   local who=$1
   shift
-  "$@" 2>&1 | tee /dev/stderr | sed -n "s/^result /$who /p" >>"$results"
+  "$@" 2>&1 | tee -a /dev/stderr | sed -n "s/^result /$who /p" >>"$results"
 }
 timehook() { run timehook cargo bench -q -p timehook --bench postgres -- "$@"; }
 pgboss() { run pg-boss "$node22" bench/pgboss.mjs "$@"; }

@@ -11,6 +11,9 @@
 //!   process, as in the SQLite figures);
 //! - `cron SECONDS PROCESSES`: an every-second cron job run by PROCESSES processes for SECONDS:
 //!   how many slots fired once, twice, or not at all.
+//!
+//! The schedulers keep the default per-host bound (64 in flight), unless `TIMEHOOK_BOUND` says
+//! otherwise.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

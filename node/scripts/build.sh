@@ -11,12 +11,17 @@ cd "$(dirname "$0")/.."
 check=0
 [[ "${1:-}" == "--check" ]] && check=1
 
-# npm dependencies: `npm ci` on a fresh clone, and again only when the lock file changed.
+# npm dependencies: `npm ci` (exactly the locked tree, never a change to the lock) on a fresh
+# clone, and again only when the lock file changed.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  # `npm ci` refuses this lock on registries that lack some optional platform packages of
-  # @napi-rs/lzma (a dependency of @napi-rs/cli; e.g. lzma-android-arm64@1.5.3 answers 404 here).
-  # `npm install` installs exactly the same locked tree and leaves the lock file unchanged.
-  npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+  if ! npm ci --no-audit --no-fund; then
+    cat >&2 <<'EOF'
+npm ci failed: node/package-lock.json does not install as locked (out of sync with package.json,
+or a locked package is missing from the registry). Regenerate it on purpose and review the change:
+  cd node && npm install --package-lock-only && git diff package-lock.json
+EOF
+    exit 1
+  fi
 fi
 
 if [[ $check == 1 ]]; then

@@ -381,6 +381,9 @@ impl SchedulerBuilder {
             planned_wake: AtomicI64::new(i64::MIN),
             flow,
             in_flight: Default::default(),
+            answered: Default::default(),
+            answers: Default::default(),
+            answer: Notify::new(),
             recorder: Default::default(),
             events: broadcast::channel(EVENT_CAPACITY).0,
         };

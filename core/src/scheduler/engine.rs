@@ -42,6 +42,9 @@ pub(crate) struct TickParams {
     pub owner: String,
     /// The executions this worker is delivering now: their leases are renewed, never rescued.
     pub in_flight: Vec<ExecutionId>,
+    /// Those of them whose request has its answer (only the record is left): no longer in flight
+    /// for their endpoint's bound.
+    pub answered: Vec<ExecutionId>,
     pub now: i64,
     pub lease_ms: i64,
     pub limit: usize,
@@ -70,13 +73,16 @@ pub(crate) async fn tick<T: Tx>(tx: &mut T, p: &TickParams, flow: &Flow) -> Resu
     };
     requeue_interrupted(tx, &p.owner, p.now, expired).await?;
     materialize_cron(tx, p.now, p.missed_grace).await?;
-    let state = tx.flow_state().await?;
+    let state = tx.flow_state(&p.answered).await?;
     let plan = flow.plan(&state, p.now);
+    // No more than the endpoints' rooms can take: the claim then reads no more candidates than
+    // it may use (one more endpoint's room for those it has not seen yet).
+    let room: usize = plan.rooms.values().sum::<usize>() + plan.default_room;
     let params = ClaimParams {
         owner: p.owner.clone(),
         now: p.now,
         lease_ms: p.lease_ms,
-        limit: p.limit,
+        limit: p.limit.min(room),
         rooms: plan.rooms,
         default_room: plan.default_room,
         excluded: plan.excluded,

@@ -110,6 +110,12 @@ pub(crate) struct Inner {
     pub(crate) flow: flow::Flow,
     /// Attempts to record, written in batches (one transaction each).
     pub(crate) recorder: batch::Batcher<runner::ToRecord, Result<engine::Recorded>>,
+    /// Deliveries whose request has its answer and whose record is pending: no longer in flight
+    /// for their endpoint's bound. With a count of answers since the loop last looked, and a
+    /// nudge for it.
+    pub(crate) answered: Mutex<std::collections::HashSet<ExecutionId>>,
+    pub(crate) answers: std::sync::atomic::AtomicUsize,
+    pub(crate) answer: Notify,
     /// The executions this worker is delivering: only their leases are renewed.
     pub(crate) in_flight: Mutex<std::collections::HashSet<ExecutionId>>,
     pub(crate) events: broadcast::Sender<Event>,

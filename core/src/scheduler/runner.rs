@@ -59,7 +59,37 @@ impl Drop for InFlight {
     }
 }
 
+/// A delivery whose request has its answer, until its attempt is recorded (or given up).
+struct Answered<'a> {
+    inner: &'a Inner,
+    execution: ExecutionId,
+}
+
+impl<'a> Answered<'a> {
+    fn new(inner: &'a Inner, execution: &ExecutionId) -> Self {
+        inner.answered().insert(execution.clone());
+        inner.answers.fetch_add(1, Ordering::SeqCst);
+        inner.answer.notify_one();
+        Answered {
+            inner,
+            execution: execution.clone(),
+        }
+    }
+}
+
+impl Drop for Answered<'_> {
+    fn drop(&mut self) {
+        self.inner.answered().remove(&self.execution);
+    }
+}
+
 impl Inner {
+    fn answered(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<ExecutionId>> {
+        self.answered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn in_flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<ExecutionId>> {
         self.in_flight
             .lock()
@@ -73,6 +103,8 @@ impl Inner {
     async fn tick(self: &Arc<Self>, limit: usize) -> Result<Tick> {
         let params = TickParams {
             owner: self.owner.clone(),
+            // Taken before the store reads what is in flight: each of these has its answer.
+            answered: self.answered().iter().cloned().collect(),
             in_flight: self.in_flight_ids(),
             now: to_ms(self.clock.now()),
             lease_ms: millis(self.config.lease_duration),
@@ -140,6 +172,8 @@ async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<Recorded> 
         .send(&c, &*inner.clock)
         .instrument(span)
         .await;
+    // The endpoint's slot is free again: the request has its answer, only the record is left.
+    let _answered = Answered::new(inner, &c.execution_id);
     let lateness = (result.started_at - c.due_at).max(0) as f64 / 1000.0;
     let outcome = match (result.error, result.verdict) {
         (None, _) => "success",
@@ -277,6 +311,8 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
         // While the loop looks at the store, any job committed meanwhile must nudge it: it may have
         // committed after the tick read the store.
         inner.planned_wake.store(i64::MAX, Ordering::SeqCst);
+        // Answers from now on free slots the tick below does not know about.
+        inner.answers.store(0, Ordering::SeqCst);
         let capacity = inner.config.max_concurrency.saturating_sub(tasks.len());
         let limit = capacity.min(CLAIM_BATCH);
         let now = inner.clock.now();
@@ -339,15 +375,19 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
             tokio::select! {
                 () = &mut sleep, if !claimed_full => continue 'outer,
                 () = inner.nudge.notified() => continue 'outer,
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {
-                    // Slots freed: worth a new claim if work was left waiting for them, and once
-                    // enough are free that the claim's commit is shared by many deliveries.
-                    finished += 1;
-                    if claimed_full && inner.config.max_concurrency - tasks.len() >= refill {
+                () = inner.answer.notified() => {
+                    // Requests answered: an endpoint held back by its in-flight bound may have
+                    // room again, once enough are free that the claim is shared by several.
+                    finished += inner.answers.swap(0, Ordering::SeqCst);
+                    if origins_blocked && finished >= refill_blocked {
                         continue 'outer;
                     }
-                    // An endpoint held back by its in-flight bound may have room again.
-                    if origins_blocked && finished >= refill_blocked {
+                }
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {
+                    // Delivery slots freed (recorded): worth a new claim if work was left waiting
+                    // for them, and once enough are free that the claim's commit is shared by many
+                    // deliveries.
+                    if claimed_full && inner.config.max_concurrency - tasks.len() >= refill {
                         continue 'outer;
                     }
                 }

@@ -253,9 +253,10 @@ pub(crate) trait Tx {
         now: i64,
         which: Interrupted<'_>,
     ) -> Result<Vec<Running>>;
-    /// What flow control needs: executions in flight per origin (across every process), the
+    /// What flow control needs: executions in flight per origin (across every process, except
+    /// `answered`: requests of this worker that have their answer and wait to be recorded), the
     /// stored rate state of each rate-limited origin, and the disabled endpoints.
-    async fn flow_state(&mut self) -> Result<FlowState>;
+    async fn flow_state(&mut self, answered: &[ExecutionId]) -> Result<FlowState>;
     /// Stores rate states (`None` forgets an origin's state: it is rested).
     async fn save_rates(&mut self, rates: &[(String, Option<RateState>)]) -> Result<()>;
     /// Claims due executions with a lease, earliest first, each origin capped at its room, and

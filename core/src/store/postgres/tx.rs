@@ -671,29 +671,36 @@ impl Tx for PgTx<'_> {
         now: i64,
         which: Interrupted<'_>,
     ) -> Result<Vec<Running>> {
-        let (jobs, executions) = match which {
-            Interrupted::Expired { .. } => (
-                "SELECT exec_id, id, kind, attempt, started_at, lease_owner, true FROM {s}.jobs
-                 WHERE exec_state = 'running' AND lease_until <= $2
-                   AND NOT (exec_id = ANY($1::text[]))
-                 FOR UPDATE SKIP LOCKED",
-                "SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at,
-                        e.lease_owner, false
-                 FROM {s}.executions e LEFT JOIN {s}.jobs j ON j.id = e.job_id
-                 WHERE e.state = 'running' AND e.lease_until <= $2
-                   AND NOT (e.id = ANY($1::text[]))
-                 FOR UPDATE OF e SKIP LOCKED",
-            ),
-            Interrupted::Owned => (
-                "SELECT exec_id, id, kind, attempt, started_at, lease_owner, true FROM {s}.jobs
-                 WHERE exec_state = 'running' AND lease_owner = $1
-                 FOR UPDATE",
-                "SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at,
-                        e.lease_owner, false
-                 FROM {s}.executions e LEFT JOIN {s}.jobs j ON j.id = e.job_id
-                 WHERE e.state = 'running' AND e.lease_owner = $1
-                 FOR UPDATE OF e",
-            ),
+        // One statement for both tables: the tick pays one round trip for it.
+        let sql = match which {
+            Interrupted::Expired { .. } => {
+                "WITH a AS (
+                     SELECT exec_id, id, kind, attempt, started_at, lease_owner, true FROM {s}.jobs
+                     WHERE exec_state = 'running' AND lease_until <= $2
+                       AND NOT (exec_id = ANY($1::text[]))
+                     FOR UPDATE SKIP LOCKED),
+                 b AS (
+                     SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at,
+                            e.lease_owner, false
+                     FROM {s}.executions e LEFT JOIN {s}.jobs j ON j.id = e.job_id
+                     WHERE e.state = 'running' AND e.lease_until <= $2
+                       AND NOT (e.id = ANY($1::text[]))
+                     FOR UPDATE OF e SKIP LOCKED)
+                 SELECT * FROM a UNION ALL SELECT * FROM b"
+            }
+            Interrupted::Owned => {
+                "WITH a AS (
+                     SELECT exec_id, id, kind, attempt, started_at, lease_owner, true FROM {s}.jobs
+                     WHERE exec_state = 'running' AND lease_owner = $1
+                     FOR UPDATE),
+                 b AS (
+                     SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at,
+                            e.lease_owner, false
+                     FROM {s}.executions e LEFT JOIN {s}.jobs j ON j.id = e.job_id
+                     WHERE e.state = 'running' AND e.lease_owner = $1
+                     FOR UPDATE OF e)
+                 SELECT * FROM a UNION ALL SELECT * FROM b"
+            }
         };
         let in_flight: Vec<&str> = match which {
             Interrupted::Expired { in_flight } => {
@@ -705,8 +712,7 @@ impl Tx for PgTx<'_> {
             Interrupted::Expired { .. } => vec![&in_flight, &now],
             Interrupted::Owned => vec![&owner],
         };
-        let mut rows = self.query(jobs, &params).await?;
-        rows.extend(self.query(executions, &params).await?);
+        let rows = self.query(sql, &params).await?;
         rows.iter()
             .map(|r| {
                 Ok(Running {
@@ -725,19 +731,20 @@ impl Tx for PgTx<'_> {
             .map_err(Into::into)
     }
 
-    async fn flow_state(&mut self) -> Result<FlowState> {
+    async fn flow_state(&mut self, answered: &[ExecutionId]) -> Result<FlowState> {
+        let answered: Vec<&str> = answered.iter().map(ExecutionId::as_str).collect();
         let rows = self
             .query(
                 "SELECT 0, origin, count(*)::float8, 0::int8 FROM {s}.jobs
-                 WHERE exec_state = 'running' GROUP BY origin
+                 WHERE exec_state = 'running' AND NOT (exec_id = ANY($1::text[])) GROUP BY origin
                  UNION ALL
                  SELECT 0, origin, count(*)::float8, 0 FROM {s}.executions
-                 WHERE state = 'running' GROUP BY origin
+                 WHERE state = 'running' AND NOT (id = ANY($1::text[])) GROUP BY origin
                  UNION ALL
                  SELECT 1, origin, tokens, refilled_at FROM {s}.endpoint_rates
                  UNION ALL
                  SELECT 2, origin, 0, 0 FROM {s}.endpoints WHERE disabled_at IS NOT NULL",
-                &[],
+                &[&answered],
             )
             .await?;
         let mut state = FlowState::default();

@@ -295,15 +295,18 @@ pub(crate) fn set_next_fire(
     Ok(())
 }
 
-/// In-flight executions per origin, stored rate states and disabled endpoints.
-pub(crate) fn flow_state(conn: &Connection) -> SqlResult<FlowState> {
+/// In-flight executions per origin (but `answered`), stored rate states and disabled endpoints.
+pub(crate) fn flow_state(conn: &Connection, answered: &[ExecutionId]) -> SqlResult<FlowState> {
     let mut state = FlowState::default();
+    let answered = ids_json(answered);
     for sql in [
-        "SELECT origin, count(*) FROM jobs WHERE exec_state = 'running' GROUP BY origin",
-        "SELECT origin, count(*) FROM executions WHERE state = 'running' GROUP BY origin",
+        "SELECT origin, count(*) FROM jobs WHERE exec_state = 'running'
+           AND exec_id NOT IN (SELECT value FROM json_each(?1)) GROUP BY origin",
+        "SELECT origin, count(*) FROM executions WHERE state = 'running'
+           AND id NOT IN (SELECT value FROM json_each(?1)) GROUP BY origin",
     ] {
         let mut stmt = conn.prepare_cached(sql)?;
-        let mut rows = stmt.query([])?;
+        let mut rows = stmt.query([&answered])?;
         while let Some(r) = rows.next()? {
             let n: i64 = r.get(1)?;
             *state.running.entry(r.get(0)?).or_default() += usize::try_from(n).unwrap_or(0);

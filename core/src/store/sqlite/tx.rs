@@ -120,8 +120,8 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<Vec<Running>> {
         Ok(sql::running(self.conn, owner, now, which)?)
     }
-    async fn flow_state(&mut self) -> Result<FlowState> {
-        Ok(sql::flow_state(self.conn)?)
+    async fn flow_state(&mut self, answered: &[ExecutionId]) -> Result<FlowState> {
+        Ok(sql::flow_state(self.conn, answered)?)
     }
     async fn save_rates(&mut self, rates: &[(String, Option<RateState>)]) -> Result<()> {
         Ok(sql::save_rates(self.conn, rates)?)
