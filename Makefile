@@ -7,7 +7,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test test-all lint test-rust wasm-check test-wasm test-python test-node bench bench-rust fmt
+.PHONY: demo test test-all lint test-rust wasm-check test-wasm test-python test-node bench bench-rust bench-postgres fmt
 
 demo:
 	$(CARGO) run --release -p timehook --example demo
@@ -42,10 +42,15 @@ test-python:
 test-node:
 	bash node/test.sh
 
-bench: bench-rust
+bench: bench-rust bench-postgres
 	bash wasm/bench.sh
 	bash python/bench.sh
 	bash node/bench.sh
+
+# timehook on PostgreSQL beside pg-boss and procrastinate (installed by the script), on a
+# throwaway cluster; ROUNDS=n for more interleaved rounds (default 3).
+bench-postgres:
+	bash bench/postgres.sh
 
 bench-rust:
 	$(CARGO) bench -p timehook --bench scheduler
