@@ -286,8 +286,8 @@ export interface Attempt {
   /** The first 1 KB of the response body. */
   responseBody?: Buffer
   /**
-   * Why it failed: `timeout`, `connect`, `dns`, `tls`, `redirect`, `status`, `interrupted` or
-   * `request`.
+   * Why it failed: `timeout`, `connect`, `dns`, `tls`, `redirect`, `status`, `interrupted`,
+   * `blocked` (the SSRF guard refused the address) or `request`.
    */
   error?: string
   /** A human-readable description of the failure. */
@@ -376,7 +376,7 @@ export interface EndpointLimit {
 }
 
 /** Every stable error code (the codes of the Rust bindings crate, shared with Python). */
-export type ErrorCode = 'invalid_job' | 'payload_too_large' | 'invalid_cron' | 'invalid_timezone' | 'invalid_secret' | 'no_keys' | 'incompatible_key' | 'invalid_scheme' | 'invalid_msg_id' | 'random_unavailable' | 'not_found' | 'invalid_state' | 'invalid_config' | 'store_error' | 'closed' | 'missing_header' | 'invalid_header' | 'timestamp_too_old' | 'timestamp_too_new' | 'no_matching_signature' | 'internal'
+export type ErrorCode = 'invalid_job' | 'payload_too_large' | 'blocked' | 'invalid_cron' | 'invalid_timezone' | 'invalid_secret' | 'no_keys' | 'incompatible_key' | 'invalid_scheme' | 'invalid_msg_id' | 'random_unavailable' | 'not_found' | 'invalid_state' | 'invalid_config' | 'store_error' | 'closed' | 'missing_header' | 'invalid_header' | 'timestamp_too_old' | 'timestamp_too_new' | 'no_matching_signature' | 'internal'
 
 /** What `exportAttempts` writes: the format, and which attempts (all filters must hold). */
 export interface ExportOptions {
@@ -594,6 +594,16 @@ export interface OpenOptions {
    * `postgresql://` URL.
    */
   schema?: string
+  /**
+   * Networks (`'10.1.0.0/16'`, an address) and host names (`'hooks.internal'`,
+   * `'*.corp.example'`) the SSRF guard lets deliveries reach; it refuses loopback, private,
+   * link-local (cloud metadata) and similar addresses otherwise.
+   */
+  allowTargets?: Array<string>
+  /** Turns the SSRF guard off (tests on 127.0.0.1, trusted intranets). */
+  allowPrivateTargets?: boolean
+  /** An HTTP(S) proxy for every request; the environment's `HTTP_PROXY` is never used. */
+  proxy?: string
   /** How long an endpoint must fail continuously before it is disabled (default 5 days). */
   disableEndpointsAfter?: number
   /** How many failed attempts, at least, before an endpoint is disabled (default 10). */

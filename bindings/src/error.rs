@@ -15,6 +15,9 @@ pub enum ErrorCode {
     InvalidJob,
     /// The payload is over the scheduler's `max_payload_size`; nothing was stored.
     PayloadTooLarge,
+    /// A URL names an address the SSRF guard refuses (loopback, private, link-local, ...);
+    /// nothing was stored.
+    Blocked,
     /// The cron expression was rejected; nothing was stored.
     InvalidCron,
     /// The cron time zone is not an IANA zone; nothing was stored.
@@ -78,9 +81,10 @@ pub enum ErrorKind {
 
 impl ErrorCode {
     /// Every code, in a stable order.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::InvalidJob,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::Blocked,
         ErrorCode::InvalidCron,
         ErrorCode::InvalidTimezone,
         ErrorCode::InvalidSecret,
@@ -107,6 +111,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidJob => "invalid_job",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::Blocked => "blocked",
             ErrorCode::InvalidCron => "invalid_cron",
             ErrorCode::InvalidTimezone => "invalid_timezone",
             ErrorCode::InvalidSecret => "invalid_secret",
@@ -139,6 +144,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidJob
             | ErrorCode::PayloadTooLarge
+            | ErrorCode::Blocked
             | ErrorCode::InvalidCron
             | ErrorCode::InvalidTimezone => ErrorKind::InvalidJob,
             ErrorCode::InvalidSecret
@@ -238,6 +244,7 @@ impl From<timehook::Error> for BindingError {
         let detail = match &e {
             timehook::Error::InvalidJob { field, .. } => Some((*field).to_owned()),
             timehook::Error::PayloadTooLarge { .. } => Some("payload".to_owned()),
+            timehook::Error::Blocked { field, .. } => Some((*field).to_owned()),
             timehook::Error::Cron(_) => Some("cron".to_owned()),
             timehook::Error::Store(s) => Some(s.kind().as_str().to_owned()),
             _ => None,
@@ -285,6 +292,7 @@ mod tests {
         for (code, kind) in [
             ("invalid_job", ErrorKind::InvalidJob),
             ("payload_too_large", ErrorKind::InvalidJob),
+            ("blocked", ErrorKind::InvalidJob),
             ("invalid_cron", ErrorKind::InvalidJob),
             ("invalid_timezone", ErrorKind::InvalidJob),
             ("invalid_secret", ErrorKind::Config),

@@ -22,6 +22,12 @@ pub struct SchedulerOptions {
     pub path: String,
     /// The PostgreSQL schema that holds timehook's tables (default `timehook`).
     pub schema: Option<String>,
+    /// Networks (CIDRs, addresses) and host names the SSRF guard lets deliveries reach.
+    pub allow_targets: Vec<String>,
+    /// Turns the SSRF guard off (tests on 127.0.0.1, trusted intranets).
+    pub allow_private_targets: Option<bool>,
+    /// An HTTP(S) proxy for every request (the environment's is never used).
+    pub proxy: Option<String>,
     /// HMAC signing secrets (`whsec_...`), newest first. None: a secret is generated and kept in
     /// the file.
     pub secrets: Vec<String>,
@@ -137,6 +143,15 @@ impl SchedulerOptions {
         };
         if let Some(schema) = &self.schema {
             b = b.schema(schema.clone());
+        }
+        if !self.allow_targets.is_empty() {
+            b = b.allow_targets(self.allow_targets.iter().cloned());
+        }
+        if let Some(allow) = self.allow_private_targets {
+            b = b.allow_private_targets(allow);
+        }
+        if let Some(proxy) = &self.proxy {
+            b = b.proxy(proxy.clone());
         }
         let n = self.secrets.len();
         for (i, text) in self.secrets.iter().enumerate() {

@@ -62,6 +62,8 @@ fn receiver() -> (String, Seen) {
 
 fn open(clock: &ManualClock) -> SchedulerHandle {
     let mut o = SchedulerOptions::new(MEMORY_PATH);
+    // The receivers are on 127.0.0.1.
+    o.allow_private_targets = Some(true);
     o.autostart = false;
     o.clock = Some(clock.clone());
     o.environment = Some("staging".into());
@@ -290,6 +292,9 @@ fn send_test_and_exports() {
 fn flow_and_health_options_are_checked() {
     let refused = |f: &dyn Fn(&mut SchedulerOptions)| {
         let mut o = SchedulerOptions::new(MEMORY_PATH);
+        o.allow_private_targets = Some(true);
+        // The receivers are on 127.0.0.1.
+        o.allow_private_targets = Some(true);
         o.autostart = false;
         f(&mut o);
         block_on(SchedulerHandle::open(o)).expect_err("refused")
@@ -310,6 +315,8 @@ fn flow_and_health_options_are_checked() {
     let (base, _seen) = receiver();
     let clock = clock();
     let mut o = SchedulerOptions::new(MEMORY_PATH);
+    // The receivers are on 127.0.0.1.
+    o.allow_private_targets = Some(true);
     o.autostart = false;
     o.clock = Some(clock.clone());
     o.disable_endpoint_on_gone = Some(true);

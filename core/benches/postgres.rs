@@ -48,6 +48,7 @@ async fn open(location: &str) -> Scheduler {
         .and_then(|v| v.parse().ok())
         .unwrap_or(64);
     Scheduler::builder(location)
+        .allow_private_targets(true)
         .per_host_concurrency(bound)
         .secret(Secret::parse(SECRET).unwrap())
         .open()
@@ -231,6 +232,7 @@ async fn lateness(jobs: usize, spread: Duration, label: &str, name: &str) {
     let location = fresh();
     let (base, seen) = timing_receiver().await;
     let s = Scheduler::builder(location.as_str())
+        .allow_private_targets(true)
         .secret(Secret::parse(SECRET).unwrap())
         .per_host_concurrency(256)
         .open()

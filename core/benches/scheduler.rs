@@ -106,7 +106,11 @@ fn spec(i: usize) -> JobSpec {
 
 async fn schedule_many(n: usize) {
     let dir = tmp();
-    let s = Scheduler::open(dir.path().join("jobs.db")).await.unwrap();
+    let s = Scheduler::builder(dir.path().join("jobs.db"))
+        .allow_private_targets(true)
+        .open()
+        .await
+        .unwrap();
     let batch = 10_000;
     let start = Instant::now();
     for chunk in (0..n).collect::<Vec<_>>().chunks(batch) {
@@ -123,7 +127,13 @@ async fn schedule_many(n: usize) {
 
 async fn schedule_single(n: usize) {
     let dir = tmp();
-    let s = Arc::new(Scheduler::open(dir.path().join("jobs.db")).await.unwrap());
+    let s = Arc::new(
+        Scheduler::builder(dir.path().join("jobs.db"))
+            .allow_private_targets(true)
+            .open()
+            .await
+            .unwrap(),
+    );
     let seq = n / 4;
     let start = Instant::now();
     for i in 0..seq {
@@ -206,6 +216,7 @@ async fn deliveries(n: usize) {
     let (base, _) = receiver().await;
     // One receiver takes every delivery: give it every slot (the default bound per host is 64).
     let s = Scheduler::builder(dir.path().join("jobs.db"))
+        .allow_private_targets(true)
         .per_host_concurrency(256)
         .open()
         .await
@@ -235,6 +246,7 @@ async fn backlog(n: usize) {
     let (base, _) = receiver().await;
     let (other, seen) = receiver().await;
     let s = Scheduler::builder(dir.path().join("jobs.db"))
+        .allow_private_targets(true)
         .open()
         .await
         .unwrap();
@@ -282,6 +294,7 @@ async fn lateness(jobs: usize, spread: Duration, label: &str) {
     let dir = tmp();
     let (base, seen) = receiver().await;
     let s = Scheduler::builder(dir.path().join("jobs.db"))
+        .allow_private_targets(true)
         .per_host_concurrency(256)
         .open()
         .await
@@ -354,7 +367,11 @@ fn rss_child(path: &str, due_url_count: usize) {
         let _ = (base, due_url_count);
         let before = rss_kb();
         let start = Instant::now();
-        let s = Scheduler::open(path).await.unwrap();
+        let s = Scheduler::builder(path)
+            .allow_private_targets(true)
+            .open()
+            .await
+            .unwrap();
         let events = s.events();
         s.start().unwrap();
         // One job in the file is due now; its delivery marks dispatch as resumed.
@@ -399,7 +416,11 @@ fn pending_file(rt: &tokio::runtime::Runtime, pending: usize, crons: usize) {
     let fill = |from: usize, to: usize, cron_from: usize, cron_to: usize| {
         rt.block_on(async {
             let (base, _) = receiver().await;
-            let s = Scheduler::open(&path).await.unwrap();
+            let s = Scheduler::builder(&path)
+                .allow_private_targets(true)
+                .open()
+                .await
+                .unwrap();
             for chunk in (from..to).collect::<Vec<_>>().chunks(20_000) {
                 s.schedule_many(chunk.iter().map(|&i| {
                     JobSpec::post(format!("{base}/p"))
@@ -442,7 +463,11 @@ fn export_child(path: &str) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let s = Scheduler::open(path).await.unwrap();
+        let s = Scheduler::builder(path)
+            .allow_private_targets(true)
+            .open()
+            .await
+            .unwrap();
         let before = rss_kb();
         let start = Instant::now();
         let rows = s
@@ -465,6 +490,7 @@ fn export_rss(rt: &tokio::runtime::Runtime, n: usize) {
     rt.block_on(async {
         let (base, _) = receiver().await;
         let s = Scheduler::builder(&path)
+            .allow_private_targets(true)
             .max_concurrency(512)
             .per_host_concurrency(256)
             .open()

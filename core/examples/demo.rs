@@ -65,6 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let scheduler = Scheduler::builder(&path)
+        .allow_private_targets(true)
         .default_retry(RetryPolicy::delays([Duration::from_secs(2)]))
         .open()
         .await?;

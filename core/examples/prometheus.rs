@@ -25,7 +25,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new().fallback(|| async { StatusCode::OK });
     tokio::spawn(async move { axum::serve(receiver, app).await });
 
-    let scheduler = Scheduler::in_memory().open().await?;
+    let scheduler = Scheduler::in_memory()
+        .allow_private_targets(true)
+        .open()
+        .await?;
     scheduler.start()?;
     scheduler
         .schedule_many((0..20).map(|_| JobSpec::post(format!("{base}/hook"))))

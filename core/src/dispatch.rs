@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use std::sync::Arc;
+
 use crate::clock::Clock;
+use crate::guard::{Blocked, GuardedResolver, Resolver, TargetPolicy};
 use crate::job::{AttemptError, JobSigning};
 use crate::retry::{Verdict, classify_status, parse_retry_after};
 use crate::scheduler::engine::AttemptResult;
@@ -13,10 +16,13 @@ use crate::signing::Signer;
 use crate::store::to_ms;
 use crate::store::{Claimed, RESPONSE_BODY_LIMIT};
 
-/// Sends attempts over one pooled HTTP client.
+/// Sends attempts over one pooled HTTP client, whose every connection passes the SSRF guard.
 pub(crate) struct Dispatcher {
     client: reqwest::Client,
     signer: Signer,
+    /// What deliveries may reach; checked again before each attempt to an IP-literal URL (no
+    /// resolver sees those). `None` behind a proxy: the guard then applies to the proxy.
+    targets: Option<Arc<TargetPolicy>>,
 }
 
 /// Headers that timehook sets itself; a job may not set them.
@@ -31,18 +37,48 @@ pub(crate) const RESERVED_HEADERS: &[&str] = &[
 ];
 
 impl Dispatcher {
-    pub(crate) fn new(signer: Signer, user_agent: &str) -> crate::Result<Self> {
+    /// A dispatcher whose connections resolve through `resolver` and pass `targets`; with a
+    /// `proxy`, every request goes through it (and the guard applies to the proxy's address).
+    /// The environment's `HTTP(S)_PROXY` is never used.
+    pub(crate) fn new(
+        signer: Signer,
+        user_agent: &str,
+        targets: Arc<TargetPolicy>,
+        resolver: Arc<dyn Resolver>,
+        proxy: Option<&url::Url>,
+    ) -> crate::Result<Self> {
         // reqwest is built without a default rustls provider; use ring unless the application
         // installed one already (then `install_default` fails and theirs is used).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(user_agent)
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(60))
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: targets.clone(),
+                inner: resolver,
+            }));
+        let builder = match proxy {
+            Some(proxy) => {
+                targets
+                    .check_url(proxy)
+                    .map_err(|b| crate::Error::Config(format!("proxy: {b}")))?;
+                builder.proxy(
+                    reqwest::Proxy::all(proxy.as_str())
+                        .map_err(|e| crate::Error::Config(format!("proxy: {e}")))?,
+                )
+            }
+            None => builder.no_proxy(),
+        };
+        let client = builder
             .build()
             .map_err(|e| crate::Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Dispatcher { client, signer })
+        Ok(Dispatcher {
+            client,
+            signer,
+            targets: proxy.is_none().then_some(targets),
+        })
     }
 
     /// Sends one attempt of `c`. Never fails: every failure is part of the result.
@@ -72,6 +108,16 @@ impl Dispatcher {
                 return result;
             }
         };
+        // An IP-literal URL reaches no resolver: it passes the guard here, on every attempt.
+        if let Some(targets) = &self.targets
+            && let Ok(url) = url::Url::parse(&c.url)
+            && let Err(blocked) = targets.check_url(&url)
+        {
+            result.error = Some(AttemptError::Blocked);
+            result.message = Some(blocked.to_string());
+            result.verdict = Verdict::Final;
+            return result;
+        }
         let method = reqwest::Method::from_bytes(c.method.as_str().as_bytes())
             .unwrap_or(reqwest::Method::POST);
         let request = self
@@ -126,8 +172,16 @@ impl Dispatcher {
                     | AttemptError::Tls
                     | AttemptError::Interrupted
                     | AttemptError::Request => Verdict::Retry,
-                    AttemptError::Redirect | AttemptError::Status => Verdict::Final,
+                    AttemptError::Redirect | AttemptError::Status | AttemptError::Blocked => {
+                        Verdict::Final
+                    }
                 };
+                if kind == AttemptError::Blocked
+                    && let Some(blocked) = find_blocked(&e)
+                {
+                    // The guard's words name the address, without the client's wrapping.
+                    result.message = Some(blocked.to_string());
+                }
             }
         }
         result.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -175,8 +229,29 @@ impl Dispatcher {
     }
 }
 
+/// The guard's refusal inside a transport error, if that is what it is.
+fn find_blocked<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e Blocked> {
+    let mut source: Option<&'e (dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(blocked) = s.downcast_ref::<Blocked>() {
+            return Some(blocked);
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(blocked) = find_blocked(inner)
+        {
+            return Some(blocked);
+        }
+        source = s.source();
+    }
+    None
+}
+
 /// Sorts a transport error into the kinds users filter on.
 fn classify_error(e: &reqwest::Error) -> AttemptError {
+    if find_blocked(e).is_some() {
+        return AttemptError::Blocked;
+    }
     if e.is_timeout() {
         return AttemptError::Timeout;
     }

@@ -36,6 +36,15 @@ pub enum Error {
     /// A secret or signing key could not be parsed.
     #[error(transparent)]
     Signing(#[from] SigningError),
+    /// A URL names an address the SSRF guard refuses (loopback, private, link-local, ...; see
+    /// [`crate::guard`]); nothing was stored. `field` names the input.
+    #[error("{field}: {blocked}")]
+    Blocked {
+        /// The input that was refused, e.g. `url`, `on_failure_url`.
+        field: &'static str,
+        /// What was refused, and why.
+        blocked: crate::guard::Blocked,
+    },
     /// No job has this id.
     #[error("no job with id {0}")]
     NotFound(JobId),
@@ -73,6 +82,7 @@ impl Error {
         match self {
             Error::InvalidJob { .. } => "invalid_job",
             Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::Blocked { .. } => "blocked",
             Error::Cron(e) => e.code(),
             Error::Signing(e) => e.code(),
             Error::NotFound(_) | Error::SubscriptionNotFound(_) => "not_found",

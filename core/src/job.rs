@@ -605,6 +605,9 @@ pub enum AttemptError {
     /// The worker stopped (crash, kill, shutdown deadline) before the outcome was recorded; the
     /// request may or may not have reached the receiver.
     Interrupted,
+    /// The SSRF guard refused the address the URL leads to (see [`crate::guard`]): a final
+    /// failure, never retried.
+    Blocked,
     /// Any other failure while sending.
     Request,
 }
@@ -620,6 +623,7 @@ impl AttemptError {
             AttemptError::Redirect => "redirect",
             AttemptError::Status => "status",
             AttemptError::Interrupted => "interrupted",
+            AttemptError::Blocked => "blocked",
             AttemptError::Request => "request",
         }
     }
@@ -633,6 +637,7 @@ impl AttemptError {
             "redirect" => AttemptError::Redirect,
             "status" => AttemptError::Status,
             "interrupted" => AttemptError::Interrupted,
+            "blocked" => AttemptError::Blocked,
             _ => AttemptError::Request,
         }
     }

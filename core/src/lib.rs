@@ -56,6 +56,8 @@ mod dispatch;
 #[cfg(feature = "scheduler")]
 mod error;
 #[cfg(feature = "scheduler")]
+pub mod guard;
+#[cfg(feature = "scheduler")]
 pub mod job;
 #[cfg(feature = "scheduler")]
 pub mod outcome;

@@ -44,7 +44,7 @@ async fn cluster_child() {
         parts[3].parse::<u64>().unwrap(),
         parts[4].parse::<u64>().unwrap(),
     );
-    let s = secret(Scheduler::builder(location))
+    let s = secret(Scheduler::builder(location).allow_private_targets(true))
         .lease_duration(Duration::from_millis(lease_ms))
         .poll_interval(Duration::from_millis(poll_ms))
         .open()
@@ -511,14 +511,14 @@ async fn a_job_scheduled_elsewhere_wakes_a_delivering_process_at_once() {
     // notify=off (a pooler in transaction mode): no listener; polling delivers.
     let other = store.another();
     let url = format!("{}&notify=off", other.location());
-    let c = secret(Scheduler::builder(url.as_str()))
+    let c = secret(Scheduler::builder(url.as_str()).allow_private_targets(true))
         .poll_interval(Duration::from_millis(200))
         .open()
         .await
         .unwrap();
     let before = listeners().await;
     c.start().unwrap();
-    secret(Scheduler::builder(url.as_str()))
+    secret(Scheduler::builder(url.as_str()).allow_private_targets(true))
         .open()
         .await
         .unwrap()
@@ -550,7 +550,12 @@ async fn tls_follows_sslmode() {
     // `tls_only` may connect over TLS only; the certificate names localhost, not 127.0.0.1.
     let open = |host: &str, params: &str| {
         let url = format!("postgresql://tls_only@{host}:{port}/postgres?schema={schema}&{params}");
-        async move { Scheduler::builder(url).open().await }
+        async move {
+            Scheduler::builder(url)
+                .allow_private_targets(true)
+                .open()
+                .await
+        }
     };
     let refused = open("127.0.0.1", "sslmode=disable").await.unwrap_err();
     assert_eq!(refused.code(), "store_error");
@@ -596,6 +601,7 @@ async fn tls_follows_sslmode() {
 async fn a_password_never_shows_in_errors() {
     // Nothing listens on port 1 of 127.0.0.1.
     let err = Scheduler::builder("postgresql://app:hunter2-secret@127.0.0.1:1/jobs")
+        .allow_private_targets(true)
         .open()
         .await
         .unwrap_err();
@@ -613,6 +619,7 @@ async fn a_password_never_shows_in_errors() {
         "{err}"
     );
     let bad = Scheduler::builder("postgresql://app:hunter2-secret@127.0.0.1:1/jobs?sslmode=maybe")
+        .allow_private_targets(true)
         .open()
         .await
         .unwrap_err();

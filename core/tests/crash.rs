@@ -20,6 +20,7 @@ async fn crash_child() {
         return;
     };
     let s = Scheduler::builder(location)
+        .allow_private_targets(true)
         .secret(Secret::parse(SECRET).unwrap())
         .open()
         .await

@@ -27,6 +27,7 @@ async fn deliver_one(s: &Scheduler, spec: JobSpec, receiver: &Receiver) -> commo
 async fn every_active_secret_and_ed25519_key_signs_in_one_header() {
     let clock = ManualClock::new(t0());
     let s = Scheduler::in_memory()
+        .allow_private_targets(true)
         .clock(clock.clone())
         .secret(Secret::parse(NEW).unwrap())
         .secret(Secret::parse(OLD).unwrap())
@@ -63,6 +64,7 @@ async fn every_active_secret_and_ed25519_key_signs_in_one_header() {
 async fn a_job_can_be_signed_github_or_stripe_style_with_its_own_secret() {
     let clock = ManualClock::new(t0());
     let s = Scheduler::in_memory()
+        .allow_private_targets(true)
         .clock(clock.clone())
         .open()
         .await
@@ -131,6 +133,7 @@ async fn a_scheduler_can_sign_every_job_in_another_style() {
         .with_scheme(scheme.clone())
         .unwrap();
     let s = Scheduler::in_memory()
+        .allow_private_targets(true)
         .clock(clock.clone())
         .signer(signer)
         .open()
@@ -152,6 +155,7 @@ async fn a_scheduler_can_sign_every_job_in_another_style() {
 async fn deliveries_respect_the_per_host_and_global_bounds() {
     let r = Receiver::start().await;
     let s = Scheduler::in_memory()
+        .allow_private_targets(true)
         .per_host_concurrency(2)
         .open()
         .await
@@ -169,6 +173,7 @@ async fn deliveries_respect_the_per_host_and_global_bounds() {
     // Two origins (127.0.0.1 and localhost) served by one receiver, which sees the global total.
     let r = Receiver::start().await;
     let s = Scheduler::in_memory()
+        .allow_private_targets(true)
         .max_concurrency(3)
         .open()
         .await
@@ -189,7 +194,11 @@ async fn deliveries_respect_the_per_host_and_global_bounds() {
 #[tokio::test]
 async fn a_failed_tls_handshake_is_classified_as_tls() {
     let r = Receiver::start().await; // plain HTTP: a TLS client cannot complete a handshake with it
-    let s = Scheduler::in_memory().open().await.unwrap();
+    let s = Scheduler::in_memory()
+        .allow_private_targets(true)
+        .open()
+        .await
+        .unwrap();
     let url = r.url("/ok").replacen("http://", "https://", 1);
     let id = s.schedule(JobSpec::post(url)).await.unwrap();
     s.run_due().await.unwrap();
@@ -207,6 +216,7 @@ async fn a_failed_tls_handshake_is_classified_as_tls() {
 async fn the_user_agent_is_configurable() {
     let r = Receiver::start().await;
     let s = Scheduler::in_memory()
+        .allow_private_targets(true)
         .user_agent("acme-billing/2.0")
         .open()
         .await

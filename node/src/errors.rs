@@ -35,6 +35,9 @@ pub enum ErrorCode {
     InvalidJob,
     /// The payload is larger than `maxPayloadSize`; nothing was stored.
     PayloadTooLarge,
+    /// A URL names an address the SSRF guard refuses (loopback, private, link-local, ...);
+    /// nothing was stored.
+    Blocked,
     /// The cron expression was rejected; nothing was stored.
     InvalidCron,
     /// The cron time zone is not an IANA zone; nothing was stored.
@@ -81,6 +84,7 @@ impl From<Code> for ErrorCode {
         match code {
             Code::InvalidJob => ErrorCode::InvalidJob,
             Code::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Code::Blocked => ErrorCode::Blocked,
             Code::InvalidCron => ErrorCode::InvalidCron,
             Code::InvalidTimezone => ErrorCode::InvalidTimezone,
             Code::InvalidSecret => ErrorCode::InvalidSecret,
@@ -162,9 +166,22 @@ fn timehook_error(env: &Env, e: &BindingError) -> napi::Result<napi::Error> {
     let value = class.new_instance(FnArgs::from((
         e.message.clone(),
         e.code.as_str(),
-        e.detail.clone(),
+        e.detail.as_deref().map(js_field),
     )))?;
     Ok(napi::Error::from(value))
+}
+
+/// The name a JavaScript caller wrote for a job field the engine names in snake_case
+/// (`on_failure_url` is `onFailureUrl`); other details (header names, option names) pass through.
+fn js_field(detail: &str) -> String {
+    match detail {
+        "on_success_url" => "onSuccessUrl",
+        "on_failure_url" => "onFailureUrl",
+        "idempotency_key" => "idempotencyKey",
+        "content_type" => "contentType",
+        other => other,
+    }
+    .to_owned()
 }
 
 /// A JavaScript `TypeError` with Node's `ERR_INVALID_ARG_TYPE` code, for arguments of the wrong

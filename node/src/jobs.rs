@@ -23,7 +23,8 @@ pub const OPEN_OPTIONS: &str = "secret, signingKey, autostart, maxConcurrency, \
      perHostConcurrency, defaultTimeout, defaultRetry, defaultCronRetry, userAgent, \
      maxPayloadSize, retention, failedRetention, leaseDuration, pollInterval, missedRunGrace, \
      durability, clock, environment, disableEndpointsAfter, disableEndpointsMinFailures, \
-     disableEndpointOnGone, perHostRate, endpointLimits, schema";
+     disableEndpointOnGone, perHostRate, endpointLimits, schema, allowTargets, \
+     allowPrivateTargets, proxy";
 
 /// The filters of `Scheduler.list`.
 pub const LIST_FILTERS: &str = "state, name, label, kind, createdAfter, createdBefore, \
@@ -276,6 +277,9 @@ pub fn scheduler_options(
             }
             "environment" => o.environment = Some(c.text(k, v)?),
             "schema" => o.schema = Some(c.text(k, v)?),
+            "allowTargets" => o.allow_targets = c.texts(k, v)?,
+            "allowPrivateTargets" => o.allow_private_targets = Some(c.boolean(k, v)?),
+            "proxy" => o.proxy = Some(c.text(k, v)?),
             "disableEndpointsAfter" => o.disable_endpoints_after_ms = Some(c.millis(k, v)?),
             "disableEndpointsMinFailures" => {
                 let n = c.count(k, v)?;

@@ -194,8 +194,8 @@ pub struct Attempt {
     pub status: Option<u32>,
     /// The first 1 KB of the response body.
     pub response_body: Option<Buffer>,
-    /// Why it failed: `timeout`, `connect`, `dns`, `tls`, `redirect`, `status`, `interrupted` or
-    /// `request`.
+    /// Why it failed: `timeout`, `connect`, `dns`, `tls`, `redirect`, `status`, `interrupted`,
+    /// `blocked` (the SSRF guard refused the address) or `request`.
     pub error: Option<String>,
     /// A human-readable description of the failure.
     pub message: Option<String>,

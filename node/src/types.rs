@@ -145,6 +145,14 @@ pub struct OpenOptions {
     /// The PostgreSQL schema that holds timehook's tables (default `timehook`); only with a
     /// `postgresql://` URL.
     pub schema: Option<String>,
+    /// Networks (`'10.1.0.0/16'`, an address) and host names (`'hooks.internal'`,
+    /// `'*.corp.example'`) the SSRF guard lets deliveries reach; it refuses loopback, private,
+    /// link-local (cloud metadata) and similar addresses otherwise.
+    pub allow_targets: Option<Vec<String>>,
+    /// Turns the SSRF guard off (tests on 127.0.0.1, trusted intranets).
+    pub allow_private_targets: Option<bool>,
+    /// An HTTP(S) proxy for every request; the environment's `HTTP_PROXY` is never used.
+    pub proxy: Option<String>,
     /// How long an endpoint must fail continuously before it is disabled (default 5 days).
     pub disable_endpoints_after: Option<f64>,
     /// How many failed attempts, at least, before an endpoint is disabled (default 10).

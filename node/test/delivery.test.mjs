@@ -23,7 +23,7 @@ after(async () => {
 })
 
 test('a scheduled job arrives signed; standardwebhooks, svix and Verifier accept it', async (store) => {
-  const s = await Scheduler.open(store.location(), { secret: SECRET })
+  const s = await Scheduler.open(store.location(), { allowPrivateTargets: true, secret: SECRET })
   try {
     const payload = { event: 'trial.ended', account: 42, note: 'naïve ✓' }
     const id = await s.schedule({ url: `${hook.url}/hooks/a`, payload, name: 'signed' })
@@ -62,7 +62,7 @@ test('a scheduled job arrives signed; standardwebhooks, svix and Verifier accept
 
 test('payload kinds: string, Buffer, Uint8Array, array; headers and method', async (store) => {
   const clock = new ManualClock('2030-01-01T00:00:00Z')
-  const s = await Scheduler.open(store.location(), { secret: SECRET, clock, autostart: false })
+  const s = await Scheduler.open(store.location(), { allowPrivateTargets: true, secret: SECRET, clock, autostart: false })
   try {
     const base = hook.received.length
     await s.scheduleMany([
@@ -100,14 +100,14 @@ test('jobs persist when the file is reopened', async (store) => {
   try {
     // The same store twice: a file, or the same PostgreSQL schema.
     const file = store.name === 'sqlite' ? tmp.path('jobs.db') : store.location()
-    let s = await Scheduler.open(file, { secret: SECRET, autostart: false })
+    let s = await Scheduler.open(file, { allowPrivateTargets: true, secret: SECRET, autostart: false })
     const at = new Date(Date.now() + 3_600_000)
     const id = await s.schedule({ url: `${hook.url}/later`, at, payload: { n: 1 }, labels: ['a', 'b'] })
     const cronId = await s.cron(`${hook.url}/cron`, '0 9 * * MON-FRI', { tz: 'Europe/Berlin' })
     await s.close()
     assert.equal(s.closed, true)
 
-    s = await Scheduler.open(file, { secret: SECRET, autostart: false })
+    s = await Scheduler.open(file, { allowPrivateTargets: true, secret: SECRET, autostart: false })
     try {
       const job = await s.get(id)
       assert.equal(job.state, 'scheduled')
@@ -129,7 +129,7 @@ test('jobs persist when the file is reopened', async (store) => {
 })
 
 test('an idempotency key returns the existing job and creates nothing', async (store) => {
-  const s = await Scheduler.open(store.location(), { autostart: false })
+  const s = await Scheduler.open(store.location(), { allowPrivateTargets: true, autostart: false })
   try {
     const a = await s.schedule({ url: `${hook.url}/x`, after: 60_000, idempotencyKey: 'order-7' })
     const b = await s.schedule({ url: `${hook.url}/y`, after: 120_000, idempotencyKey: 'order-7' })
@@ -149,7 +149,7 @@ test('an idempotency key returns the existing job and creates nothing', async (s
 
 test('a cancelled job is never delivered', async (store) => {
   const clock = new ManualClock('2030-01-01T00:00:00Z')
-  const s = await Scheduler.open(store.location(), { clock, autostart: false })
+  const s = await Scheduler.open(store.location(), { allowPrivateTargets: true, clock, autostart: false })
   try {
     const base = hook.received.length
     const id = await s.schedule({ url: `${hook.url}/cancelled`, after: 60_000 })

@@ -7,7 +7,7 @@ import { SECRET, rejectsWith, tempDir } from './helpers.mjs'
 
 let s
 before(async () => {
-  s = await Scheduler.open(':memory:', { autostart: false, maxPayloadSize: 1024 })
+  s = await Scheduler.open(':memory:', { allowPrivateTargets: true, autostart: false, maxPayloadSize: 1024 })
 })
 after(async () => {
   await s.close()
@@ -99,15 +99,15 @@ test('bad promises reject rather than throw synchronously', async () => {
 })
 
 test('bad options are configuration errors; bad secrets never appear in messages', async () => {
-  await rejectsWith(() => Scheduler.open(':memory:', { durability: 'paranoid' }), 'invalid_config', TimehookError)
-  await rejectsWith(() => Scheduler.open(':memory:', { maxConcurrency: -1 }), 'invalid_config', TimehookError)
-  await rejectsWith(() => Scheduler.open(':memory:', { defaultRetry: 'often' }), 'invalid_config', TimehookError)
-  await rejectsWith(() => Scheduler.open(':memory:', { autostart: 'yes' }), 'invalid_config', TimehookError)
-  await rejectsWith(() => Scheduler.open(':memory:', { colour: 'red' }), 'invalid_config', TimehookError)
-  await rejectsWith(() => Scheduler.open(':memory:', { clock: new Date() }), 'invalid_config', TimehookError)
+  await rejectsWith(() => Scheduler.open(':memory:', { allowPrivateTargets: true, durability: 'paranoid' }), 'invalid_config', TimehookError)
+  await rejectsWith(() => Scheduler.open(':memory:', { allowPrivateTargets: true, maxConcurrency: -1 }), 'invalid_config', TimehookError)
+  await rejectsWith(() => Scheduler.open(':memory:', { allowPrivateTargets: true, defaultRetry: 'often' }), 'invalid_config', TimehookError)
+  await rejectsWith(() => Scheduler.open(':memory:', { allowPrivateTargets: true, autostart: 'yes' }), 'invalid_config', TimehookError)
+  await rejectsWith(() => Scheduler.open(':memory:', { allowPrivateTargets: true, colour: 'red' }), 'invalid_config', TimehookError)
+  await rejectsWith(() => Scheduler.open(':memory:', { allowPrivateTargets: true, clock: new Date() }), 'invalid_config', TimehookError)
   await rejectsWith(() => Scheduler.open(''), 'invalid_config', TimehookError)
   const e = await rejectsWith(
-    () => Scheduler.open(':memory:', { secret: [SECRET, 'whsec_topsecret!!'] }),
+    () => Scheduler.open(':memory:', { allowPrivateTargets: true, secret: [SECRET, 'whsec_topsecret!!'] }),
     'invalid_secret',
     TimehookError,
   )
@@ -115,14 +115,14 @@ test('bad options are configuration errors; bad secrets never appear in messages
   assert.doesNotMatch(e.message, /topsecret/)
   const tmp = tempDir()
   try {
-    await rejectsWith(() => Scheduler.open(tmp.path('missing/dir/jobs.db')), 'store_error', TimehookError)
+    await rejectsWith(() => Scheduler.open(tmp.path('missing/dir/jobs.db'), { allowPrivateTargets: true }), 'store_error', TimehookError)
   } finally {
     tmp.cleanup()
   }
 })
 
 test('a closed scheduler rejects with closed', async () => {
-  const c = await Scheduler.open(':memory:', { autostart: false })
+  const c = await Scheduler.open(':memory:', { allowPrivateTargets: true, autostart: false })
   await c.close()
   await c.close() // closing twice is a no-op
   assert.equal(c.closed, true)
@@ -155,7 +155,8 @@ test('Verifier errors: codes for deliveries, TypeError for arguments', () => {
 })
 
 test('the codes are exported as constants, the same list as the bindings', () => {
-  assert.equal(ERROR_CODES.length, 21)
+  assert.equal(ERROR_CODES.length, 22)
+  assert.ok(ERROR_CODES.includes('blocked'))
   assert.equal(new Set(ERROR_CODES).size, ERROR_CODES.length)
   assert.deepEqual(Object.values(ErrorCode), [...ERROR_CODES])
   for (const code of ERROR_CODES) assert.equal(ErrorCode[code.toUpperCase()], code)

@@ -33,7 +33,7 @@ function ticker() {
 
 test(`the event loop keeps turning while ${JOBS} jobs are scheduled`, async (t) => {
   const tmp = tempDir()
-  const s = await Scheduler.open(tmp.path('jobs.db'), { autostart: false, durability: 'full' })
+  const s = await Scheduler.open(tmp.path('jobs.db'), { allowPrivateTargets: true, autostart: false, durability: 'full' })
   try {
     const started = performance.now()
     const tick = ticker()
@@ -60,7 +60,7 @@ test(`the event loop keeps turning while ${JOBS} jobs are scheduled`, async (t) 
 
 test('scheduleMany of 10k jobs does not stall the loop either', async (t) => {
   const tmp = tempDir()
-  const s = await Scheduler.open(tmp.path('jobs.db'), { autostart: false })
+  const s = await Scheduler.open(tmp.path('jobs.db'), { allowPrivateTargets: true, autostart: false })
   try {
     const jobs = Array.from({ length: JOBS }, (_, i) => ({ url: `https://example.com/many/${i}`, after: 60_000 }))
     const tick = ticker()

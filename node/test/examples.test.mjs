@@ -57,7 +57,7 @@ for (const [name, start] of Object.entries(frameworks)) {
       events.push({ event, id })
       arrived.resolve()
     })
-    const s = await Scheduler.open(':memory:', { secret: SECRET })
+    const s = await Scheduler.open(':memory:', { allowPrivateTargets: true, secret: SECRET })
     try {
       const id = await s.schedule({ url: `${app.url}/webhooks`, payload: { type: 'user.created', via: name } })
       await within(arrived.promise, 10_000, `the ${name} receiver`)
@@ -105,7 +105,7 @@ test('a ManualClock-driven delivery to a receiver verifies at the clock\'s time'
   const clock = new ManualClock('2030-06-01T12:00:00Z')
   const events = []
   const app = await frameworks.express((e) => events.push(e))
-  const s = await Scheduler.open(':memory:', { secret: SECRET, clock, autostart: false })
+  const s = await Scheduler.open(':memory:', { allowPrivateTargets: true, secret: SECRET, clock, autostart: false })
   try {
     // The receiver checks against the real time, so a delivery stamped in 2030 is refused as
     // too new; the attempt records the 401 and, being a 4xx, the job fails for good.

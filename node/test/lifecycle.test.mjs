@@ -23,7 +23,7 @@ after(async () => {
 
 async function open(store) {
   const clock = new ManualClock(START)
-  const s = await Scheduler.open(store.location(), { secret: SECRET, clock, autostart: false })
+  const s = await Scheduler.open(store.location(), { allowPrivateTargets: true, secret: SECRET, clock, autostart: false })
   return { clock, s }
 }
 

@@ -17,7 +17,7 @@ test('deliveries show up in the Prometheus text', async () => {
   const ok = 'timehook_attempts_total{outcome="success"}'
   const failed = 'timehook_attempts_total{outcome="failure"}'
   const r = await receiver((req) => (req.url === '/broken' ? 500 : 200))
-  const s = await Scheduler.open(':memory:', { autostart: false })
+  const s = await Scheduler.open(':memory:', { allowPrivateTargets: true, autostart: false })
   try {
     await s.schedule({ url: `${r.url}/ok` })
     await s.schedule({ url: `${r.url}/broken`, retry: 'none' })

@@ -32,7 +32,7 @@ function statusReceiver() {
 
 async function open(options = {}) {
   const clock = new ManualClock(T0)
-  const s = await Scheduler.open(options.path ?? ':memory:', {
+  const s = await Scheduler.open(options.path ?? ':memory:', { allowPrivateTargets: true,
     secret: SECRET,
     clock,
     autostart: false,
@@ -361,7 +361,7 @@ test('close() removes every listener; listeners never keep the process alive', a
   // A child that listens and never closes exits on its own once its work is done.
   const script = `
     const { Scheduler } = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
-    Scheduler.open(':memory:').then((s) => {
+    Scheduler.open(':memory:', { allowPrivateTargets: true }).then((s) => {
       s.on('*', () => {})
       s.once('job.completed', () => {})
       console.log('listening')
@@ -579,7 +579,7 @@ test('flow control options are checked', async () => {
     { disableEndpointOnGone: 'yes' },
   ]
   for (const options of bad) {
-    await rejectsWith(() => Scheduler.open(':memory:', { autostart: false, ...options }), 'invalid_config', TimehookError)
+    await rejectsWith(() => Scheduler.open(':memory:', { allowPrivateTargets: true, autostart: false, ...options }), 'invalid_config', TimehookError)
   }
 })
 

@@ -72,7 +72,7 @@ test('it loads in worker threads too, each with its own TimehookError', async ()
     const { parentPort } = require('node:worker_threads')
     const t = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
     ;(async () => {
-      const s = await t.Scheduler.open(':memory:', { autostart: false })
+      const s = await t.Scheduler.open(':memory:', { allowPrivateTargets: true, autostart: false })
       const id = await s.schedule({ url: 'https://example.com/w', after: 1000 })
       let code
       try { await s.get('job_01ARZ3NDEKTSV4RRFFQ69G5FAV') } catch (e) { code = e instanceof t.TimehookError && e.code }

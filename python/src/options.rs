@@ -113,6 +113,9 @@ pub fn scheduler_options(path: String, options: &Bound<'_, PyDict>) -> PyResult<
                 "durability" => o.durability = Some(text(k, &v)?),
                 "environment" => o.environment = Some(text(k, &v)?),
                 "schema" => o.schema = Some(text(k, &v)?),
+                "allow_targets" => o.allow_targets = strings(k, &v)?,
+                "allow_private_targets" => o.allow_private_targets = Some(v.is_truthy()?),
+                "proxy" => o.proxy = Some(text(k, &v)?),
                 "disable_endpoints_after" => o.disable_endpoints_after_ms = Some(millis(k, &v)?),
                 "disable_endpoints_min_failures" => {
                     let n = count(k, &v)?;

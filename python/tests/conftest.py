@@ -66,7 +66,12 @@ def clock() -> ManualClock:
 def manual(db: str, clock: ManualClock):
     """A scheduler on a file, driven by a manual clock: deliveries happen in ``run_due()``."""
     with timehook.Scheduler.open(
-        db, secret=SECRET, clock=clock, autostart=False, durability="normal"
+        db,
+        allow_private_targets=True,
+        secret=SECRET,
+        clock=clock,
+        autostart=False,
+        durability="normal",
     ) as s:
         yield s
 
@@ -74,5 +79,7 @@ def manual(db: str, clock: ManualClock):
 @pytest.fixture
 def live(db: str):
     """A scheduler on a file with the system clock, delivering in the background."""
-    with timehook.Scheduler.open(db, secret=SECRET, durability="normal") as s:
+    with timehook.Scheduler.open(
+        db, allow_private_targets=True, secret=SECRET, durability="normal"
+    ) as s:
         yield s

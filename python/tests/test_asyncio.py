@@ -36,7 +36,7 @@ def test_the_loop_keeps_ticking_while_10k_jobs_are_scheduled(db):
 
     def busy_writer() -> None:
         # A second scheduler on the same file: its writes hold SQLite's write lock.
-        with timehook.Scheduler.open(db, autostart=False) as other:
+        with timehook.Scheduler.open(db, allow_private_targets=True, autostart=False) as other:
             jobs = [{"url": f"https://example.com/bg/{i}", "after": 3600} for i in range(BUSY)]
             busy_writer_started.set()
             for start in range(0, BUSY, BUSY // 4):
@@ -45,7 +45,7 @@ def test_the_loop_keeps_ticking_while_10k_jobs_are_scheduled(db):
     async def main() -> tuple:
         gaps: list = []
         stop = asyncio.Event()
-        async with AsyncScheduler.open(db, autostart=False) as s:
+        async with AsyncScheduler.open(db, allow_private_targets=True, autostart=False) as s:
             tick = asyncio.ensure_future(ticker(gaps, stop))
             writer = threading.Thread(target=busy_writer)
             writer.start()
@@ -91,7 +91,9 @@ def test_async_lifecycle_with_a_manual_clock(receiver):
     clock = timehook.testing.ManualClock(T0)
 
     async def main() -> None:
-        s = await AsyncScheduler.open(":memory:", secret=SECRET, clock=clock, autostart=False)
+        s = await AsyncScheduler.open(
+            ":memory:", allow_private_targets=True, secret=SECRET, clock=clock, autostart=False
+        )
         async with s:
             receiver.answer("/a", 500, 200)
             job_id = await s.schedule(receiver.url("/a"), payload={"x": 1}, retry="single")
@@ -127,7 +129,9 @@ def test_a_cancelled_await_leaves_the_loop_healthy(receiver):
     gate = receiver.hold("/slow")
 
     async def main() -> int:
-        async with AsyncScheduler.open(":memory:", autostart=False) as s:
+        async with AsyncScheduler.open(
+            ":memory:", allow_private_targets=True, autostart=False
+        ) as s:
             await s.schedule(receiver.url("/slow"))
             task = asyncio.ensure_future(s.run_due())
             await asyncio.get_running_loop().run_in_executor(None, receiver.next)

@@ -50,14 +50,16 @@ def test_a_scheduled_job_arrives_signed_for_every_verifier(live, receiver):
 
 def test_close_waits_for_the_delivery_in_flight_and_records_it(db, receiver):
     gate = receiver.hold("/slow")
-    s = timehook.Scheduler.open(db, secret=SECRET, durability="normal")
+    s = timehook.Scheduler.open(db, allow_private_targets=True, secret=SECRET, durability="normal")
     job_id = s.schedule(receiver.url("/slow"), payload="hello")
     req = receiver.next()  # the request is in flight, held by the receiver
     assert req.body == b"hello"
     assert req.header("content-type") == "text/plain; charset=utf-8"
     gate.set()
     s.close(grace=10)  # graceful: the answer is awaited and recorded
-    with timehook.Scheduler.open(db, secret=SECRET, autostart=False) as again:
+    with timehook.Scheduler.open(
+        db, allow_private_targets=True, secret=SECRET, autostart=False
+    ) as again:
         job = again.get(job_id)
         assert job.state is timehook.JobState.SUCCEEDED
         [attempt] = again.attempts(job_id)
@@ -94,11 +96,11 @@ def test_cron_every_second_delivers_distinct_executions(live, receiver):
 
 
 def test_a_generated_secret_is_kept_in_the_file(db, receiver):
-    with timehook.Scheduler.open(db, durability="normal") as s:
+    with timehook.Scheduler.open(db, allow_private_targets=True, durability="normal") as s:
         s.schedule(receiver.url("/a"))
         first = receiver.next()
         s.verifier().verify(first.body, first.headers)
-    with timehook.Scheduler.open(db, durability="normal") as s:
+    with timehook.Scheduler.open(db, allow_private_targets=True, durability="normal") as s:
         s.schedule(receiver.url("/b"))
         second = receiver.next()
         # The reopened scheduler signs with the same stored secret.

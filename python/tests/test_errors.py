@@ -49,7 +49,9 @@ BAD_JOBS = [
     "kwargs, code, field, text", BAD_JOBS, ids=[f"{c[2]}-{i}" for i, c in enumerate(BAD_JOBS)]
 )
 def test_bad_jobs_are_refused_and_nothing_is_stored(kwargs, code, field, text):
-    with timehook.Scheduler.open(":memory:", autostart=False, max_payload_size=1024) as s:
+    with timehook.Scheduler.open(
+        ":memory:", allow_private_targets=True, autostart=False, max_payload_size=1024
+    ) as s:
         with pytest.raises(InvalidJobError) as e:
             s.schedule(URL, **kwargs)
         err = e.value
@@ -64,14 +66,14 @@ def test_bad_jobs_are_refused_and_nothing_is_stored(kwargs, code, field, text):
     [("ftp://example.com/x", "ftp"), ("not a url", "not a url"), ("http://", "http://")],
 )
 def test_bad_urls_name_the_url(url, text):
-    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+    with timehook.Scheduler.open(":memory:", allow_private_targets=True, autostart=False) as s:
         with pytest.raises(InvalidJobError) as e:
             s.schedule(url)
         assert e.value.field == "url" and text in str(e.value)
 
 
 def test_bad_cron_jobs_have_their_own_codes():
-    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+    with timehook.Scheduler.open(":memory:", allow_private_targets=True, autostart=False) as s:
         with pytest.raises(InvalidJobError) as e:
             s.cron(URL, "61 * * * *")
         assert e.value.code == "invalid_cron" and "61 * * * *" in str(e.value)
@@ -88,7 +90,7 @@ def test_bad_cron_jobs_have_their_own_codes():
 
 
 def test_one_bad_job_in_a_batch_stores_none_and_is_located():
-    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+    with timehook.Scheduler.open(":memory:", allow_private_targets=True, autostart=False) as s:
         jobs = [{"url": URL, "after": 60} for _ in range(5)]
         jobs.insert(3, {"url": URL, "payloda": {}})
         with pytest.raises(InvalidJobError) as e:
@@ -107,7 +109,7 @@ def test_one_bad_job_in_a_batch_stores_none_and_is_located():
 
 
 def test_unknown_and_malformed_ids():
-    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+    with timehook.Scheduler.open(":memory:", allow_private_targets=True, autostart=False) as s:
         with pytest.raises(NotFoundError) as e:
             s.get("job_01ARZ3NDEKTSV4RRFFQ69G5FAV")
         assert isinstance(e.value, LookupError) and e.value.code == "not_found"
@@ -121,7 +123,7 @@ def test_unknown_and_malformed_ids():
 
 
 def test_actions_that_do_not_fit_the_state():
-    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+    with timehook.Scheduler.open(":memory:", allow_private_targets=True, autostart=False) as s:
         once = s.schedule(URL, after=60)
         with pytest.raises(InvalidStateError) as e:
             s.resume(once)
@@ -144,7 +146,7 @@ def test_bad_options_are_config_errors():
     ]
     for kwargs, code, text in cases:
         with pytest.raises(ConfigError) as e:
-            timehook.Scheduler.open(":memory:", **kwargs)
+            timehook.Scheduler.open(":memory:", allow_private_targets=True, **kwargs)
         assert isinstance(e.value, ValueError)
         assert e.value.code == code, (kwargs, str(e.value))
         if code == "invalid_secret":
@@ -155,12 +157,12 @@ def test_bad_options_are_config_errors():
 
 def test_a_store_that_cannot_be_opened(tmp_path):
     with pytest.raises(timehook.StoreError) as e:
-        timehook.Scheduler.open(tmp_path / "missing-dir" / "jobs.db")
+        timehook.Scheduler.open(tmp_path / "missing-dir" / "jobs.db", allow_private_targets=True)
     assert e.value.code == "store_error" and "missing-dir" in str(e.value)
 
 
 def test_a_closed_scheduler_refuses_calls():
-    s = timehook.Scheduler.open(":memory:", autostart=False)
+    s = timehook.Scheduler.open(":memory:", allow_private_targets=True, autostart=False)
     s.close()
     s.close()  # harmless
     assert s.closed and "closed" in repr(s)

@@ -110,11 +110,15 @@ def test_the_scheduler_delivers_to_the_flask_example_served_on_localhost(db):
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}{PATH}"
-        with timehook.Scheduler.open(db, secret=SECRET, durability="normal") as s:
+        with timehook.Scheduler.open(
+            db, allow_private_targets=True, secret=SECRET, durability="normal"
+        ) as s:
             job_id = s.schedule(url, payload={"event": "trial.ended", "account": 7})
             assert arrived.wait(WAIT), "the Flask example got nothing"
             s.close(grace=WAIT)
-        with timehook.Scheduler.open(db, secret=SECRET, autostart=False) as s:
+        with timehook.Scheduler.open(
+            db, allow_private_targets=True, secret=SECRET, autostart=False
+        ) as s:
             job = s.get(job_id)
             [attempt] = s.attempts(job_id)
         assert job.state == "succeeded" and attempt.status == 204

@@ -164,7 +164,9 @@ def test_an_idempotency_key_returns_the_existing_job(manual):
 
 
 def test_jobs_survive_reopening_the_file(db, clock, receiver):
-    with timehook.Scheduler.open(db, secret=SECRET, clock=clock, autostart=False) as s:
+    with timehook.Scheduler.open(
+        db, allow_private_targets=True, secret=SECRET, clock=clock, autostart=False
+    ) as s:
         later = s.schedule(
             receiver.url("/after-restart"),
             after=120,
@@ -178,7 +180,9 @@ def test_jobs_survive_reopening_the_file(db, clock, receiver):
     with pytest.raises(timehook.ClosedError):
         s.get(later)
 
-    with timehook.Scheduler.open(db, secret=SECRET, clock=clock, autostart=False) as s:
+    with timehook.Scheduler.open(
+        db, allow_private_targets=True, secret=SECRET, clock=clock, autostart=False
+    ) as s:
         job = s.get(later)
         assert (job.name, job.labels, job.json()) == ("persisted", ("a", "b"), {"k": "v"})
         assert job.retry == RetryPolicy(max_attempts=2, delays=(60.0,), max_delay=3600.0)
@@ -213,9 +217,11 @@ def test_list_filters_and_pages(manual):
 
 
 def test_a_scheduler_dropped_without_close_keeps_its_jobs(db):
-    s = timehook.Scheduler.open(db, secret=SECRET, autostart=False)
+    s = timehook.Scheduler.open(db, allow_private_targets=True, secret=SECRET, autostart=False)
     job_id = s.schedule("https://example.com/hook", after=60)
     del s
     gc.collect()
-    with timehook.Scheduler.open(db, secret=SECRET, autostart=False) as again:
+    with timehook.Scheduler.open(
+        db, allow_private_targets=True, secret=SECRET, autostart=False
+    ) as again:
         assert again.get(job_id).state is JobState.SCHEDULED

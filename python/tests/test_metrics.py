@@ -19,7 +19,7 @@ def test_deliveries_show_up_in_the_prometheus_text(receiver):
     ok = 'timehook_attempts_total{outcome="success"}'
     failed = 'timehook_attempts_total{outcome="failure"}'
     receiver.answer("/broken", 500)
-    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+    with timehook.Scheduler.open(":memory:", allow_private_targets=True, autostart=False) as s:
         s.schedule(receiver.url("/ok"))
         s.schedule(receiver.url("/broken"), retry="none")
         assert s.run_due() == 2

@@ -27,7 +27,13 @@ def iso(dt: datetime) -> str:
 
 def open_manual(path: str, clock: ManualClock, **options) -> timehook.Scheduler:
     return timehook.Scheduler.open(
-        path, secret=SECRET, clock=clock, autostart=False, durability="normal", **options
+        path,
+        allow_private_targets=True,
+        secret=SECRET,
+        clock=clock,
+        autostart=False,
+        durability="normal",
+        **options,
     )
 
 
@@ -484,7 +490,7 @@ def test_a_rate_per_endpoint_follows_the_clock(db, clock):
 )
 def test_bad_outcome_options_are_config_errors(options, detail, message):
     with pytest.raises(timehook.ConfigError, match=message) as e:
-        timehook.Scheduler.open(":memory:", autostart=False, **options)
+        timehook.Scheduler.open(":memory:", allow_private_targets=True, autostart=False, **options)
     assert e.value.detail == detail
 
 
@@ -493,7 +499,12 @@ def test_bad_outcome_options_are_config_errors(options, detail, message):
 
 def test_send_test_delivers_a_signed_sample_now(clock, receiver):
     with timehook.Scheduler.open(
-        ":memory:", secret=SECRET, clock=clock, autostart=False, environment="prod"
+        ":memory:",
+        allow_private_targets=True,
+        secret=SECRET,
+        clock=clock,
+        autostart=False,
+        environment="prod",
     ) as s:
         attempt = s.send_test(receiver.url("/probe"), EventType.JOB_FAILED)
         assert attempt.status == 200 and attempt.succeeded and attempt.started_at == T0

@@ -20,7 +20,13 @@ from timehook.testing import ManualClock
 
 def open_async(clock: ManualClock, **options: Any):
     return AsyncScheduler.open(
-        ":memory:", secret=SECRET, clock=clock, autostart=False, environment="staging", **options
+        ":memory:",
+        allow_private_targets=True,
+        secret=SECRET,
+        clock=clock,
+        autostart=False,
+        environment="staging",
+        **options,
     )
 
 

@@ -64,7 +64,7 @@ def test_retry_policies_are_plain_values():
         max_attempts=3, initial=5.0, factor=2.0, jitter=0.2, max_delay=3600.0
     )
     assert timehook.RetryPolicy.none().max_attempts == 1
-    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+    with timehook.Scheduler.open(":memory:", allow_private_targets=True, autostart=False) as s:
         for retry, attempts in ((p, 3), (timehook.RetryPolicy.fixed([1, 2]), 3), ("runlater", 6)):
             job = s.get(s.schedule("https://example.com/", after=60, retry=retry))
             assert job.retry.max_attempts == attempts

@@ -12,7 +12,7 @@ PER_THREAD = 250
 
 
 def test_many_threads_schedule_at_once(db):
-    with timehook.Scheduler.open(db, autostart=False) as s:
+    with timehook.Scheduler.open(db, allow_private_targets=True, autostart=False) as s:
         barrier = threading.Barrier(THREADS)
 
         def work(t: int) -> list:

@@ -128,6 +128,9 @@ class AsyncScheduler:
         per_host_rate: Optional[float] = None,
         endpoint_limits: Optional[Mapping[str, EndpointLimit]] = None,
         schema: Optional[str] = None,
+        allow_targets: Union[str, Sequence[str], None] = None,
+        allow_private_targets: Optional[bool] = None,
+        proxy: Optional[str] = None,
     ) -> _Opening:
         """Opens the store; ``await`` the result, or use it with ``async with`` (which closes
         the scheduler at the end). Options as :meth:`timehook.Scheduler.open`."""
@@ -156,6 +159,9 @@ class AsyncScheduler:
             per_host_rate=per_host_rate,
             endpoint_limits=endpoint_limits,
             schema=schema,
+            allow_targets=allow_targets,
+            allow_private_targets=allow_private_targets,
+            proxy=proxy,
         )
         return _Opening(os.fspath(path), options)
 

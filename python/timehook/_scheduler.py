@@ -88,6 +88,9 @@ class Scheduler:
         per_host_rate: Optional[float] = None,
         endpoint_limits: Optional[Mapping[str, EndpointLimit]] = None,
         schema: Optional[str] = None,
+        allow_targets: Union[str, Sequence[str], None] = None,
+        allow_private_targets: Optional[bool] = None,
+        proxy: Optional[str] = None,
     ) -> Scheduler:
         """Opens (creating and migrating if needed) the store at ``path`` and, unless
         ``autostart=False``, starts delivering. ``":memory:"`` opens an in-memory store, and a
@@ -109,6 +112,14 @@ class Scheduler:
         one at its first 410 Gone. Flow control: ``per_host_rate`` caps requests started per
         second to any one endpoint; ``endpoint_limits`` maps an endpoint (or any URL on it) to an
         :class:`EndpointLimit` that replaces ``per_host_concurrency`` and ``per_host_rate`` there.
+
+        Deliveries pass an SSRF guard: URLs whose addresses are loopback, private, link-local
+        (cloud metadata) and the like are refused (a :class:`InvalidJobError` with code
+        ``"blocked"`` when the URL is an address, a ``"blocked"`` attempt when a name resolves
+        there). ``allow_targets`` lets networks (``"10.1.0.0/16"``) and host names
+        (``"hooks.internal"``, ``"*.corp.example"``) through; ``allow_private_targets=True``
+        turns the guard off (tests on 127.0.0.1). ``proxy`` sends every request through an
+        HTTP(S) proxy; the environment's ``HTTP_PROXY`` is never used.
 
         Raises :class:`ConfigError` for bad options or secrets, :class:`StoreError` if the file
         cannot be opened.
@@ -138,6 +149,9 @@ class Scheduler:
             per_host_rate=per_host_rate,
             endpoint_limits=endpoint_limits,
             schema=schema,
+            allow_targets=allow_targets,
+            allow_private_targets=allow_private_targets,
+            proxy=proxy,
         )
         fspath = os.fspath(path)
         return cls(NativeScheduler.open(fspath, options), fspath)

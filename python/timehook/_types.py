@@ -245,7 +245,8 @@ class Attempt:
     #: The first 1 KB of the response body.
     response_body: Optional[bytes]
     #: Why it failed: ``"timeout"``, ``"connect"``, ``"dns"``, ``"tls"``, ``"redirect"``,
-    #: ``"status"``, ``"interrupted"`` or ``"request"``; None on success.
+    #: ``"status"``, ``"interrupted"``, ``"blocked"`` (the SSRF guard refused the address) or
+    #: ``"request"``; None on success.
     error: Optional[str]
     message: Optional[str]
     #: When the next attempt is due, if one follows.

@@ -7,7 +7,7 @@ contains a secret.
 =========================  ==========================================  ===========================
 class                      codes                                       also a
 =========================  ==========================================  ===========================
-``InvalidJobError``        invalid_job, payload_too_large,             ``ValueError``
+``InvalidJobError``        invalid_job, payload_too_large, blocked,    ``ValueError``
                            invalid_cron, invalid_timezone
 ``ConfigError``            invalid_config, invalid_secret, no_keys,    ``ValueError``
                            incompatible_key, invalid_scheme,
@@ -110,7 +110,14 @@ class InvalidStateError(TimehookError):
 
 
 class StoreError(TimehookError):
-    """The SQLite store failed; the operation was not applied."""
+    """The store (the SQLite file or the PostgreSQL database) failed; the operation was not
+    applied."""
+
+    @property
+    def kind(self) -> Optional[str]:
+        """What kind of failure: ``"busy"``, ``"full"``, ``"corrupt"``, ``"connection_lost"``,
+        ``"schema_too_new"``, ``"io"`` or ``"other"``."""
+        return self.detail
 
 
 class ClosedError(TimehookError):

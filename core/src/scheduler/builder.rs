@@ -15,6 +15,7 @@ use super::{Config, Inner, Scheduler};
 use crate::clock::{Clock, SystemClock};
 use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result};
+use crate::guard::{Resolver, SystemResolver, TargetPolicy};
 use crate::retry::RetryPolicy;
 use crate::signing::{Key, Secret, Signer, SigningKey, Verifier};
 use crate::store::{Durability, Location, Store, transact};
@@ -39,6 +40,10 @@ pub struct SchedulerBuilder {
     clock: Arc<dyn Clock>,
     durability: Durability,
     own_runtime: bool,
+    allow_private_targets: bool,
+    allow_targets: Vec<String>,
+    proxy: Option<String>,
+    resolver: Arc<dyn Resolver>,
 }
 
 impl SchedulerBuilder {
@@ -77,11 +82,16 @@ impl SchedulerBuilder {
                 endpoint_disable_after: super::DEFAULT_ENDPOINT_DISABLE_AFTER,
                 endpoint_disable_min_failures: super::DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES,
                 disable_endpoint_on_gone: false,
+                targets: Arc::default(),
             },
             user_agent: format!("timehook/{}", crate::VERSION),
             clock: Arc::new(SystemClock),
             durability: Durability::default(),
             own_runtime: false,
+            allow_private_targets: false,
+            allow_targets: Vec::new(),
+            proxy: None,
+            resolver: Arc::new(SystemResolver),
         }
     }
 
@@ -237,6 +247,40 @@ impl SchedulerBuilder {
         self
     }
 
+    /// Lets deliveries reach these networks (`10.1.0.0/16`, an address) and host names
+    /// (`hooks.internal`, or `*.corp.example` for every name under it), which the SSRF guard
+    /// refuses otherwise when they are private, loopback, link-local and the like (see
+    /// [`crate::guard`]). Checked when the store is opened.
+    pub fn allow_targets<S: Into<String>>(mut self, targets: impl IntoIterator<Item = S>) -> Self {
+        self.allow_targets
+            .extend(targets.into_iter().map(Into::into));
+        self
+    }
+
+    /// Turns the SSRF guard off: deliveries may reach any address, private and loopback ones
+    /// included. For tests that deliver to `127.0.0.1` and for deployments whose every target is
+    /// trusted; prefer [`allow_targets`](Self::allow_targets) for an intranet.
+    pub fn allow_private_targets(mut self, allow: bool) -> Self {
+        self.allow_private_targets = allow;
+        self
+    }
+
+    /// Sends every request through this HTTP(S) proxy (`http://proxy.internal:3128`). Without
+    /// one, no proxy is used: `HTTP_PROXY` and `HTTPS_PROXY` in the environment are ignored. With
+    /// one, the SSRF guard applies to the proxy's address, and the proxy decides what its
+    /// requests may reach.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
+    /// Resolves the host names of deliveries with `resolver` instead of the system's. What it
+    /// answers still passes the SSRF guard before any connection is made.
+    pub fn resolver(mut self, resolver: impl Resolver) -> Self {
+        self.resolver = Arc::new(resolver);
+        self
+    }
+
     /// The PostgreSQL schema that holds timehook's tables (default `timehook`, or the URL's
     /// `schema` parameter), created on first open. Only for a `postgresql://` store.
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
@@ -294,8 +338,17 @@ impl SchedulerBuilder {
 
     /// Opens the store (creating and migrating it if needed). Delivery begins with
     /// `Scheduler::start`.
-    pub async fn open(self) -> Result<Scheduler> {
+    pub async fn open(mut self) -> Result<Scheduler> {
         self.validate()?;
+        self.config.targets = Arc::new(
+            TargetPolicy::new(self.allow_private_targets, &self.allow_targets)
+                .map_err(Error::Config)?,
+        );
+        let proxy = self
+            .proxy
+            .as_deref()
+            .map(|p| url::Url::parse(p).map_err(|e| Error::Config(format!("proxy: {p:?}: {e}"))))
+            .transpose()?;
         let location = match (self.location?, &self.schema) {
             #[cfg(feature = "postgres")]
             (Location::Postgres(pg), Some(schema)) => {
@@ -337,7 +390,13 @@ impl SchedulerBuilder {
                 })
                 .collect();
         }
-        let dispatcher = Dispatcher::new(signer, &self.user_agent)?;
+        let dispatcher = Dispatcher::new(
+            signer,
+            &self.user_agent,
+            self.config.targets.clone(),
+            self.resolver.clone(),
+            proxy.as_ref(),
+        )?;
         let runtime = if self.own_runtime {
             Some(
                 tokio::runtime::Builder::new_multi_thread()

@@ -90,6 +90,8 @@ pub(crate) struct Config {
     pub endpoint_disable_after: Duration,
     pub endpoint_disable_min_failures: u32,
     pub disable_endpoint_on_gone: bool,
+    /// What the SSRF guard lets deliveries reach.
+    pub targets: std::sync::Arc<crate::guard::TargetPolicy>,
 }
 
 pub(crate) struct Inner {
@@ -296,7 +298,7 @@ impl Scheduler {
     /// message `{"type", "timestamp", "data"}`, durably and with retries. Returns the subscription's
     /// id. Subscriptions live in the store, shared by every process using it.
     pub async fn subscribe(&self, url: &str, events: &[EventType]) -> Result<Subscription> {
-        validate::validate_url(url)?;
+        validate::validate_url("url", url, &self.inner.config.targets)?;
         if events.is_empty() {
             return Err(Error::invalid(
                 "events",
@@ -379,7 +381,7 @@ impl Scheduler {
     /// Delivers a signed sample event of type `event` to `url` now, and returns the attempt. The
     /// delivery is recorded like any other (as a job named `timehook.test`) but not retried.
     pub async fn send_test(&self, url: &str, event: EventType) -> Result<Attempt> {
-        validate::validate_url(url)?;
+        validate::validate_url("url", url, &self.inner.config.targets)?;
         let now = self.inner.clock.now();
         let data = match event {
             EventType::EndpointDisabled => Endpoint {

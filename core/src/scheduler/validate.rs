@@ -8,6 +8,7 @@ use super::Config;
 use crate::cron::CronSchedule;
 use crate::dispatch::RESERVED_HEADERS;
 use crate::error::{Error, Result};
+use crate::guard::TargetPolicy;
 use crate::job::{ExecutionId, JobId, JobKind, JobSigning, JobSpec, When};
 use crate::retry::RetryPolicy;
 use crate::store::to_ms;
@@ -53,11 +54,11 @@ pub(crate) struct SeenUrls(std::collections::HashMap<String, (String, String)>);
 
 impl SeenUrls {
     /// The normal form and origin of `raw`, which must be a valid http(s) URL.
-    fn check(&mut self, raw: String) -> Result<(String, String)> {
+    fn check(&mut self, raw: String, targets: &TargetPolicy) -> Result<(String, String)> {
         if let Some((url, origin)) = self.0.get(&raw) {
             return Ok((url.clone(), origin.clone()));
         }
-        let url = validate_url(&raw)?;
+        let url = validate_url("url", &raw, targets)?;
         let origin = crate::outcome::origin_of_url(&url);
         let url: String = url.into();
         if self.0.len() < URLS_REMEMBERED {
@@ -94,7 +95,7 @@ pub(crate) fn validate(
         on_failure_url,
         idempotency_key,
     } = spec;
-    let (url, origin) = seen_urls.check(url)?;
+    let (url, origin) = seen_urls.check(url, &config.targets)?;
     let mut headers = validate_headers(headers)?;
     if body.len() > config.max_payload_size {
         return Err(Error::PayloadTooLarge {
@@ -162,8 +163,13 @@ pub(crate) fn validate(
     if let Some(signing) = &signing {
         signing.signer()?;
     }
-    for callback in [&on_success_url, &on_failure_url].into_iter().flatten() {
-        validate_url(callback)?;
+    for (field, callback) in [
+        ("on_success_url", &on_success_url),
+        ("on_failure_url", &on_failure_url),
+    ] {
+        if let Some(callback) = callback {
+            validate_url(field, callback, &config.targets)?;
+        }
     }
     let (kind, due_at, cron_expr, cron_tz) = match when {
         When::At(at) => (JobKind::Once, to_ms(at), None, None),
@@ -212,23 +218,32 @@ pub(crate) fn validate(
     })
 }
 
-pub(crate) fn validate_url(raw: &str) -> Result<url::Url> {
+/// Checks a delivery URL given as `field`: an http(s) URL with a host, which the SSRF guard lets
+/// through if it is an IP address.
+pub(crate) fn validate_url(
+    field: &'static str,
+    raw: &str,
+    targets: &TargetPolicy,
+) -> Result<url::Url> {
     if raw.len() > MAX_URL_LEN {
         return Err(Error::invalid(
-            "url",
+            field,
             format!("longer than {MAX_URL_LEN} bytes"),
         ));
     }
-    let url = url::Url::parse(raw).map_err(|e| Error::invalid("url", format!("{raw:?}: {e}")))?;
+    let url = url::Url::parse(raw).map_err(|e| Error::invalid(field, format!("{raw:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::invalid(
-            "url",
+            field,
             format!("{raw:?}: scheme {:?} is not http or https", url.scheme()),
         ));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::invalid("url", format!("{raw:?} has no host")));
+        return Err(Error::invalid(field, format!("{raw:?} has no host")));
     }
+    targets
+        .check_url(&url)
+        .map_err(|blocked| Error::Blocked { field, blocked })?;
     Ok(url)
 }
 

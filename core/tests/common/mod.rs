@@ -285,8 +285,15 @@ impl TestStore {
         }
     }
 
-    /// A builder for this store.
+    /// A builder for this store. The tests deliver to receivers on 127.0.0.1, so they let the
+    /// SSRF guard through to private addresses (the guard's own tests use
+    /// [`TestStore::guarded_builder`]).
     pub fn builder(&self) -> timehook::SchedulerBuilder {
+        self.guarded_builder().allow_private_targets(true)
+    }
+
+    /// A builder for this store with the SSRF guard as it is by default.
+    pub fn guarded_builder(&self) -> timehook::SchedulerBuilder {
         timehook::Scheduler::builder(self.location())
     }
 

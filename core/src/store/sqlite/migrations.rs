@@ -308,6 +308,7 @@ mod tests {
         version_1_file(&path, now.timestamp_millis() - 1000);
 
         let s = Scheduler::builder(&path)
+            .allow_private_targets(true)
             .durability(Durability::Normal)
             .open()
             .await
@@ -440,6 +441,7 @@ mod tests {
         let id = |s: &str| -> JobId { s.parse().unwrap() };
 
         let s = Scheduler::builder(&path)
+            .allow_private_targets(true)
             .durability(Durability::Normal)
             .open()
             .await
