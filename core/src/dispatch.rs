@@ -99,6 +99,12 @@ impl Dispatcher {
             retry_after: None,
             next_delay: None,
         };
+        if let Some(defect) = &c.defect {
+            result.error = Some(AttemptError::Unreadable);
+            result.message = Some(defect.clone());
+            result.verdict = Verdict::Final;
+            return result;
+        }
         let headers = match self.headers(c, now.timestamp()) {
             Ok(h) => h,
             Err(message) => {
@@ -172,9 +178,10 @@ impl Dispatcher {
                     | AttemptError::Tls
                     | AttemptError::Interrupted
                     | AttemptError::Request => Verdict::Retry,
-                    AttemptError::Redirect | AttemptError::Status | AttemptError::Blocked => {
-                        Verdict::Final
-                    }
+                    AttemptError::Redirect
+                    | AttemptError::Status
+                    | AttemptError::Blocked
+                    | AttemptError::Unreadable => Verdict::Final,
                 };
                 if kind == AttemptError::Blocked
                     && let Some(blocked) = find_blocked(&e)

@@ -608,6 +608,10 @@ pub enum AttemptError {
     /// The SSRF guard refused the address the URL leads to (see [`crate::guard`]): a final
     /// failure, never retried.
     Blocked,
+    /// The job as stored no longer reads (its cron expression or time zone, method, headers,
+    /// retry policy or signing settings: a time zone removed from the tz database, a row written
+    /// by hand); it is failed without a request, and the message says what did not read.
+    Unreadable,
     /// Any other failure while sending.
     Request,
 }
@@ -624,6 +628,7 @@ impl AttemptError {
             AttemptError::Status => "status",
             AttemptError::Interrupted => "interrupted",
             AttemptError::Blocked => "blocked",
+            AttemptError::Unreadable => "unreadable",
             AttemptError::Request => "request",
         }
     }
@@ -638,6 +643,7 @@ impl AttemptError {
             "status" => AttemptError::Status,
             "interrupted" => AttemptError::Interrupted,
             "blocked" => AttemptError::Blocked,
+            "unreadable" => AttemptError::Unreadable,
             _ => AttemptError::Request,
         }
     }

@@ -31,6 +31,7 @@
 //! | `scheduler` | yes     | the durable [`Scheduler`]: the SQLite store (rusqlite, bundled), tokio runtime, reqwest delivery, cron |
 //! | `postgres`  | yes     | the PostgreSQL store, for `postgresql://` URLs: tokio-postgres, deadpool-postgres, rustls (`sslmode`) |
 //! | `rand`      | yes (via `scheduler`) | generating new secrets and keys |
+//! | `fuzzing`   | no      | hidden entry points for the fuzz targets (`fuzz/`); not a stable API |
 //!
 //! Both stores sit behind one seam (`store::Tx`): scheduling, retries, outcomes, flow control and
 //! cron are the same code on either, and one conformance suite tests both.
@@ -90,10 +91,29 @@ pub use scheduler::{
     DEFAULT_PER_HOST_CONCURRENCY, DEFAULT_POLL_INTERVAL, DEFAULT_RETENTION, DEFAULT_TIMEOUT,
     DeadLetterFilter, Durability, EndpointLimits, Event, ExportFilter, ExportFormat,
     LEASE_DURATION, METRIC_ATTEMPT_SECONDS, METRIC_ATTEMPTS, METRIC_FAILED,
-    METRIC_LATENESS_SECONDS, METRIC_PENDING, PRUNE_INTERVAL, Scheduler, SchedulerBuilder,
+    METRIC_LATENESS_SECONDS, METRIC_PENDING, METRIC_UNREADABLE, PRUNE_INTERVAL, Scheduler,
+    SchedulerBuilder,
 };
 #[cfg(feature = "postgres")]
 pub use store::postgres::DEFAULT_SCHEMA;
+
+/// Crate-private parsers, reachable by the fuzz targets in `fuzz/` (feature `fuzzing`, off by
+/// default). Not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    use crate::job::JobSigning;
+
+    /// A job's own signing settings as the store keeps them (a JSON text column).
+    pub fn job_signing_to_db(signing: &JobSigning) -> String {
+        signing.to_db()
+    }
+
+    /// Reads back what [`job_signing_to_db`] wrote, or any text found in that column.
+    pub fn job_signing_from_db(json: &str) -> crate::Result<JobSigning> {
+        JobSigning::from_db(json)
+    }
+}
 
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

@@ -57,5 +57,30 @@ async fn attempts_latency_lateness_and_gauges_are_recorded() {
         // Gauges taken when the loop started: the retrying job and the far one are pending, one failed.
         assert_eq!(value("timehook_pending_executions"), 2.0);
         assert_eq!(value("timehook_failed_jobs"), 1.0);
+
+        // Jobs whose stored definition no longer reads are failed and counted.
+        let store = common::TestStore::new(common::Backend::Sqlite);
+        let s = store.builder().clock(clock.clone()).open().await.unwrap();
+        let cron = s
+            .schedule(JobSpec::cron(r.url("/ok"), "* * * * *"))
+            .await
+            .unwrap();
+        let once = s.schedule(JobSpec::post(r.url("/ok"))).await.unwrap();
+        store
+            .execute(&format!(
+                "UPDATE jobs SET cron_tz = 'Mars/Olympus_Mons' WHERE id = '{cron}';
+                 UPDATE jobs SET headers = 'x' WHERE id = '{once}';"
+            ))
+            .await;
+        clock.advance(std::time::Duration::from_secs(60));
+        assert_eq!(s.run_due().await.unwrap(), 1);
+        s.shutdown(std::time::Duration::from_secs(5)).await.unwrap();
+        let text = handle.render();
+        let unreadable = text
+            .lines()
+            .find(|l| l.starts_with("timehook_unreadable_jobs_total"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok());
+        assert_eq!(unreadable, Some(2.0), "{text}");
     }
 }

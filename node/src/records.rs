@@ -195,7 +195,8 @@ pub struct Attempt {
     /// The first 1 KB of the response body.
     pub response_body: Option<Buffer>,
     /// Why it failed: `timeout`, `connect`, `dns`, `tls`, `redirect`, `status`, `interrupted`,
-    /// `blocked` (the SSRF guard refused the address) or `request`.
+    /// `blocked` (the SSRF guard refused the address), `unreadable` (the stored job no longer
+    /// parses; failed without a request) or `request`.
     pub error: Option<String>,
     /// A human-readable description of the failure.
     pub message: Option<String>,

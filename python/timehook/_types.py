@@ -245,7 +245,8 @@ class Attempt:
     #: The first 1 KB of the response body.
     response_body: Optional[bytes]
     #: Why it failed: ``"timeout"``, ``"connect"``, ``"dns"``, ``"tls"``, ``"redirect"``,
-    #: ``"status"``, ``"interrupted"``, ``"blocked"`` (the SSRF guard refused the address) or
+    #: ``"status"``, ``"interrupted"``, ``"blocked"`` (the SSRF guard refused the address),
+    #: ``"unreadable"`` (the stored job no longer parses; failed without a request) or
     #: ``"request"``; None on success.
     error: Optional[str]
     message: Optional[str]

@@ -62,6 +62,8 @@ pub(crate) struct Tick {
     pub blocked: bool,
     /// How many deliveries should finish before a held-back endpoint is worth a new claim.
     pub refill: usize,
+    /// Cron jobs failed because their stored schedule no longer reads.
+    pub unreadable: usize,
 }
 
 /// One pass: rescue executions whose worker died, turn due cron occurrences into executions, then
@@ -72,7 +74,7 @@ pub(crate) async fn tick<T: Tx>(tx: &mut T, p: &TickParams, flow: &Flow) -> Resu
         in_flight: &p.in_flight,
     };
     requeue_interrupted(tx, &p.owner, p.now, expired).await?;
-    materialize_cron(tx, p.now, p.missed_grace).await?;
+    let unreadable = materialize_cron(tx, p.now, p.missed_grace).await?;
     let state = tx.flow_state(&p.answered).await?;
     let plan = flow.plan(&state, p.now);
     // No more than the endpoints' rooms can take: the claim then reads no more candidates than
@@ -113,6 +115,7 @@ pub(crate) async fn tick<T: Tx>(tx: &mut T, p: &TickParams, flow: &Flow) -> Resu
         next_wake: next_wake.into_iter().chain(next.until).min(),
         blocked: next.blocked,
         refill: next.refill,
+        unreadable,
     })
 }
 
@@ -186,10 +189,20 @@ pub(crate) async fn requeue_interrupted<T: Tx>(
 }
 
 /// Turns the due occurrences of cron jobs into executions, as each job's missed-run policy says,
-/// and moves each job's next fire time on in the same transaction.
-async fn materialize_cron<T: Tx>(tx: &mut T, now: i64, grace: chrono::Duration) -> Result<()> {
+/// and moves each job's next fire time on in the same transaction. A job whose stored expression
+/// or time zone no longer parses (a zone removed from the tz database) is failed, with an
+/// `unreadable` attempt saying why, rather than failing every tick; returns how many were.
+async fn materialize_cron<T: Tx>(tx: &mut T, now: i64, grace: chrono::Duration) -> Result<usize> {
+    let mut unreadable = 0;
     for job in tx.due_cron(now, CRON_BATCH).await? {
-        let schedule = CronSchedule::parse(&job.expr, &job.tz)?;
+        let schedule = match CronSchedule::parse(&job.expr, &job.tz) {
+            Ok(schedule) => schedule,
+            Err(e) => {
+                fail_unreadable_cron(tx, &job.id, &e.to_string(), now).await?;
+                unreadable += 1;
+                continue;
+            }
+        };
         let due = due_occurrences(
             &schedule,
             from_ms(job.next_fire_at),
@@ -207,7 +220,30 @@ async fn materialize_cron<T: Tx>(tx: &mut T, now: i64, grace: chrono::Duration) 
         tx.set_next_fire(&job.id, due.next_fire.map(|t| t.timestamp_millis()), now)
             .await?;
     }
-    Ok(())
+    Ok(unreadable)
+}
+
+/// Fails a cron job whose schedule cannot be read, recording why as an attempt of the
+/// occurrence that could not be computed.
+async fn fail_unreadable_cron<T: Tx>(tx: &mut T, id: &JobId, why: &str, now: i64) -> Result<()> {
+    tracing::warn!(job = %id, error = %why, "cron job failed: its stored schedule no longer reads");
+    tx.set_next_fire(id, None, now).await?;
+    tx.set_job_state(id, JobState::Failed, now).await?;
+    tx.insert_attempts(&[Attempt {
+        job_id: id.clone(),
+        execution_id: ExecutionId::generate(),
+        number: 1,
+        started_at: from_ms(now),
+        duration: Duration::ZERO,
+        status: None,
+        response_body: None,
+        error: Some(AttemptError::Unreadable),
+        message: Some(format!(
+            "the stored schedule no longer reads: {why}; the job is failed without a request"
+        )),
+        next_retry_at: None,
+    }])
+    .await
 }
 
 /// The result of one attempt, as measured by the dispatcher.

@@ -222,6 +222,7 @@ mod tests {
             on_success_url: None,
             on_failure_url: None,
             internal: crate::store::Internal::User,
+            defect: None,
         };
         vec![c; n]
     }

@@ -19,7 +19,8 @@ pub use crate::store::Durability;
 pub use builder::SchedulerBuilder;
 pub use flow::EndpointLimits;
 pub use runner::{
-    METRIC_ATTEMPT_SECONDS, METRIC_ATTEMPTS, METRIC_FAILED, METRIC_LATENESS_SECONDS, METRIC_PENDING,
+    METRIC_ATTEMPT_SECONDS, METRIC_ATTEMPTS, METRIC_FAILED, METRIC_LATENESS_SECONDS,
+    METRIC_PENDING, METRIC_UNREADABLE,
 };
 
 use crate::clock::Clock;

@@ -27,6 +27,9 @@ pub const METRIC_LATENESS_SECONDS: &str = "timehook_lateness_seconds";
 pub const METRIC_PENDING: &str = "timehook_pending_executions";
 /// Gauge of failed jobs (dead letters).
 pub const METRIC_FAILED: &str = "timehook_failed_jobs";
+/// Counter of jobs failed because what is stored of them no longer reads (error kind
+/// `unreadable`: a cron time zone removed from the tz database, a damaged row).
+pub const METRIC_UNREADABLE: &str = "timehook_unreadable_jobs_total";
 /// How often the gauges are refreshed.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(15);
 
@@ -113,7 +116,11 @@ impl Inner {
                 .unwrap_or(chrono::Duration::MAX),
         };
         let inner = self.clone();
-        transact!(&self.store, |tx| engine::tick(tx, &params, &inner.flow))
+        let tick = transact!(&self.store, |tx| engine::tick(tx, &params, &inner.flow))?;
+        if tick.unreadable > 0 {
+            metrics::counter!(METRIC_UNREADABLE).increment(tick.unreadable as u64);
+        }
+        Ok(tick)
     }
 
     async fn renew_leases(&self) {
@@ -181,6 +188,9 @@ async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<Recorded> 
         _ => "failure",
     };
     metrics::counter!(METRIC_ATTEMPTS, "outcome" => outcome).increment(1);
+    if result.error == Some(crate::job::AttemptError::Unreadable) {
+        metrics::counter!(METRIC_UNREADABLE).increment(1);
+    }
     metrics::histogram!(METRIC_ATTEMPT_SECONDS).record(result.duration_ms as f64 / 1000.0);
     metrics::histogram!(METRIC_LATENESS_SECONDS).record(lateness);
     // The store may refuse for a moment (a lock held elsewhere, a restarting server): try again

@@ -22,7 +22,8 @@ use std::time::Duration;
 use crate::cron::MissedRunPolicy;
 use crate::error::{Error, Result, StoreErrorKind};
 use crate::job::{
-    Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobState, ListFilter, Method,
+    Attempt, AttemptError, ExecutionId, Job, JobId, JobKind, JobSigning, JobState, ListFilter,
+    Method,
 };
 use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::retry::{RetryPolicy, Verdict};
@@ -426,6 +427,10 @@ pub(crate) struct Claimed {
     pub on_failure_url: Option<String>,
     /// Why the job exists.
     pub internal: Internal,
+    /// What in the stored job no longer reads (a method, headers, a retry policy or signing
+    /// settings from an older or damaged row): the execution is failed as `unreadable` without a
+    /// request, and the loop goes on.
+    pub defect: Option<String>,
 }
 
 impl Claimed {
@@ -716,13 +721,15 @@ impl JobColumns {
             kind,
             state,
             name: self.name,
-            labels: serde_json::from_str(&self.labels).map_err(corrupt)?,
+            // A value that no longer reads shows as its default rather than hide the job (or a
+            // whole list) behind an error; its next attempt fails as `unreadable`, saying why.
+            labels: readable(&self.id, "labels", serde_json::from_str(&self.labels)),
             url: self.url,
-            method: self.method.parse().unwrap_or_default(),
-            headers: serde_json::from_str(&self.headers).map_err(corrupt)?,
+            method: readable(&self.id, "method", self.method.parse()),
+            headers: readable(&self.id, "headers", serde_json::from_str(&self.headers)),
             body: self.body,
             timeout: Duration::from_millis(u64::try_from(self.timeout_ms).unwrap_or(0)),
-            retry: serde_json::from_str(&self.retry).map_err(corrupt)?,
+            retry: readable(&self.id, "retry", serde_json::from_str(&self.retry)),
             idempotency_key: self.idempotency_key,
             cron: self.cron,
             tz: self.tz,
@@ -737,6 +744,14 @@ impl JobColumns {
             id: JobId::from_db(self.id),
         })
     }
+}
+
+/// A stored value of job `id`, or its default (with a warning) if it no longer reads.
+fn readable<T: Default, E: std::fmt::Display>(id: &str, field: &str, value: Result<T, E>) -> T {
+    value.unwrap_or_else(|e| {
+        tracing::warn!(job = id, field, error = %e, "stored value no longer reads; shown as its default");
+        T::default()
+    })
 }
 
 /// The stored columns of a claimed execution and its job, turned into a [`Claimed`].
@@ -763,8 +778,33 @@ pub(crate) struct ClaimedColumns {
 }
 
 impl ClaimedColumns {
-    pub(crate) fn into_claimed(self) -> Result<Claimed> {
-        Ok(Claimed {
+    /// The claimed execution. A stored value that no longer parses does not fail the claim (one
+    /// bad row would stop every tick): it becomes the execution's `defect`.
+    pub(crate) fn into_claimed(self) -> Claimed {
+        let mut defects = Vec::new();
+        let method = self.method.parse().unwrap_or_else(|_| {
+            defects.push(format!("method {:?}", self.method));
+            Method::default()
+        });
+        let headers = serde_json::from_str(&self.headers).unwrap_or_else(|e| {
+            defects.push(format!("headers ({e})"));
+            Vec::new()
+        });
+        if let Err(e) = serde_json::from_str::<RetryPolicy>(&self.retry) {
+            defects.push(format!("retry policy ({e})"));
+        }
+        if let Some(json) = &self.signing
+            && let Err(e) = JobSigning::from_db(json).and_then(|s| s.signer())
+        {
+            defects.push(format!("signing settings ({e})"));
+        }
+        let defect = (!defects.is_empty()).then(|| {
+            format!(
+                "the stored job no longer reads: {}; it is failed without a request",
+                defects.join(", ")
+            )
+        });
+        Claimed {
             execution_id: ExecutionId::from_db(self.execution_id),
             in_job_row: self.in_job_row,
             job_id: JobId::from_db(self.job_id),
@@ -772,8 +812,8 @@ impl ClaimedColumns {
             budget_start: self.budget_start,
             due_at: self.due_at,
             url: self.url,
-            method: self.method.parse()?,
-            headers: serde_json::from_str(&self.headers).map_err(corrupt)?,
+            method,
+            headers,
             body: self.body,
             timeout: Duration::from_millis(u64::try_from(self.timeout_ms).unwrap_or(0)),
             signing: self.signing,
@@ -784,7 +824,8 @@ impl ClaimedColumns {
             on_success_url: self.on_success_url,
             on_failure_url: self.on_failure_url,
             internal: Internal::from_db(self.internal),
-        })
+            defect,
+        }
     }
 }
 

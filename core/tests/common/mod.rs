@@ -297,6 +297,28 @@ impl TestStore {
         timehook::Scheduler::builder(self.location())
     }
 
+    /// Runs SQL on the store directly, outside timehook (tests that damage a row on purpose).
+    /// Tables are named without a schema.
+    pub async fn execute(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => rusqlite::Connection::open(self.location())
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            Backend::Postgres => {
+                let (client, conn) =
+                    tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                tokio::spawn(conn);
+                client
+                    .batch_execute(&format!("SET search_path TO \"{}\"; {sql}", self.schema))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     /// Another fresh store of the same backend.
     pub fn another(&self) -> TestStore {
         TestStore::new(self.backend)

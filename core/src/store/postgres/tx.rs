@@ -152,7 +152,7 @@ fn claimed_columns(r: &Row) -> PgResult<ClaimedColumns> {
 fn claimed_rows(rows: Vec<Row>) -> Result<Vec<Claimed>> {
     let mut claimed = rows
         .iter()
-        .map(|r| Ok(claimed_columns(r)?.into_claimed()?))
+        .map(|r| Ok(claimed_columns(r)?.into_claimed()))
         .collect::<std::result::Result<Vec<_>, PgError>>()?;
     claimed.sort_by_key(|c| c.due_at);
     Ok(claimed)

@@ -610,7 +610,7 @@ fn load_claimed(conn: &Connection, mut rows: Vec<ClaimRow>, now: i64) -> SqlResu
                 internal: r.get(12)?,
             })
         })?;
-        claimed.push(columns.into_claimed()?);
+        claimed.push(columns.into_claimed());
     }
     Ok(claimed)
 }
