@@ -191,10 +191,27 @@ impl Db {
     /// off the async runtime.
     pub(crate) fn open(location: Location, durability: Durability) -> Result<Db> {
         let name = format!("{location:?}");
-        Self::open_at(location, durability).map_err(|e| match Error::from(e) {
-            Error::Store(e) => Error::Store(e.context(format!("cannot open {name}"))),
-            other => other,
-        })
+        // Switching a file from a rollback journal to WAL needs it to itself, and SQLite answers
+        // SQLITE_BUSY at once, without its busy handler, while another process is opening the
+        // same file. So opening is tried again, with a growing jittered pause, for as long as
+        // the busy timeout.
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            match Self::open_at(location.clone(), durability).map_err(Error::from) {
+                Err(e)
+                    if e.store_kind() == Some(StoreErrorKind::Busy)
+                        && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(pause.mul_f64(0.5 + fastrand::f64()));
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                }
+                Err(Error::Store(e)) => {
+                    return Err(Error::Store(e.context(format!("cannot open {name}"))));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn open_at(location: Location, durability: Durability) -> SqlResult<Db> {
