@@ -44,7 +44,8 @@ const WAL_LIMIT_PAGES: i32 = 4 * CHECKPOINT_PAGES;
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 trait Task: Send {
-    fn run(&mut self, conn: &Connection);
+    /// Runs the task in the group's transaction; returns its error, if it failed.
+    fn run(&mut self, conn: &Connection) -> Option<Failure>;
     fn finish(self: Box<Self>, committed: std::result::Result<(), Failure>);
 }
 
@@ -59,10 +60,15 @@ where
     T: Send,
     F: FnOnce(&Connection) -> Result<T> + Send,
 {
-    fn run(&mut self, conn: &Connection) {
-        let Some(f) = self.f.take() else { return };
+    fn run(&mut self, conn: &Connection) -> Option<Failure> {
+        let f = self.f.take()?;
         let result = savepoint(conn, f);
+        let failure = result.as_ref().err().map(|e| Failure {
+            kind: e.store_kind().unwrap_or(StoreErrorKind::Other),
+            message: e.to_string(),
+        });
         self.result = Some(result);
+        failure
     }
 
     fn finish(self: Box<Self>, committed: std::result::Result<(), Failure>) {
@@ -89,6 +95,9 @@ fn savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> 
             run("RELEASE op")?;
             Ok(v)
         }
+        // SQLite rolled back the whole transaction (a full disk, an I/O error): no savepoint is
+        // left to go back to, and the group fails with this error.
+        Err(e) if conn.is_autocommit() => Err(e),
         Err(e) => {
             run("ROLLBACK TO op")?;
             run("RELEASE op")?;
@@ -376,11 +385,25 @@ fn serve(
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
 }
 
+/// Runs a group of tasks in one transaction, each in a savepoint of its own, so one that fails
+/// leaves the others' work in. But some failures (a full disk, an I/O error) make SQLite roll back
+/// the whole transaction: then the group stops there and every task in it fails, since nothing of
+/// theirs was kept, and none may run on outside a transaction.
 fn run_group(conn: &Connection, group: &mut [Box<dyn Task>]) -> std::result::Result<(), Failure> {
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(|e| Failure::new("cannot begin a transaction", e))?;
     for task in group.iter_mut() {
-        task.run(conn);
+        let failure = task.run(conn);
+        if conn.is_autocommit() {
+            let (kind, why) = failure.map_or_else(
+                || (StoreErrorKind::Other, "an operation ended it".to_owned()),
+                |f| (f.kind, f.message),
+            );
+            return Err(Failure {
+                kind,
+                message: format!("the transaction was rolled back ({why}); nothing in it was kept"),
+            });
+        }
     }
     match conn.execute_batch("COMMIT") {
         Ok(()) => Ok(()),
@@ -394,6 +417,138 @@ fn run_group(conn: &Connection, group: &mut [Box<dyn Task>]) -> std::result::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A small tmpfs mounted on a fresh directory (root only: `make test` runs as root), unmounted
+    /// when dropped: a disk that really fills up.
+    struct Tmpfs(tempfile::TempDir);
+
+    impl Tmpfs {
+        fn mount(size: &str) -> Tmpfs {
+            let dir = tempfile::tempdir().unwrap();
+            let status = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir.path())
+                .status();
+            assert!(
+                matches!(status, Ok(s) if s.success()),
+                "cannot mount a tmpfs at {} ({status:?}): the full-disk tests need root",
+                dir.path().display()
+            );
+            Tmpfs(dir)
+        }
+
+        /// Fills what is left of it with `name`.
+        fn fill(&self, name: &str) -> std::path::PathBuf {
+            use std::io::Write;
+            let path = self.0.path().join(name);
+            let mut file = std::fs::File::create(&path).unwrap();
+            let chunk = vec![0u8; 64 * 1024];
+            loop {
+                match file.write(&chunk) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+                    Err(e) => panic!("filling the tmpfs: {e}"),
+                }
+            }
+            let _ = file.sync_all();
+            path
+        }
+    }
+
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(self.0.path())
+                .status();
+        }
+    }
+
+    fn rows(db_path: &std::path::Path) -> Vec<String> {
+        let conn = Connection::open(db_path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT key FROM meta WHERE key LIKE 'task-%' ORDER BY key")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    /// The disk fills up in the middle of a group: SQLite rolls the whole transaction back. Every
+    /// task of the group then fails and none of their work is kept, not even that of the tasks
+    /// after the one that hit the full disk (which, run outside any transaction, would have been
+    /// committed while reported as failed). Space comes back at once; the next group commits.
+    #[tokio::test]
+    async fn a_group_rolled_back_by_a_full_disk_fails_every_task_and_keeps_nothing() {
+        let disk = Tmpfs::mount("4m");
+        let path = disk.0.path().join("jobs.db");
+        let db = Db::open(Location::File(path.clone()), Durability::Normal).unwrap();
+        let insert = |key: &'static str, bytes: usize| {
+            move |conn: &Connection| -> Result<()> {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                    rusqlite::params![key, "x".repeat(bytes)],
+                )
+                .map_err(SqlError::from)?;
+                Ok(())
+            }
+        };
+        type Op = Box<dyn FnOnce(&Connection) -> Result<()> + Send>;
+        let spawn = |f: Op| {
+            let db = db.clone();
+            tokio::spawn(async move { db.call(f).await })
+        };
+        // Hold the store thread so the next tasks queue up and run as one group.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let hold = spawn(Box::new(move |_| {
+            held.recv().unwrap();
+            Ok(())
+        }));
+        let filler = disk.fill("filler");
+        let first = spawn(Box::new(insert("task-1", 100)));
+        let full = spawn(Box::new(move |conn: &Connection| -> Result<()> {
+            // A page cache this small spills the big row to the WAL, on a full disk.
+            conn.execute_batch("PRAGMA cache_size = 4")
+                .map_err(SqlError::from)?;
+            let result = insert("task-2", 3_000_000)(conn);
+            // The space is back for what follows, as when a disk is full for a moment.
+            std::fs::remove_file(&filler).unwrap();
+            result
+        }));
+        let third = spawn(Box::new(insert("task-3", 100)));
+        // On this single-threaded runtime each spawned task sends its operation the first time
+        // it runs, which these yields let happen, in order.
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        hold.await.unwrap().unwrap();
+        let results = [
+            first.await.unwrap(),
+            full.await.unwrap(),
+            third.await.unwrap(),
+        ];
+        for (i, r) in results.iter().enumerate() {
+            let e = r.as_ref().expect_err("every task of the group fails");
+            assert_eq!(
+                e.store_kind(),
+                Some(StoreErrorKind::Full),
+                "task {}: {e}",
+                i + 1
+            );
+        }
+        assert_eq!(
+            rows(&path),
+            Vec::<String>::new(),
+            "nothing of the group was kept"
+        );
+        // The store goes on.
+        db.call(insert("task-4", 100)).await.unwrap();
+        assert_eq!(rows(&path), ["task-4"]);
+        drop(db);
+    }
 
     #[tokio::test]
     async fn the_wal_is_checkpointed_off_the_store_thread_and_stays_bounded() {
