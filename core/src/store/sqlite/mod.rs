@@ -502,10 +502,16 @@ mod tests {
         };
         // Hold the store thread so the next tasks queue up and run as one group.
         let (release, held) = std::sync::mpsc::channel::<()>();
+        let (holding, started) = std::sync::mpsc::channel::<()>();
         let hold = spawn(Box::new(move |_| {
+            holding.send(()).unwrap();
             held.recv().unwrap();
             Ok(())
         }));
+        // The store thread runs it (in a group of its own) before the others are sent.
+        while started.try_recv().is_err() {
+            tokio::task::yield_now().await;
+        }
         let filler = disk.fill("filler");
         let first = spawn(Box::new(insert("task-1", 100)));
         let full = spawn(Box::new(move |conn: &Connection| -> Result<()> {
