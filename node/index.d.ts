@@ -287,7 +287,8 @@ export interface Attempt {
   responseBody?: Buffer
   /**
    * Why it failed: `timeout`, `connect`, `dns`, `tls`, `redirect`, `status`, `interrupted`,
-   * `blocked` (the SSRF guard refused the address) or `request`.
+   * `blocked` (the SSRF guard refused the address), `unreadable` (the stored job no longer
+   * parses; failed without a request) or `request`.
    */
   error?: string
   /** A human-readable description of the failure. */
@@ -610,6 +611,12 @@ export interface OpenOptions {
   disableEndpointsMinFailures?: number
   /** Whether a 410 Gone disables its endpoint at once (default false). */
   disableEndpointOnGone?: boolean
+  /**
+   * How many times one execution may be interrupted (its process died, or the shutdown
+   * deadline passed mid-request) before it is failed as `interrupted` (default 5).
+   * Interrupted attempts do not count against the retry policy.
+   */
+  maxInterruptedAttempts?: number
   /** Most requests started per second to one endpoint (default: no limit). */
   perHostRate?: number
   /**

@@ -72,6 +72,8 @@ pub struct SchedulerOptions {
     pub disable_endpoints_min_failures: Option<u32>,
     /// Whether a 410 Gone disables its endpoint at once (default false).
     pub disable_endpoint_on_gone: Option<bool>,
+    /// How many times one execution may be interrupted before it is failed (default 5).
+    pub max_interrupted_attempts: Option<u32>,
     /// Most requests started per second to one endpoint (no limit by default).
     pub per_host_rate: Option<f64>,
     /// Limits for single endpoints, in place of the per-host defaults.
@@ -224,6 +226,15 @@ impl SchedulerOptions {
         }
         if let Some(gone) = self.disable_endpoint_on_gone {
             b = b.disable_endpoint_on_gone(gone);
+        }
+        if let Some(n) = self.max_interrupted_attempts {
+            if n == 0 {
+                return Err(BindingError::invalid_config(
+                    "max_interrupted_attempts",
+                    "must be at least 1",
+                ));
+            }
+            b = b.max_interrupted_attempts(n);
         }
         if let Some(rate) = self.per_host_rate {
             b = b.per_host_rate(rate);

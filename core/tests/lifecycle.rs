@@ -674,6 +674,76 @@ conformance! {
 }
 
 conformance! {
+    /// Interrupted attempts do not use up the retry budget, but they have a cap of their own: a
+    /// job that is interrupted every time (it outlasts every shutdown, or kills its worker) is
+    /// failed as `interrupted` on the `max_interrupted_attempts`th, and its failure is reported.
+    #[tokio::test]
+    async fn an_execution_interrupted_too_often_is_failed_and_reported(store) {
+        let clock = ManualClock::new(t0());
+        let open = || async {
+            store
+                .builder()
+                .clock(clock.clone())
+                .secret(Secret::parse(SECRET).unwrap())
+                .max_interrupted_attempts(3)
+                .open()
+                .await
+                .unwrap()
+        };
+        let s = open().await;
+        let r = receiver_for(&clock, &s).await;
+        let id = s
+            .schedule(JobSpec::post(r.url("/hang")).on_failure(r.url("/cb/failed")))
+            .await
+            .unwrap();
+        drop(s);
+        // Twice, the shutdown deadline passes while the request hangs.
+        for n in 1..=2 {
+            let s = open().await;
+            s.start().unwrap();
+            r.next().await;
+            s.shutdown(Duration::from_millis(50)).await.unwrap();
+            let again = if n == 1 { JobState::Scheduled } else { JobState::Retrying };
+            assert_eq!(s.get(&id).await.unwrap().state, again, "after {n}");
+        }
+        // The third time, the worker stops renewing (its caller gave up on it), and the lease
+        // runs out.
+        let s = open().await;
+        let gave_up = tokio::time::timeout(Duration::from_millis(200), s.run_due()).await;
+        assert!(gave_up.is_err(), "the receiver hangs");
+        r.next().await;
+        r.stop_hanging();
+        clock.advance(timehook::LEASE_DURATION + secs(1));
+        let mut events = s.events();
+        s.run_due().await.unwrap();
+        let job = s.get(&id).await.unwrap();
+        assert_eq!(job.state, JobState::Failed);
+        assert_eq!(job.next_run_at, None);
+        let attempts = s.attempts(&id).await.unwrap();
+        assert_eq!(attempts.len(), 3);
+        assert!(attempts.iter().all(|a| a.error == Some(timehook::AttemptError::Interrupted)));
+        let last = attempts[2].message.as_deref().unwrap();
+        assert!(last.contains("interrupted 3 times"), "{last}");
+        assert_eq!(attempts[2].next_retry_at, None);
+        match events.try_recv().unwrap() {
+            timehook::Event::Job { event, outcome } => {
+                assert_eq!(event, timehook::EventType::JobFailed);
+                assert_eq!(outcome.job_id, id);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // The failure callback goes out; the job itself is not sent again.
+        let before = r.seen().iter().filter(|x| x.path == "/hang").count();
+        s.run_due().await.unwrap();
+        let seen = r.seen();
+        assert_eq!(seen.iter().filter(|x| x.path == "/hang").count(), before);
+        let callback = seen.iter().find(|x| x.path == "/cb/failed").expect("on_failure sent");
+        let body: serde_json::Value = serde_json::from_slice(&callback.body).unwrap();
+        assert_eq!(body["status"], "error", "{body}");
+    }
+}
+
+conformance! {
     #[tokio::test]
     async fn finished_jobs_are_pruned_after_their_retention(store) {
         let clock = ManualClock::new(t0());

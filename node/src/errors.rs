@@ -171,17 +171,30 @@ fn timehook_error(env: &Env, e: &BindingError) -> napi::Result<napi::Error> {
     Ok(napi::Error::from(value))
 }
 
-/// The name a JavaScript caller wrote for a job field the engine names in snake_case
-/// (`on_failure_url` is `onFailureUrl`); other details (header names, option names) pass through.
+/// The name a JavaScript caller wrote for a field or option the engine names in snake_case
+/// (`on_failure_url` is `onFailureUrl`). Other details (header names such as
+/// `webhook-signature`) pass through.
 fn js_field(detail: &str) -> String {
-    match detail {
-        "on_success_url" => "onSuccessUrl",
-        "on_failure_url" => "onFailureUrl",
-        "idempotency_key" => "idempotencyKey",
-        "content_type" => "contentType",
-        other => other,
+    let snake = detail.contains('_')
+        && detail
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !snake {
+        return detail.to_owned();
     }
-    .to_owned()
+    let mut out = String::with_capacity(detail.len());
+    let mut upper = false;
+    for c in detail.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A JavaScript `TypeError` with Node's `ERR_INVALID_ARG_TYPE` code, for arguments of the wrong

@@ -23,7 +23,7 @@ pub const OPEN_OPTIONS: &str = "secret, signingKey, autostart, maxConcurrency, \
      perHostConcurrency, defaultTimeout, defaultRetry, defaultCronRetry, userAgent, \
      maxPayloadSize, retention, failedRetention, leaseDuration, pollInterval, missedRunGrace, \
      durability, clock, environment, disableEndpointsAfter, disableEndpointsMinFailures, \
-     disableEndpointOnGone, perHostRate, endpointLimits, schema, allowTargets, \
+     disableEndpointOnGone, maxInterruptedAttempts, perHostRate, endpointLimits, schema, allowTargets, \
      allowPrivateTargets, proxy";
 
 /// The filters of `Scheduler.list`.
@@ -287,6 +287,11 @@ pub fn scheduler_options(
                 o.disable_endpoints_min_failures = Some(n);
             }
             "disableEndpointOnGone" => o.disable_endpoint_on_gone = Some(c.boolean(k, v)?),
+            "maxInterruptedAttempts" => {
+                let n = c.count(k, v)?;
+                let n = u32::try_from(n).map_err(|_| c.fail(k, format!("{n} is too large")))?;
+                o.max_interrupted_attempts = Some(n);
+            }
             "perHostRate" => o.per_host_rate = Some(c.number(k, v)?),
             "endpointLimits" => o.endpoint_limits = endpoint_limits(&c, k, v)?,
             other => {

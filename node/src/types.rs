@@ -159,6 +159,10 @@ pub struct OpenOptions {
     pub disable_endpoints_min_failures: Option<f64>,
     /// Whether a 410 Gone disables its endpoint at once (default false).
     pub disable_endpoint_on_gone: Option<bool>,
+    /// How many times one execution may be interrupted (its process died, or the shutdown
+    /// deadline passed mid-request) before it is failed as `interrupted` (default 5).
+    /// Interrupted attempts do not count against the retry policy.
+    pub max_interrupted_attempts: Option<f64>,
     /// Most requests started per second to one endpoint (default: no limit).
     pub per_host_rate: Option<f64>,
     /// Limits for single endpoints, in place of `perHostConcurrency` and `perHostRate`, keyed by

@@ -106,6 +106,16 @@ test('bad options are configuration errors; bad secrets never appear in messages
   await rejectsWith(() => Scheduler.open(':memory:', { allowPrivateTargets: true, colour: 'red' }), 'invalid_config', TimehookError)
   await rejectsWith(() => Scheduler.open(':memory:', { allowPrivateTargets: true, clock: new Date() }), 'invalid_config', TimehookError)
   await rejectsWith(() => Scheduler.open(''), 'invalid_config', TimehookError)
+  for (const maxInterruptedAttempts of [0, -1, 1.5]) {
+    const e = await rejectsWith(
+      () => Scheduler.open(':memory:', { allowPrivateTargets: true, maxInterruptedAttempts }),
+      'invalid_config',
+      TimehookError,
+    )
+    assert.equal(e.detail, 'maxInterruptedAttempts', e.message)
+  }
+  const s = await Scheduler.open(':memory:', { allowPrivateTargets: true, maxInterruptedAttempts: 2, autostart: false })
+  await s.close()
   const e = await rejectsWith(
     () => Scheduler.open(':memory:', { allowPrivateTargets: true, secret: [SECRET, 'whsec_topsecret!!'] }),
     'invalid_secret',

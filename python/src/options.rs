@@ -125,6 +125,13 @@ pub fn scheduler_options(path: String, options: &Bound<'_, PyDict>) -> PyResult<
                     );
                 }
                 "disable_endpoint_on_gone" => o.disable_endpoint_on_gone = Some(v.is_truthy()?),
+                "max_interrupted_attempts" => {
+                    let n = count(k, &v)?;
+                    o.max_interrupted_attempts = Some(
+                        u32::try_from(n)
+                            .map_err(|_| invalid_job(k, format!("{n} is too large")))?,
+                    );
+                }
                 "per_host_rate" => o.per_host_rate = Some(number(k, &v)?),
                 "endpoint_limits" => o.endpoint_limits = endpoint_limits(k, &v)?,
                 "clock" => {

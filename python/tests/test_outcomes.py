@@ -486,6 +486,8 @@ def test_a_rate_per_endpoint_follows_the_clock(db, clock):
         ({"disable_endpoints_min_failures": -1}, "disable_endpoints_min_failures", "-1"),
         ({"disable_endpoints_after": "5 days"}, "disable_endpoints_after", "5 days"),
         ({"environment": 7}, "environment", "expected str"),
+        ({"max_interrupted_attempts": 0}, "max_interrupted_attempts", "at least 1"),
+        ({"max_interrupted_attempts": -2}, "max_interrupted_attempts", "-2"),
     ],
 )
 def test_bad_outcome_options_are_config_errors(options, detail, message):

@@ -85,6 +85,7 @@ class Scheduler:
         disable_endpoints_after: Optional[Seconds] = None,
         disable_endpoints_min_failures: Optional[int] = None,
         disable_endpoint_on_gone: Optional[bool] = None,
+        max_interrupted_attempts: Optional[int] = None,
         per_host_rate: Optional[float] = None,
         endpoint_limits: Optional[Mapping[str, EndpointLimit]] = None,
         schema: Optional[str] = None,
@@ -112,6 +113,11 @@ class Scheduler:
         one at its first 410 Gone. Flow control: ``per_host_rate`` caps requests started per
         second to any one endpoint; ``endpoint_limits`` maps an endpoint (or any URL on it) to an
         :class:`EndpointLimit` that replaces ``per_host_concurrency`` and ``per_host_rate`` there.
+
+        An attempt cut short by the process dying or by the shutdown deadline is recorded as
+        ``"interrupted"`` and does not count against the retry policy; an execution interrupted
+        ``max_interrupted_attempts`` times (default 5) is failed, so a job that kills its worker
+        is not retried forever.
 
         Deliveries pass an SSRF guard: URLs whose addresses are loopback, private, link-local
         (cloud metadata) and the like are refused (a :class:`InvalidJobError` with code
@@ -146,6 +152,7 @@ class Scheduler:
             disable_endpoints_after=disable_endpoints_after,
             disable_endpoints_min_failures=disable_endpoints_min_failures,
             disable_endpoint_on_gone=disable_endpoint_on_gone,
+            max_interrupted_attempts=max_interrupted_attempts,
             per_host_rate=per_host_rate,
             endpoint_limits=endpoint_limits,
             schema=schema,

@@ -82,6 +82,7 @@ impl SchedulerBuilder {
                 endpoint_disable_after: super::DEFAULT_ENDPOINT_DISABLE_AFTER,
                 endpoint_disable_min_failures: super::DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES,
                 disable_endpoint_on_gone: false,
+                max_interrupted_attempts: super::DEFAULT_MAX_INTERRUPTED_ATTEMPTS,
                 targets: Arc::default(),
             },
             user_agent: format!("timehook/{}", crate::VERSION),
@@ -218,6 +219,18 @@ impl SchedulerBuilder {
     /// 60 s).
     pub fn missed_run_grace(mut self, grace: Duration) -> Self {
         self.config.missed_run_grace = grace;
+        self
+    }
+
+    /// How many times one execution may be interrupted before it is failed (default 5).
+    /// Interrupted attempts (the process died, was killed, or reached its shutdown deadline while
+    /// the request was under way) do not count against the job's retry policy, since the receiver
+    /// may never have seen them; but a job that is itself the cause (it runs the worker out of
+    /// memory, or its timeout outlasts every shutdown) would otherwise be retried forever. Past
+    /// this many, its execution fails with the error kind `interrupted`, and the job's
+    /// `on_failure` callback and `job.failed` event follow as for any failure. At least 1.
+    pub fn max_interrupted_attempts(mut self, n: u32) -> Self {
+        self.config.max_interrupted_attempts = n.max(1);
         self
     }
 
@@ -417,6 +430,7 @@ impl SchedulerBuilder {
             disable_after_ms: millis(self.config.endpoint_disable_after),
             disable_min_failures: self.config.endpoint_disable_min_failures,
             disable_on_gone: self.config.disable_endpoint_on_gone,
+            max_interrupted: self.config.max_interrupted_attempts,
         };
         let flow = Flow::new(
             EndpointLimits {

@@ -15,7 +15,7 @@ use crate::outcome::{Endpoint, Event, EventType, Outcome, OutcomeStatus};
 use crate::retry::Verdict;
 use crate::store::{
     ClaimParams, Claimed, DeadLetterFilter, ExecRef, ExecState, Finish, Internal, Interrupted,
-    NewJob, RESPONSE_BODY_LIMIT, Transition, Tx, from_ms,
+    NewJob, RESPONSE_BODY_LIMIT, Running, Transition, Tx, from_ms,
 };
 
 /// Cron jobs materialised per tick; the rest follow on the next tick.
@@ -34,6 +34,8 @@ pub(crate) struct ReportParams {
     pub disable_min_failures: u32,
     /// A 410 disables an endpoint at once.
     pub disable_on_gone: bool,
+    /// An execution interrupted this many times is failed.
+    pub max_interrupted: u32,
 }
 
 /// Parameters of a tick.
@@ -64,16 +66,23 @@ pub(crate) struct Tick {
     pub refill: usize,
     /// Cron jobs failed because their stored schedule no longer reads.
     pub unreadable: usize,
+    /// Events raised by executions failed for being interrupted too often.
+    pub events: Vec<Event>,
 }
 
 /// One pass: rescue executions whose worker died, turn due cron occurrences into executions, then
 /// claim up to `p.limit` due executions with a lease, within every endpoint's limits.
-pub(crate) async fn tick<T: Tx>(tx: &mut T, p: &TickParams, flow: &Flow) -> Result<Tick> {
+pub(crate) async fn tick<T: Tx>(
+    tx: &mut T,
+    p: &TickParams,
+    flow: &Flow,
+    report: &ReportParams,
+) -> Result<Tick> {
     tx.lock_claims().await?;
     let expired = Interrupted::Expired {
         in_flight: &p.in_flight,
     };
-    requeue_interrupted(tx, &p.owner, p.now, expired).await?;
+    let interrupted = requeue_interrupted(tx, &p.owner, p.now, expired, report).await?;
     let unreadable = materialize_cron(tx, p.now, p.missed_grace).await?;
     let state = tx.flow_state(&p.answered).await?;
     let plan = flow.plan(&state, p.now);
@@ -116,39 +125,67 @@ pub(crate) async fn tick<T: Tx>(tx: &mut T, p: &TickParams, flow: &Flow) -> Resu
         blocked: next.blocked,
         refill: next.refill,
         unreadable,
+        events: interrupted.events,
     })
+}
+
+/// What [`requeue_interrupted`] did.
+#[derive(Debug, Default)]
+pub(crate) struct Interruptions {
+    /// Executions due again at once.
+    pub requeued: usize,
+    /// Executions failed: interrupted too often.
+    pub failed: usize,
+    /// The events those failures raised, for in-process listeners.
+    pub events: Vec<Event>,
 }
 
 /// Takes back executions in flight whose lease expired (their worker died or lost the store, or
 /// this worker no longer delivers them: their outcome could not be recorded, or their task was
 /// dropped), or this worker's own (the shutdown deadline passed). Each in-flight attempt is
 /// recorded as interrupted, and the execution becomes due again at once, keeping its id. An
-/// interrupted attempt does not count against the retry policy. Returns how many were taken back.
+/// interrupted attempt does not count against the retry policy; but an execution interrupted
+/// `report.max_interrupted` times is failed (error kind `interrupted`), with its outcome
+/// reported as for any failure, so a job that itself kills its worker is not retried forever.
 pub(crate) async fn requeue_interrupted<T: Tx>(
     tx: &mut T,
     owner: &str,
     now: i64,
     which: Interrupted<'_>,
-) -> Result<usize> {
-    let message = match which {
+    report: &ReportParams,
+) -> Result<Interruptions> {
+    let why = match which {
         Interrupted::Expired { .. } => {
             "no worker recorded an outcome before the lease expired (it stopped, or lost the store)"
         }
         Interrupted::Owned => "shutdown deadline reached before the attempt finished",
     };
     let rows = tx.running(owner, now, which).await?;
+    // This interruption is the execution's `budget_start + 1`th.
+    let gives_up = |r: &Running| r.budget_start.saturating_add(1) >= report.max_interrupted;
     let transitions: Vec<Transition> = rows
         .iter()
-        .map(|r| Transition {
-            state: ExecState::Pending,
-            due_at: Some(now),
-            finished_at: None,
-            job_state: (r.kind == JobKind::Once).then_some(if r.attempt > 1 {
-                JobState::Retrying
-            } else {
-                JobState::Scheduled
-            }),
-            refund_attempt: true,
+        .map(|r| {
+            if gives_up(r) {
+                return Transition {
+                    state: ExecState::Failed,
+                    due_at: None,
+                    finished_at: Some(now),
+                    job_state: (r.kind == JobKind::Once).then_some(JobState::Failed),
+                    refund_attempt: true,
+                };
+            }
+            Transition {
+                state: ExecState::Pending,
+                due_at: Some(now),
+                finished_at: None,
+                job_state: (r.kind == JobKind::Once).then_some(if r.attempt > 1 {
+                    JobState::Retrying
+                } else {
+                    JobState::Scheduled
+                }),
+                refund_attempt: true,
+            }
         })
         .collect();
     let finishes: Vec<Finish<'_>> = rows
@@ -161,13 +198,22 @@ pub(crate) async fn requeue_interrupted<T: Tx>(
         })
         .collect();
     let owned = tx.finish_executions(&finishes, now).await?;
-    let attempts: Vec<Attempt> = rows
+    let taken: Vec<(&Running, Attempt)> = rows
         .iter()
         .zip(&owned)
         .filter(|(_, owned)| **owned)
         .map(|(r, _)| {
             let started = r.started_at.unwrap_or(now);
-            Attempt {
+            let (message, next_retry_at) = if gives_up(r) {
+                let n = r.budget_start.saturating_add(1);
+                let message = format!(
+                    "{why}; interrupted {n} times, the most allowed (max_interrupted_attempts): failed"
+                );
+                (message, None)
+            } else {
+                (why.to_owned(), Some(from_ms(now)))
+            };
+            let attempt = Attempt {
                 job_id: r.exec.job_id.clone(),
                 execution_id: r.exec.execution_id.clone(),
                 number: r.attempt,
@@ -176,16 +222,30 @@ pub(crate) async fn requeue_interrupted<T: Tx>(
                 status: None,
                 response_body: None,
                 error: Some(AttemptError::Interrupted),
-                message: Some(message.to_owned()),
-                next_retry_at: Some(from_ms(now)),
-            }
+                message: Some(message),
+                next_retry_at,
+            };
+            (r, attempt)
         })
         .collect();
+    let attempts: Vec<Attempt> = taken.iter().map(|(_, a)| a.clone()).collect();
     tx.insert_attempts(&attempts).await?;
-    if !attempts.is_empty() {
+    let mut done = Interruptions::default();
+    let mut batch = BatchCache::default();
+    for (r, attempt) in &taken {
+        if attempt.next_retry_at.is_some() {
+            done.requeued += 1;
+            continue;
+        }
+        done.failed += 1;
+        let job = Reported::running(r);
+        let events = report_outcome(tx, report, &job, attempt, now, &mut batch).await?;
+        done.events.extend(events);
+    }
+    if done.requeued > 0 {
         tx.notify().await?;
     }
-    Ok(attempts.len())
+    Ok(done)
 }
 
 /// Turns the due occurrences of cron jobs into executions, as each job's missed-run policy says,
@@ -367,7 +427,8 @@ pub(crate) async fn record_many<T: Tx>(
         recorded.push(match outcome {
             Ok((attempt, state)) => {
                 let events = if owned {
-                    report_outcome(tx, report, c, &attempt, now, &mut batch).await?
+                    let job = Reported::claimed(c);
+                    report_outcome(tx, report, &job, &attempt, now, &mut batch).await?
                 } else {
                     Vec::new()
                 };
@@ -402,7 +463,42 @@ pub(crate) fn event_type(attempt: &Attempt, retry_follows: bool) -> EventType {
     }
 }
 
-fn outcome(c: &Claimed, attempt: &Attempt) -> Outcome {
+/// What reporting an outcome needs to know about the execution's job.
+struct Reported<'a> {
+    name: Option<&'a str>,
+    origin: &'a str,
+    on_success_url: Option<&'a str>,
+    on_failure_url: Option<&'a str>,
+    internal: Internal,
+    /// Attempts that do not count against the policy.
+    budget_start: u32,
+}
+
+impl<'a> Reported<'a> {
+    fn claimed(c: &'a Claimed) -> Self {
+        Reported {
+            name: c.name.as_deref(),
+            origin: &c.origin,
+            on_success_url: c.on_success_url.as_deref(),
+            on_failure_url: c.on_failure_url.as_deref(),
+            internal: c.internal,
+            budget_start: c.budget_start,
+        }
+    }
+
+    fn running(r: &'a Running) -> Self {
+        Reported {
+            name: r.job.name.as_deref(),
+            origin: &r.job.origin,
+            on_success_url: r.job.on_success_url.as_deref(),
+            on_failure_url: r.job.on_failure_url.as_deref(),
+            internal: r.job.internal,
+            budget_start: r.budget_start,
+        }
+    }
+}
+
+fn outcome(c: &Reported<'_>, attempt: &Attempt) -> Outcome {
     let status = match attempt.error {
         None => OutcomeStatus::Success,
         Some(AttemptError::Status | AttemptError::Redirect) => OutcomeStatus::Failure,
@@ -411,7 +507,7 @@ fn outcome(c: &Claimed, attempt: &Attempt) -> Outcome {
     };
     Outcome {
         job_id: attempt.job_id.clone(),
-        job_name: c.name.clone(),
+        job_name: c.name.map(str::to_owned),
         execution_id: attempt.execution_id.clone(),
         status,
         executed_at: attempt.started_at,
@@ -432,7 +528,7 @@ fn outcome(c: &Claimed, attempt: &Attempt) -> Outcome {
 async fn report_outcome<T: Tx>(
     tx: &mut T,
     p: &ReportParams,
-    c: &Claimed,
+    c: &Reported<'_>,
     attempt: &Attempt,
     now: i64,
     batch: &mut BatchCache,
@@ -442,9 +538,9 @@ async fn report_outcome<T: Tx>(
         let event = event_type(attempt, attempt.next_retry_at.is_some());
         let outcome = outcome(c, attempt);
         let callback = if attempt.error.is_none() {
-            &c.on_success_url
+            c.on_success_url
         } else {
-            &c.on_failure_url
+            c.on_failure_url
         };
         if let Some(url) = callback {
             let body = outcome.to_json(None);
@@ -454,7 +550,14 @@ async fn report_outcome<T: Tx>(
         publish(tx, p, event, data, now, batch).await?;
         events.push(Event::Job { event, outcome });
     }
-    if let Some(endpoint) = track_endpoint(tx, p, &c.origin, attempt, now, batch).await? {
+    // An interrupted or unreadable job says nothing about its endpoint's health.
+    if matches!(
+        attempt.error,
+        Some(AttemptError::Interrupted | AttemptError::Unreadable)
+    ) {
+        return Ok(events);
+    }
+    if let Some(endpoint) = track_endpoint(tx, p, c.origin, attempt, now, batch).await? {
         let data = endpoint.to_json(p.environment.as_deref());
         publish(tx, p, EventType::EndpointDisabled, data, now, batch).await?;
         events.push(Event::EndpointDisabled(endpoint));

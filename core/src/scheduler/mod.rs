@@ -72,6 +72,9 @@ pub enum ExportFormat {
 pub const DEFAULT_ENDPOINT_DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
 /// How many failed attempts, at least, before an endpoint is disabled.
 pub const DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES: u32 = 10;
+/// How many times one execution may be interrupted (its worker died or reached its shutdown
+/// deadline mid-request) before it is failed with the error kind `interrupted`.
+pub const DEFAULT_MAX_INTERRUPTED_ATTEMPTS: u32 = 5;
 
 /// The scheduler's settings, validated once by the builder.
 #[derive(Debug, Clone)]
@@ -91,6 +94,7 @@ pub(crate) struct Config {
     pub endpoint_disable_after: Duration,
     pub endpoint_disable_min_failures: u32,
     pub disable_endpoint_on_gone: bool,
+    pub max_interrupted_attempts: u32,
     /// What the SSRF guard lets deliveries reach.
     pub targets: std::sync::Arc<crate::guard::TargetPolicy>,
 }

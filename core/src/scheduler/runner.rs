@@ -116,9 +116,17 @@ impl Inner {
                 .unwrap_or(chrono::Duration::MAX),
         };
         let inner = self.clone();
-        let tick = transact!(&self.store, |tx| engine::tick(tx, &params, &inner.flow))?;
+        let mut tick = transact!(&self.store, |tx| engine::tick(
+            tx,
+            &params,
+            &inner.flow,
+            &inner.report
+        ))?;
         if tick.unreadable > 0 {
             metrics::counter!(METRIC_UNREADABLE).increment(tick.unreadable as u64);
+        }
+        for event in tick.events.drain(..) {
+            let _ = self.events.send(event);
         }
         Ok(tick)
     }
@@ -435,14 +443,26 @@ async fn drain(
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     let (owner, now) = (inner.owner.clone(), to_ms(inner.clock.now()));
+    let report = inner.report.clone();
     match transact!(&inner.store, |tx| engine::requeue_interrupted(
         tx,
         &owner,
         now,
-        Interrupted::Owned
+        Interrupted::Owned,
+        &report
     )) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(released = n, "shutdown: released unfinished deliveries"),
+        Ok(done) => {
+            if done.requeued + done.failed > 0 {
+                tracing::info!(
+                    released = done.requeued,
+                    failed = done.failed,
+                    "shutdown: released unfinished deliveries"
+                );
+            }
+            for event in done.events {
+                let _ = inner.events.send(event);
+            }
+        }
         Err(e) => {
             tracing::warn!(error = %e, "shutdown: cannot release deliveries; their leases will expire")
         }

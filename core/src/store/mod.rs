@@ -500,8 +500,22 @@ pub(crate) struct Running {
     pub exec: ExecRef,
     pub kind: JobKind,
     pub attempt: u32,
+    /// Attempts interrupted before this one (they do not count against the retry policy).
+    pub budget_start: u32,
     pub started_at: Option<i64>,
     pub owner: Option<String>,
+    /// What reporting a failure needs.
+    pub job: JobFacts,
+}
+
+/// What reporting an outcome needs to know about a job.
+#[derive(Debug, Clone)]
+pub(crate) struct JobFacts {
+    pub name: Option<String>,
+    pub origin: String,
+    pub on_success_url: Option<String>,
+    pub on_failure_url: Option<String>,
+    pub internal: Internal,
 }
 
 /// Where an execution goes after an attempt (or an interruption).

@@ -11,9 +11,10 @@ use crate::job::{Attempt, ExecutionId, Job, JobId, JobKind, JobState, ListFilter
 use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::store::{
     ClaimParams, Claimed, ClaimedColumns, DEFAULT_PAGE, DeadLetter, DeadLetterFilter, DueCron,
-    EndpointStreak, ExecRef, ExportCursor, ExportFilter, ExportRow, Finish, FlowState, Interrupted,
-    JobColumns, MAX_PAGE, NewJob, RateState, Running, Tx, attempt_from_columns, events_to_db,
-    from_ms, missed_from_db, missed_to_db, subscription_from_columns, to_ms,
+    EndpointStreak, ExecRef, ExportCursor, ExportFilter, ExportRow, Finish, FlowState, Internal,
+    Interrupted, JobColumns, JobFacts, MAX_PAGE, NewJob, RateState, Running, Tx,
+    attempt_from_columns, events_to_db, from_ms, missed_from_db, missed_to_db,
+    subscription_from_columns, to_ms,
 };
 
 type Param<'a> = &'a (dyn ToSql + Sync);
@@ -675,13 +676,16 @@ impl Tx for PgTx<'_> {
         let sql = match which {
             Interrupted::Expired { .. } => {
                 "WITH a AS (
-                     SELECT exec_id, id, kind, attempt, started_at, lease_owner, true FROM {s}.jobs
+                     SELECT exec_id, id, kind, attempt, started_at, lease_owner, true, budget_start,
+                            name, origin, on_success_url, on_failure_url, internal
+                     FROM {s}.jobs
                      WHERE exec_state = 'running' AND lease_until <= $2
                        AND NOT (exec_id = ANY($1::text[]))
                      FOR UPDATE SKIP LOCKED),
                  b AS (
                      SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at,
-                            e.lease_owner, false
+                            e.lease_owner, false, e.budget_start, j.name, e.origin,
+                            j.on_success_url, j.on_failure_url, coalesce(j.internal, 0::int2)
                      FROM {s}.executions e LEFT JOIN {s}.jobs j ON j.id = e.job_id
                      WHERE e.state = 'running' AND e.lease_until <= $2
                        AND NOT (e.id = ANY($1::text[]))
@@ -690,12 +694,15 @@ impl Tx for PgTx<'_> {
             }
             Interrupted::Owned => {
                 "WITH a AS (
-                     SELECT exec_id, id, kind, attempt, started_at, lease_owner, true FROM {s}.jobs
+                     SELECT exec_id, id, kind, attempt, started_at, lease_owner, true, budget_start,
+                            name, origin, on_success_url, on_failure_url, internal
+                     FROM {s}.jobs
                      WHERE exec_state = 'running' AND lease_owner = $1
                      FOR UPDATE),
                  b AS (
                      SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at,
-                            e.lease_owner, false
+                            e.lease_owner, false, e.budget_start, j.name, e.origin,
+                            j.on_success_url, j.on_failure_url, coalesce(j.internal, 0::int2)
                      FROM {s}.executions e LEFT JOIN {s}.jobs j ON j.id = e.job_id
                      WHERE e.state = 'running' AND e.lease_owner = $1
                      FOR UPDATE OF e)
@@ -725,6 +732,14 @@ impl Tx for PgTx<'_> {
                     attempt: u32_of(r.try_get(3)?),
                     started_at: r.try_get(4)?,
                     owner: r.try_get(5)?,
+                    budget_start: u32_of(r.try_get(7)?),
+                    job: JobFacts {
+                        name: r.try_get(8)?,
+                        origin: r.try_get(9)?,
+                        on_success_url: r.try_get(10)?,
+                        on_failure_url: r.try_get(11)?,
+                        internal: Internal::from_db(i64::from(r.try_get::<_, i16>(12)?)),
+                    },
                 })
             })
             .collect::<PgResult<_>>()

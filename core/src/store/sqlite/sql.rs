@@ -10,9 +10,9 @@ use super::SqlResult;
 use crate::error::{Error, StoreErrorKind};
 use crate::job::{Attempt, ExecutionId, Job, JobId, JobKind, JobState, ListFilter};
 use crate::store::{
-    ClaimParams, Claimed, ClaimedColumns, DEFAULT_PAGE, DueCron, ExecRef, FlowState, Interrupted,
-    JobColumns, MAX_PAGE, NewJob, RateState, Running, Transition, attempt_from_columns,
-    missed_from_db, missed_to_db, to_ms,
+    ClaimParams, Claimed, ClaimedColumns, DEFAULT_PAGE, DueCron, ExecRef, FlowState, Internal,
+    Interrupted, JobColumns, JobFacts, MAX_PAGE, NewJob, RateState, Running, Transition,
+    attempt_from_columns, missed_from_db, missed_to_db, to_ms,
 };
 
 /// Inserts jobs, each one-time job with its execution in the same row. A job whose idempotency key
@@ -99,19 +99,30 @@ pub(crate) fn running(
                 attempt: r.get(3)?,
                 started_at: r.get(4)?,
                 owner: r.get(5)?,
+                budget_start: r.get(6)?,
+                job: JobFacts {
+                    name: r.get(7)?,
+                    origin: r.get(8)?,
+                    on_success_url: r.get(9)?,
+                    on_failure_url: r.get(10)?,
+                    internal: Internal::from_db(r.get(11)?),
+                },
             })
         }
     };
     let mut rows = conn
         .prepare_cached(&format!(
-            "SELECT exec_id, id, kind, attempt, started_at, lease_owner FROM jobs
-             WHERE exec_state = 'running' AND {in_jobs}"
+            "SELECT exec_id, id, kind, attempt, started_at, lease_owner, budget_start, name, origin,
+                    on_success_url, on_failure_url, internal
+             FROM jobs WHERE exec_state = 'running' AND {in_jobs}"
         ))?
         .query_map(rusqlite::params_from_iter(&args), row(true))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.extend(
         conn.prepare_cached(&format!(
-            "SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at, e.lease_owner
+            "SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at, e.lease_owner,
+                    e.budget_start, j.name, e.origin, j.on_success_url, j.on_failure_url,
+                    coalesce(j.internal, 0)
              FROM executions e LEFT JOIN jobs j ON j.id = e.job_id
              WHERE e.state = 'running' AND {in_executions}"
         ))?
