@@ -744,6 +744,47 @@ conformance! {
 }
 
 conformance! {
+    /// Dropping a scheduler that owns its runtime (without `shutdown`) does not block, and still
+    /// releases what it was delivering: another scheduler finds the job due again at once, not
+    /// after its lease (which, on this manual clock, would never run out).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_scheduler_with_its_own_runtime_releases_its_deliveries(store) {
+        let clock = ManualClock::new(t0());
+        let s = store
+            .builder()
+            .clock(clock.clone())
+            .secret(Secret::parse(SECRET).unwrap())
+            .own_runtime(true)
+            .open()
+            .await
+            .unwrap();
+        let r = receiver_for(&clock, &s).await;
+        let id = s.schedule(JobSpec::post(r.url("/hang"))).await.unwrap();
+        s.start().unwrap();
+        let first = r.next().await;
+        drop(s);
+        let other = manual(&store, &clock).await;
+        // The release happens in the background: wait for it (bounded).
+        let mut job = other.get(&id).await.unwrap();
+        for _ in 0..500 {
+            if job.state != JobState::Running {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            job = other.get(&id).await.unwrap();
+        }
+        assert_eq!(job.state, JobState::Scheduled);
+        let attempts = other.attempts(&id).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].error, Some(timehook::AttemptError::Interrupted));
+        r.stop_hanging();
+        assert_eq!(other.run_due().await.unwrap(), 1);
+        assert_eq!(other.get(&id).await.unwrap().state, JobState::Succeeded);
+        assert_eq!(r.seen().last().unwrap().webhook_id(), first.webhook_id());
+    }
+}
+
+conformance! {
     #[tokio::test]
     async fn finished_jobs_are_pruned_after_their_retention(store) {
         let clock = ManualClock::new(t0());

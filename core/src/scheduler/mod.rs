@@ -571,14 +571,39 @@ impl Scheduler {
     }
 }
 
+/// How long a dropped scheduler's own runtime is kept for the loop to release its deliveries.
+const DROP_RELEASE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Dropping a scheduler never blocks. The delivery loop stops at once (no grace): deliveries in
+/// flight are cut short, recorded as interrupted and made due again, in the background, on the
+/// runtime they ran on (a scheduler's own runtime is kept alive on a thread of its own until that
+/// is done, for at most 10 s). What [`Scheduler::shutdown`] adds: it lets deliveries in flight
+/// finish for up to its `grace`, and returns only once everything unfinished is released, so
+/// nothing is left for the lease to expire (say, before the process exits).
 impl Drop for Scheduler {
     fn drop(&mut self) {
-        if let Some(Running { stop, .. }) = self.running.get_mut().ok().and_then(Option::take) {
-            // Deliveries in flight are released by the loop as it ends.
+        let running = self.running.get_mut().ok().and_then(Option::take);
+        if let Some(Running { stop, .. }) = &running {
+            // The loop releases deliveries in flight as it ends.
             let _ = stop.send(Some(Duration::ZERO));
         }
-        if let Some(rt) = self.runtime.take() {
+        let Some(rt) = self.runtime.take() else {
+            return;
+        };
+        let Some(Running { task, .. }) = running else {
             rt.shutdown_background();
+            return;
+        };
+        // The loop needs its runtime to end; keep it on a thread of its own rather than block
+        // whoever drops the scheduler (perhaps from inside another runtime).
+        let spawned = std::thread::Builder::new()
+            .name("timehook-release".into())
+            .spawn(move || {
+                let _ = rt.block_on(tokio::time::timeout(DROP_RELEASE_LIMIT, task));
+                rt.shutdown_background();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot release deliveries on drop; their leases will expire");
         }
     }
 }

@@ -186,10 +186,15 @@ struct ThreadGuard(Option<JoinHandle<()>>);
 
 impl Drop for ThreadGuard {
     fn drop(&mut self) {
-        // The channel's sender is gone by now only if this is the last Db; the thread then drains and
-        // exits. Joining from a thread that is itself the store thread would deadlock, which cannot
-        // happen: tasks never hold a Db.
-        if let Some(handle) = self.0.take() {
+        // The channel's sender is gone by now only if this is the last Db; the thread then drains,
+        // checkpoints the WAL into the file and exits. Outside an async runtime, wait for that,
+        // so the file is closed when the scheduler is gone. On a runtime's thread, do not block
+        // it: the store thread finishes by itself (and if the process exits first, the WAL is
+        // still complete; the next open reads it). Joining from the store thread itself would
+        // deadlock, which cannot happen: tasks never hold a Db.
+        if let Some(handle) = self.0.take()
+            && tokio::runtime::Handle::try_current().is_err()
+        {
             let _ = handle.join();
         }
     }
