@@ -168,6 +168,9 @@ impl Dispatcher {
                 }
             }
             Err(e) => {
+                // The URL may carry credentials (userinfo, a token in the query), and the message
+                // travels on in outcome events: it names the failure, not the URL.
+                let e = e.without_url();
                 let kind = classify_error(&e);
                 result.error = Some(kind);
                 result.message = Some(error_chain(&e));

@@ -356,7 +356,10 @@ pub enum When {
 ///
 /// Nothing is checked until the job is scheduled; then every field is validated and a bad one is
 /// reported as [`Error::InvalidJob`] with nothing stored.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output hides what may hold credentials: header values, the body, and the URLs'
+/// userinfo and query.
+#[derive(Clone)]
 pub struct JobSpec {
     pub(crate) url: String,
     pub(crate) method: Method,
@@ -538,7 +541,10 @@ impl JobSpec {
 }
 
 /// A scheduled job, as stored.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` output hides what may hold credentials: header values, the body, and the URLs'
+/// userinfo and query.
+#[derive(Clone, PartialEq)]
 pub struct Job {
     /// Its id.
     pub id: JobId,
@@ -745,5 +751,59 @@ impl ListFilter {
     pub fn after(mut self, id: JobId) -> Self {
         self.after = Some(id);
         self
+    }
+}
+
+impl fmt::Debug for JobSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::redact::{Body, Headers, OptUrl, Url};
+        f.debug_struct("JobSpec")
+            .field("url", &Url(&self.url))
+            .field("method", &self.method)
+            .field("headers", &Headers(&self.headers))
+            .field("body", &Body(&self.body))
+            .field("content_type", &self.content_type)
+            .field("when", &self.when)
+            .field("tz", &self.tz)
+            .field("missed", &self.missed)
+            .field("name", &self.name)
+            .field("labels", &self.labels)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("signing", &self.signing)
+            .field("on_success_url", &OptUrl(self.on_success_url.as_deref()))
+            .field("on_failure_url", &OptUrl(self.on_failure_url.as_deref()))
+            .field("idempotency_key", &self.idempotency_key)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::redact::{Body, Headers, OptUrl, Url};
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("state", &self.state)
+            .field("name", &self.name)
+            .field("labels", &self.labels)
+            .field("url", &Url(&self.url))
+            .field("method", &self.method)
+            .field("headers", &Headers(&self.headers))
+            .field("body", &Body(&self.body))
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("idempotency_key", &self.idempotency_key)
+            .field("cron", &self.cron)
+            .field("tz", &self.tz)
+            .field("missed", &self.missed)
+            .field("next_run_at", &self.next_run_at)
+            .field("execution_id", &self.execution_id)
+            .field("attempts", &self.attempts)
+            .field("on_success_url", &OptUrl(self.on_success_url.as_deref()))
+            .field("on_failure_url", &OptUrl(self.on_failure_url.as_deref()))
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
     }
 }

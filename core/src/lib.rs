@@ -63,6 +63,8 @@ pub mod job;
 #[cfg(feature = "scheduler")]
 pub mod outcome;
 #[cfg(feature = "scheduler")]
+mod redact;
+#[cfg(feature = "scheduler")]
 pub mod retry;
 #[cfg(feature = "scheduler")]
 pub(crate) mod scheduler;

@@ -181,7 +181,7 @@ async fn deliver(inner: Arc<Inner>, c: Claimed, in_flight: Option<InFlight>) {
 /// Sends one attempt in a tracing span, records it, and counts it in the metrics.
 async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<Recorded> {
     let span = tracing::info_span!("timehook.attempt", job = %c.job_id, execution = %c.execution_id,
-        attempt = c.attempt, url = %c.url);
+        attempt = c.attempt, url = %crate::redact::Url(&c.url));
     let result = inner
         .dispatcher
         .send(&c, &*inner.clock)

@@ -175,6 +175,23 @@ fn kind_of(e: &rusqlite::Error) -> StoreErrorKind {
     }
 }
 
+/// Creates a new store file readable by its owner only (mode 0600): it will hold the generated
+/// signing secret, and SQLite gives its WAL and shared-memory files the same mode. An existing
+/// file keeps its mode; a file another process creates first is left to it.
+fn create_private(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 /// Handle to the store's thread. Cloning is cheap; the thread ends when the last handle is dropped.
 #[derive(Clone)]
 pub(crate) struct Db {
@@ -230,7 +247,10 @@ impl Db {
 
     fn open_at(location: Location, durability: Durability) -> SqlResult<Db> {
         let conn = match &location {
-            Location::File(path) => Connection::open(path)?,
+            Location::File(path) => {
+                create_private(path);
+                Connection::open(path)?
+            }
             _ => Connection::open_in_memory()?,
         };
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -559,6 +579,35 @@ mod tests {
         db.call(insert("task-4", 100)).await.unwrap();
         assert_eq!(rows(&path), ["task-4"]);
         drop(db);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_store_file_and_its_wal_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.db");
+        let db = Db::open(Location::File(path.clone()), Durability::Normal).unwrap();
+        db.call(|conn| {
+            conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')", [])
+                .map_err(SqlError::from)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        for file in ["jobs.db", "jobs.db-wal", "jobs.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}: {mode:o}");
+        }
+        drop(db);
+        // An existing file keeps the mode its owner gave it.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        drop(Db::open(Location::File(path.clone()), Durability::Normal).unwrap());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
     }
 
     #[tokio::test]
