@@ -166,6 +166,25 @@ impl CronSchedule {
             .parse(pattern)
             .map_err(|err| invalid(err.to_string()))?;
 
+        // croner reads a list of only empty items (`,`) as a field with no value. With the
+        // second, minute or hour field empty, the search below would step through every minute
+        // or hour to the year 5000 (seconds of CPU, found by fuzzing) to say it never matches.
+        let fields = &cron.pattern;
+        if [
+            &fields.seconds,
+            &fields.minutes,
+            &fields.hours,
+            &fields.months,
+        ]
+        .iter()
+        .any(|field| field.values().is_empty())
+        {
+            return Err(invalid(
+                "the second, minute, hour or month field has no value (an empty list such as `,`)"
+                    .to_owned(),
+            ));
+        }
+
         // Without a year field every pattern repeats within 400 years, so one
         // search from 1970 tells whether it ever matches.
         if cron
