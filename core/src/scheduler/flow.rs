@@ -211,7 +211,7 @@ mod tests {
             url: format!("{origin}/"),
             method: crate::job::Method::Post,
             headers: Vec::new(),
-            body: Vec::new(),
+            body: bytes::Bytes::new(),
             timeout: std::time::Duration::from_secs(1),
             signing: None,
             kind: crate::job::JobKind::Once,

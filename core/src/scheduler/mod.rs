@@ -189,8 +189,12 @@ impl Scheduler {
         Ok(ids.pop().expect("one id per job"))
     }
 
-    /// Schedules many jobs in one transaction: all are stored, or (on any invalid job) none is. The ids
-    /// come back in the order of the input.
+    /// Schedules many jobs; the ids come back in the order of the input. Every job is checked
+    /// before any is stored: one invalid job and none is. Up to 10,000 jobs are stored in one
+    /// transaction. A larger batch is stored 10,000 at a time, in order, so that deliveries and
+    /// lease renewals (which wait for the store) go on meanwhile; if the store fails partway (a
+    /// full disk), the error says how many jobs were stored before it, and those stay. Give the
+    /// jobs idempotency keys to make sending the same batch again safe.
     pub async fn schedule_many(
         &self,
         specs: impl IntoIterator<Item = JobSpec>,
@@ -204,21 +208,37 @@ impl Scheduler {
                 validate::validate(spec, config, retry, now, &mut seen_urls)
             })
             .collect::<Result<Vec<_>>>()?;
-        let earliest = jobs.iter().map(|j| j.due_at).min();
-        // The jobs come back to be freed here rather than on the store thread, which every
-        // caller waits for.
         let now_ms = to_ms(now);
-        let soon =
-            earliest.is_some_and(|due| due <= now_ms + millis(self.inner.config.poll_interval));
-        let (ids, _jobs) = transact!(&self.inner.store, |tx| async move {
-            let ids = tx.insert_jobs(&jobs, now_ms).await?;
-            if soon {
-                tx.notify().await?;
+        let mut ids = Vec::with_capacity(jobs.len());
+        let mut jobs = jobs.into_iter();
+        loop {
+            let chunk: Vec<_> = jobs.by_ref().take(INSERT_CHUNK).collect();
+            if chunk.is_empty() {
+                break;
             }
-            Ok((ids, jobs))
-        })?;
-        if let Some(due) = earliest {
-            self.inner.nudge_if_before(due);
+            let stored = ids.len();
+            let earliest = chunk.iter().map(|j| j.due_at).min();
+            let soon =
+                earliest.is_some_and(|due| due <= now_ms + millis(self.inner.config.poll_interval));
+            // The jobs come back to be freed here rather than on the store thread, which every
+            // caller waits for.
+            let (chunk_ids, _chunk) = transact!(&self.inner.store, |tx| async move {
+                let ids = tx.insert_jobs(&chunk, now_ms).await?;
+                if soon {
+                    tx.notify().await?;
+                }
+                Ok((ids, chunk))
+            })
+            .map_err(|e| match e {
+                Error::Store(e) if stored > 0 => Error::Store(
+                    e.context(format!("the first {stored} jobs of the batch were stored")),
+                ),
+                e => e,
+            })?;
+            ids.extend(chunk_ids);
+            if let Some(due) = earliest {
+                self.inner.nudge_if_before(due);
+            }
         }
         Ok(ids)
     }
@@ -571,6 +591,12 @@ impl Scheduler {
     }
 }
 
+/// Jobs stored in one transaction by `schedule_many`: about 50 ms of writing, short enough
+/// for deliveries and lease renewals to go on beside a batch of millions.
+const INSERT_CHUNK: usize = 10_000;
+/// Jobs (and cron occurrences) deleted in one transaction by `prune`.
+const PRUNE_CHUNK: usize = 1_000;
+
 /// How long a dropped scheduler's own runtime is kept for the loop to release its deliveries.
 const DROP_RELEASE_LIMIT: Duration = Duration::from_secs(10);
 
@@ -626,6 +652,14 @@ impl Inner {
             cut(self.config.retention),
             cut(self.config.failed_retention),
         );
-        transact!(&self.store, |tx| tx.prune(done, failed))
+        // A transaction at a time, so the store keeps serving deliveries between them.
+        let mut deleted = 0;
+        loop {
+            let step = transact!(&self.store, |tx| tx.prune(done, failed, PRUNE_CHUNK))?;
+            deleted += step.jobs;
+            if !step.more {
+                return Ok(deleted);
+            }
+        }
     }
 }

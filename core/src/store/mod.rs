@@ -330,11 +330,26 @@ pub(crate) trait Tx {
     ) -> Result<Vec<ExportRow>>;
     /// Pending executions and failed jobs, for the gauges.
     async fn counts(&mut self) -> Result<(i64, i64)>;
-    /// Deletes finished jobs, executions and attempts that finished before the cut-offs. Returns
-    /// the number of jobs deleted.
-    async fn prune(&mut self, done_before: i64, failed_before: i64) -> Result<usize>;
+    /// Deletes finished jobs, executions and attempts that finished before the cut-offs: at most
+    /// `limit` jobs and `limit` cron occurrences (with their attempts), so that one transaction
+    /// stays short however much is due for deletion.
+    async fn prune(
+        &mut self,
+        done_before: i64,
+        failed_before: i64,
+        limit: usize,
+    ) -> Result<PruneStep>;
     /// Stores `value` under `key` unless a value is there; returns the value stored.
     async fn meta_init(&mut self, key: &str, value: &str) -> Result<String>;
+}
+
+/// What one [`Tx::prune`] call deleted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PruneStep {
+    /// Jobs deleted.
+    pub jobs: usize,
+    /// Whether it stopped at its limit: more may be due for deletion.
+    pub more: bool,
 }
 
 /// A validated job, ready to insert.
@@ -407,7 +422,8 @@ pub(crate) struct Claimed {
     pub url: String,
     pub method: Method,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    /// Shared, not copied, by each request made with it (and its retries within a delivery).
+    pub body: bytes::Bytes,
     pub timeout: Duration,
     /// The job's own signing settings (JSON), if any.
     pub signing: Option<String>,
@@ -828,7 +844,7 @@ impl ClaimedColumns {
             url: self.url,
             method,
             headers,
-            body: self.body,
+            body: self.body.into(),
             timeout: Duration::from_millis(u64::try_from(self.timeout_ms).unwrap_or(0)),
             signing: self.signing,
             kind: JobKind::parse(&self.kind),

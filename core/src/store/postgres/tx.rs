@@ -12,7 +12,7 @@ use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::store::{
     ClaimParams, Claimed, ClaimedColumns, DEFAULT_PAGE, DeadLetter, DeadLetterFilter, DueCron,
     EndpointStreak, ExecRef, ExportCursor, ExportFilter, ExportRow, Finish, FlowState, Internal,
-    Interrupted, JobColumns, JobFacts, MAX_PAGE, NewJob, RateState, Running, Tx,
+    Interrupted, JobColumns, JobFacts, MAX_PAGE, NewJob, PruneStep, RateState, Running, Tx,
     attempt_from_columns, events_to_db, from_ms, missed_from_db, missed_to_db,
     subscription_from_columns, to_ms,
 };
@@ -1431,37 +1431,65 @@ impl Tx for PgTx<'_> {
         ))
     }
 
-    async fn prune(&mut self, done_before: i64, failed_before: i64) -> Result<usize> {
-        self.execute(
-            "DELETE FROM {s}.attempts WHERE execution_id IN (
-                 SELECT id FROM {s}.all_executions WHERE finished_at IS NOT NULL AND
+    async fn prune(
+        &mut self,
+        done_before: i64,
+        failed_before: i64,
+        limit: usize,
+    ) -> Result<PruneStep> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Finished jobs, whole: their attempts, their occurrences, and them.
+        let jobs: Vec<String> = self
+            .query(
+                "SELECT id FROM {s}.jobs WHERE finished_at IS NOT NULL AND
                    ((state IN ('succeeded', 'cancelled') AND finished_at < $1)
-                    OR (state = 'failed' AND finished_at < $2)))",
-            &[&done_before, &failed_before],
-        )
-        .await?;
-        self.execute(
-            "DELETE FROM {s}.executions WHERE finished_at IS NOT NULL AND
-               ((state IN ('succeeded', 'cancelled') AND finished_at < $1)
-                OR (state = 'failed' AND finished_at < $2))",
-            &[&done_before, &failed_before],
-        )
-        .await?;
-        let jobs = self
-            .execute(
-                "DELETE FROM {s}.jobs WHERE finished_at IS NOT NULL AND
-                   ((state IN ('succeeded', 'cancelled') AND finished_at < $1)
-                    OR (state = 'failed' AND finished_at < $2))",
-                &[&done_before, &failed_before],
+                    OR (state = 'failed' AND finished_at < $2))
+                 LIMIT $3 FOR UPDATE SKIP LOCKED",
+                &[&done_before, &failed_before, &limit],
             )
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(PgError::from)?;
+        self.execute("DELETE FROM {s}.attempts WHERE job_id = ANY($1)", &[&jobs])
             .await?;
         self.execute(
-            "DELETE FROM {s}.executions e WHERE finished_at IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM {s}.jobs j WHERE j.id = e.job_id)",
-            &[],
+            "DELETE FROM {s}.executions WHERE job_id = ANY($1) AND finished_at IS NOT NULL",
+            &[&jobs],
         )
         .await?;
-        Ok(usize::try_from(jobs).unwrap_or(usize::MAX))
+        self.execute("DELETE FROM {s}.jobs WHERE id = ANY($1)", &[&jobs])
+            .await?;
+        // Finished occurrences of cron jobs that live on.
+        let occurrences: Vec<String> = self
+            .query(
+                "SELECT id FROM {s}.executions WHERE finished_at IS NOT NULL AND
+                   ((state IN ('succeeded', 'cancelled') AND finished_at < $1)
+                    OR (state = 'failed' AND finished_at < $2))
+                 LIMIT $3 FOR UPDATE SKIP LOCKED",
+                &[&done_before, &failed_before, &limit],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(PgError::from)?;
+        self.execute(
+            "DELETE FROM {s}.attempts WHERE execution_id = ANY($1)",
+            &[&occurrences],
+        )
+        .await?;
+        self.execute(
+            "DELETE FROM {s}.executions WHERE id = ANY($1)",
+            &[&occurrences],
+        )
+        .await?;
+        let full = |n: usize| i64::try_from(n).unwrap_or(i64::MAX) >= limit;
+        Ok(PruneStep {
+            jobs: jobs.len(),
+            more: full(jobs.len()) || full(occurrences.len()),
+        })
     }
 
     async fn meta_init(&mut self, key: &str, value: &str) -> Result<String> {

@@ -12,7 +12,9 @@ mod sql;
 mod tx;
 
 use std::sync::mpsc;
+
 use std::thread::JoinHandle;
+use tokio::sync::mpsc as queue;
 
 use rusqlite::Connection;
 use rusqlite::wal::CheckpointMode;
@@ -25,6 +27,9 @@ pub(crate) use tx::{SqliteTx, ready};
 
 /// Largest number of operations committed together.
 const MAX_GROUP: usize = 4096;
+/// Operations that may wait for the store thread. Past that, callers wait to hand theirs in
+/// (back-pressure) rather than queue without bound: two full groups keep the thread busy.
+const QUEUE: usize = 2 * MAX_GROUP;
 /// Prepared statements kept per connection. rusqlite keeps 16 by default, fewer than the store's
 /// statements, so a claim → record loop would keep preparing the same ones again.
 const STATEMENT_CACHE: usize = 128;
@@ -195,7 +200,7 @@ fn create_private(path: &std::path::Path) {
 /// Handle to the store's thread. Cloning is cheap; the thread ends when the last handle is dropped.
 #[derive(Clone)]
 pub(crate) struct Db {
-    tx: mpsc::Sender<Box<dyn Task>>,
+    tx: queue::Sender<Box<dyn Task>>,
     _thread: std::sync::Arc<ThreadGuard>,
 }
 
@@ -279,7 +284,7 @@ impl Db {
             Location::File(path) => Some(Checkpointer::start(&mut conn, path, sync)?),
             _ => None,
         };
-        let (tx, rx) = mpsc::channel::<Box<dyn Task>>();
+        let (tx, rx) = queue::channel::<Box<dyn Task>>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("timehook-store".into())
             .spawn(move || serve(conn, rx, checkpointer))
@@ -309,7 +314,7 @@ impl Db {
             result: None,
             reply,
         });
-        self.tx.send(task).map_err(|_| Error::Closed)?;
+        self.tx.send(task).await.map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?
     }
 }
@@ -386,11 +391,11 @@ impl Checkpointer {
 
 fn serve(
     mut conn: Connection,
-    rx: mpsc::Receiver<Box<dyn Task>>,
+    mut rx: queue::Receiver<Box<dyn Task>>,
     checkpointer: Option<Checkpointer>,
 ) {
     let mut group: Vec<Box<dyn Task>> = Vec::new();
-    while let Ok(first) = rx.recv() {
+    while let Some(first) = rx.blocking_recv() {
         group.push(first);
         while group.len() < MAX_GROUP {
             match rx.try_recv() {

@@ -11,7 +11,7 @@ use crate::error::{Error, StoreErrorKind};
 use crate::job::{Attempt, ExecutionId, Job, JobId, JobKind, JobState, ListFilter};
 use crate::store::{
     ClaimParams, Claimed, ClaimedColumns, DEFAULT_PAGE, DueCron, ExecRef, FlowState, Internal,
-    Interrupted, JobColumns, JobFacts, MAX_PAGE, NewJob, RateState, Running, Transition,
+    Interrupted, JobColumns, JobFacts, MAX_PAGE, NewJob, PruneStep, RateState, Running, Transition,
     attempt_from_columns, missed_from_db, missed_to_db, to_ms,
 };
 
@@ -975,29 +975,47 @@ pub(crate) fn requeue_failed(conn: &Connection, id: &JobId, now: i64) -> SqlResu
 
 /// Deletes finished jobs, executions and attempts older than the retention periods. Returns the
 /// number of jobs deleted.
-pub(crate) fn prune(conn: &Connection, done_before: i64, failed_before: i64) -> SqlResult<usize> {
-    conn.prepare_cached(
-        "DELETE FROM attempts WHERE execution_id IN (
-             SELECT id FROM all_executions WHERE finished_at IS NOT NULL AND
-               ((state IN ('succeeded', 'cancelled') AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2)))",
-    )?
-    .execute(params![done_before, failed_before])?;
-    conn.prepare_cached(
-        "DELETE FROM executions WHERE finished_at IS NOT NULL AND
-           ((state IN ('succeeded', 'cancelled') AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2))",
-    )?
-    .execute(params![done_before, failed_before])?;
-    let jobs = conn
-        .prepare_cached(
-            "DELETE FROM jobs WHERE finished_at IS NOT NULL AND
-               ((state IN ('succeeded', 'cancelled') AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2))",
+pub(crate) fn prune(
+    conn: &Connection,
+    done_before: i64,
+    failed_before: i64,
+    limit: usize,
+) -> SqlResult<PruneStep> {
+    const PRUNABLE: &str = "finished_at IS NOT NULL AND
+        ((state IN ('succeeded', 'cancelled') AND finished_at < ?1) OR (state = 'failed' AND finished_at < ?2))";
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let ids = |sql: &str| -> SqlResult<Vec<String>> {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params![done_before, failed_before, limit], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    };
+    // Finished jobs, whole: their attempts, their occurrences, and them.
+    let jobs = ids(&format!("SELECT id FROM jobs WHERE {PRUNABLE} LIMIT ?3"))?;
+    for id in &jobs {
+        conn.prepare_cached("DELETE FROM attempts WHERE job_id = ?1")?
+            .execute([id])?;
+        conn.prepare_cached(
+            "DELETE FROM executions WHERE job_id = ?1 AND finished_at IS NOT NULL",
         )?
-        .execute(params![done_before, failed_before])?;
-    conn.prepare_cached(
-        "DELETE FROM executions WHERE job_id NOT IN (SELECT id FROM jobs) AND finished_at IS NOT NULL",
-    )?
-    .execute([])?;
-    Ok(jobs)
+        .execute([id])?;
+        conn.prepare_cached("DELETE FROM jobs WHERE id = ?1")?
+            .execute([id])?;
+    }
+    // Finished occurrences of cron jobs that live on.
+    let occurrences = ids(&format!(
+        "SELECT id FROM executions WHERE {PRUNABLE} LIMIT ?3"
+    ))?;
+    for id in &occurrences {
+        conn.prepare_cached("DELETE FROM attempts WHERE execution_id = ?1")?
+            .execute([id])?;
+        conn.prepare_cached("DELETE FROM executions WHERE id = ?1")?
+            .execute([id])?;
+    }
+    let full = |n: usize| i64::try_from(n).unwrap_or(i64::MAX) >= limit;
+    Ok(PruneStep {
+        jobs: jobs.len(),
+        more: full(jobs.len()) || full(occurrences.len()),
+    })
 }
 
 /// Writes a value to the `meta` table unless one exists; returns the value stored.

@@ -16,7 +16,8 @@ use crate::job::{Attempt, ExecutionId, Job, JobId, JobKind, JobState, ListFilter
 use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::store::{
     ClaimParams, Claimed, DeadLetter, DeadLetterFilter, DueCron, EndpointStreak, ExportCursor,
-    ExportFilter, ExportRow, Finish, FlowState, Interrupted, NewJob, RateState, Running, Tx,
+    ExportFilter, ExportRow, Finish, FlowState, Interrupted, NewJob, PruneStep, RateState, Running,
+    Tx,
 };
 
 /// A transaction on the store thread's connection.
@@ -213,8 +214,13 @@ impl Tx for SqliteTx<'_> {
     async fn counts(&mut self) -> Result<(i64, i64)> {
         Ok(out::counts(self.conn)?)
     }
-    async fn prune(&mut self, done_before: i64, failed_before: i64) -> Result<usize> {
-        Ok(sql::prune(self.conn, done_before, failed_before)?)
+    async fn prune(
+        &mut self,
+        done_before: i64,
+        failed_before: i64,
+        limit: usize,
+    ) -> Result<PruneStep> {
+        Ok(sql::prune(self.conn, done_before, failed_before, limit)?)
     }
     async fn meta_init(&mut self, key: &str, value: &str) -> Result<String> {
         Ok(sql::meta_init(self.conn, key, value)?)
