@@ -562,7 +562,8 @@ pub struct Job {
     pub method: Method,
     /// User headers, `content-type` included.
     pub headers: Vec<(String, String)>,
-    /// Request body.
+    /// Request body. Empty in the jobs of a `list` page unless its filter asks for bodies
+    /// ([`ListFilter::with_bodies`]).
     pub body: Vec<u8>,
     /// Per-attempt timeout.
     pub timeout: Duration,
@@ -691,6 +692,17 @@ impl Attempt {
     pub fn succeeded(&self) -> bool {
         self.error.is_none()
     }
+
+    /// Where the page after this attempt starts: pass it as `after` to
+    /// `Scheduler::attempts_page`. An opaque string.
+    pub fn cursor(&self) -> String {
+        format!(
+            "{}.{}.{}",
+            self.started_at.timestamp_millis(),
+            self.execution_id.as_str(),
+            self.number
+        )
+    }
 }
 
 /// Which jobs `Scheduler::list` returns. All conditions must hold; an empty filter lists everything.
@@ -712,8 +724,11 @@ pub struct ListFilter {
     pub due_after: Option<DateTime<Utc>>,
     /// Only jobs next due before this instant.
     pub due_before: Option<DateTime<Utc>>,
-    /// Page size (default 100, at most 10 000).
+    /// Page size (default 100, at most 10 000; at most 1 000 with bodies).
     pub limit: Option<u32>,
+    /// Also load each job's body (by default a page leaves `body` empty, so that a page of big
+    /// payloads does not fill memory).
+    pub bodies: bool,
     /// Continue after this id (from the last job of the previous page). Jobs are listed in id order,
     /// which is creation order.
     pub after: Option<JobId>,
@@ -750,6 +765,12 @@ impl ListFilter {
     /// Continue after `id`.
     pub fn after(mut self, id: JobId) -> Self {
         self.after = Some(id);
+        self
+    }
+
+    /// Load each job's body too.
+    pub fn with_bodies(mut self) -> Self {
+        self.bodies = true;
         self
     }
 }

@@ -258,14 +258,38 @@ impl Scheduler {
         transact!(&self.inner.store, |tx| tx.list(&filter))
     }
 
-    /// Every attempt of a job (of every occurrence, for a cron job), oldest first.
+    /// Every attempt of a job (of every occurrence, for a cron job), oldest first. A cron job
+    /// that has run for long has many: read those a page at a time with
+    /// [`Scheduler::attempts_page`].
     pub async fn attempts(&self, id: &JobId) -> Result<Vec<Attempt>> {
+        self.attempts_in(id, None, u32::MAX).await
+    }
+
+    /// A page of a job's attempts, oldest first: at most `limit` (1 to 10,000), after the
+    /// attempt whose [`Attempt::cursor`] is `after` (from the start when `None`).
+    pub async fn attempts_page(
+        &self,
+        id: &JobId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Attempt>> {
+        let after = after.map(crate::store::parse_attempt_cursor).transpose()?;
+        let limit = limit.clamp(1, crate::store::MAX_PAGE);
+        self.attempts_in(id, after, limit).await
+    }
+
+    async fn attempts_in(
+        &self,
+        id: &JobId,
+        after: Option<crate::store::AttemptCursor>,
+        limit: u32,
+    ) -> Result<Vec<Attempt>> {
         let id = id.clone();
         transact!(&self.inner.store, |tx| async move {
             if tx.job_state(&id).await?.is_none() {
                 return Err(Error::NotFound(id));
             }
-            tx.attempts(&id).await
+            tx.attempts(&id, after.as_ref(), limit).await
         })
     }
 
@@ -456,7 +480,9 @@ impl Scheduler {
 
     /// Writes the attempt log matching `filter` to `out`, oldest first, as CSV (with a header row)
     /// or JSON Lines. Rows are read and written a page at a time, so memory stays flat however long
-    /// the log is. Returns the number of rows written.
+    /// the log is. Returns the number of rows written. On a multi-threaded tokio runtime the
+    /// writes to `out` run where blocking is allowed (`block_in_place`), so a slow file or pipe
+    /// does not hold up the runtime's other tasks; on a current-thread runtime they run in place.
     pub async fn export_attempts<W: std::io::Write + Send>(
         &self,
         filter: &ExportFilter,
@@ -489,25 +515,29 @@ impl Scheduler {
         loop {
             let (f, from) = (filter.clone(), after.clone());
             let page = transact!(&self.inner.store, |tx| tx.export_page(&f, &from, PAGE))?;
-            for row in &page {
-                match &mut sink {
-                    Sink::Csv(w) => w.serialize(row).map_err(|e| failed(&e))?,
-                    Sink::Json(w) => {
-                        serde_json::to_writer(&mut *w, row).map_err(|e| failed(&e))?;
-                        w.write_all(b"\n").map_err(|e| failed(&e))?;
+            // `out` may block (a file, a pipe): writing happens where blocking is allowed.
+            off_runtime(|| {
+                for row in &page {
+                    match &mut sink {
+                        Sink::Csv(w) => w.serialize(row).map_err(|e| failed(&e))?,
+                        Sink::Json(w) => {
+                            serde_json::to_writer(&mut *w, row).map_err(|e| failed(&e))?;
+                            w.write_all(b"\n").map_err(|e| failed(&e))?;
+                        }
                     }
                 }
-            }
+                Ok::<_, Error>(())
+            })?;
             written += page.len() as u64;
             match page.last() {
                 Some(last) if page.len() == PAGE as usize => after = last.key.clone(),
                 _ => break,
             }
         }
-        match &mut sink {
-            Sink::Csv(w) => w.flush().map_err(|e| failed(&e))?,
-            Sink::Json(w) => w.flush().map_err(|e| failed(&e))?,
-        }
+        off_runtime(|| match &mut sink {
+            Sink::Csv(w) => w.flush().map_err(|e| failed(&e)),
+            Sink::Json(w) => w.flush().map_err(|e| failed(&e)),
+        })?;
         Ok(written)
     }
 
@@ -631,6 +661,16 @@ impl Drop for Scheduler {
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot release deliveries on drop; their leases will expire");
         }
+    }
+}
+
+/// Runs blocking `f` without holding up a multi-threaded runtime's other tasks.
+fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 

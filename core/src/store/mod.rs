@@ -32,6 +32,39 @@ use crate::retry::{RetryPolicy, Verdict};
 pub(crate) const MAX_PAGE: u32 = 10_000;
 /// Page size when the filter gives none.
 pub(crate) const DEFAULT_PAGE: u32 = 100;
+/// Largest page `list` returns with bodies (each up to the payload limit).
+pub(crate) const MAX_PAGE_WITH_BODIES: u32 = 1_000;
+
+/// Where a page of attempts starts: after this attempt (start time, execution id, number), in
+/// the order attempts are listed.
+pub(crate) type AttemptCursor = (i64, String, u32);
+
+/// Reads an [`Attempt::cursor`].
+pub(crate) fn parse_attempt_cursor(text: &str) -> Result<AttemptCursor> {
+    let bad = || Error::InvalidJob {
+        field: "after",
+        reason: format!("{text:?} is not an attempt cursor (take it from Attempt::cursor)"),
+    };
+    let mut parts = text.splitn(3, '.');
+    let (Some(ms), Some(exec), Some(number)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    Ok((
+        ms.parse().map_err(|_| bad())?,
+        exec.to_owned(),
+        number.parse().map_err(|_| bad())?,
+    ))
+}
+
+/// The page size of a `list` call: as asked, within the caps.
+pub(crate) fn page_size(f: &ListFilter) -> u32 {
+    let cap = if f.bodies {
+        MAX_PAGE_WITH_BODIES
+    } else {
+        MAX_PAGE
+    };
+    f.limit.unwrap_or(DEFAULT_PAGE).clamp(1, cap)
+}
 /// Largest slice of the response body that is kept.
 pub(crate) const RESPONSE_BODY_LIMIT: usize = 1024;
 
@@ -205,8 +238,13 @@ pub(crate) trait Tx {
     async fn get(&mut self, id: &JobId) -> Result<Option<Job>>;
     /// A page of jobs matching `f`, in id order.
     async fn list(&mut self, f: &ListFilter) -> Result<Vec<Job>>;
-    /// Every attempt of a job, oldest first.
-    async fn attempts(&mut self, id: &JobId) -> Result<Vec<Attempt>>;
+    /// A job's attempts after `after`, oldest first, at most `limit`.
+    async fn attempts(
+        &mut self,
+        id: &JobId,
+        after: Option<&AttemptCursor>,
+        limit: u32,
+    ) -> Result<Vec<Attempt>>;
     /// A job's kind and state, locking it for the rest of the transaction.
     async fn lock_job(&mut self, id: &JobId) -> Result<Option<(JobKind, JobState)>>;
     /// A job's state.

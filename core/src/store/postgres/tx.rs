@@ -10,9 +10,9 @@ use crate::error::Result;
 use crate::job::{Attempt, ExecutionId, Job, JobId, JobKind, JobState, ListFilter};
 use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::store::{
-    ClaimParams, Claimed, ClaimedColumns, DEFAULT_PAGE, DeadLetter, DeadLetterFilter, DueCron,
+    AttemptCursor, ClaimParams, Claimed, ClaimedColumns, DeadLetter, DeadLetterFilter, DueCron,
     EndpointStreak, ExecRef, ExportCursor, ExportFilter, ExportRow, Finish, FlowState, Internal,
-    Interrupted, JobColumns, JobFacts, MAX_PAGE, NewJob, PruneStep, RateState, Running, Tx,
+    Interrupted, JobColumns, JobFacts, NewJob, PruneStep, RateState, Running, Tx,
     attempt_from_columns, events_to_db, from_ms, missed_from_db, missed_to_db,
     subscription_from_columns, to_ms,
 };
@@ -372,7 +372,12 @@ impl Tx for PgTx<'_> {
     }
 
     async fn list(&mut self, f: &ListFilter) -> Result<Vec<Job>> {
-        let mut sql = format!("SELECT {JOB_COLUMNS} FROM {{s}}.jobs j WHERE true");
+        let columns = if f.bodies {
+            JOB_COLUMNS.to_owned()
+        } else {
+            JOB_COLUMNS.replace("j.body,", "''::bytea AS body,")
+        };
+        let mut sql = format!("SELECT {columns} FROM {{s}}.jobs j WHERE true");
         if !f.include_internal {
             sql.push_str(" AND j.internal = 0");
         }
@@ -423,7 +428,7 @@ impl Tx for PgTx<'_> {
                 Box::new(after.as_str().to_owned()),
             );
         }
-        let limit = f.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+        let limit = crate::store::page_size(f);
         sql.push_str(&format!(" ORDER BY j.id LIMIT {limit}"));
         let params: Vec<Param<'_>> = args.iter().map(|a| a.as_ref() as Param<'_>).collect();
         let rows = self.query_dynamic(&sql, &params).await?;
@@ -433,13 +438,22 @@ impl Tx for PgTx<'_> {
             .map_err(Into::into)
     }
 
-    async fn attempts(&mut self, id: &JobId) -> Result<Vec<Attempt>> {
+    async fn attempts(
+        &mut self,
+        id: &JobId,
+        after: Option<&AttemptCursor>,
+        limit: u32,
+    ) -> Result<Vec<Attempt>> {
+        let (ms, exec, number) = after.cloned().unwrap_or((i64::MIN, String::new(), 0));
+        let (number, limit) = (i32::try_from(number).unwrap_or(i32::MAX), i64::from(limit));
         let rows = self
             .query(
                 "SELECT job_id, execution_id, number, started_at, duration_ms, status, response_body,
                         error_kind, message, next_retry_at
-                 FROM {s}.attempts WHERE job_id = $1 ORDER BY started_at, execution_id, number",
-                &[&id.as_str()],
+                 FROM {s}.attempts
+                 WHERE job_id = $1 AND (started_at, execution_id, number) > ($2, $3, $4)
+                 ORDER BY started_at, execution_id, number LIMIT $5",
+                &[&id.as_str(), &ms, &exec, &number, &limit],
             )
             .await?;
         rows.iter()

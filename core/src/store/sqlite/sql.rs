@@ -10,8 +10,8 @@ use super::SqlResult;
 use crate::error::{Error, StoreErrorKind};
 use crate::job::{Attempt, ExecutionId, Job, JobId, JobKind, JobState, ListFilter};
 use crate::store::{
-    ClaimParams, Claimed, ClaimedColumns, DEFAULT_PAGE, DueCron, ExecRef, FlowState, Internal,
-    Interrupted, JobColumns, JobFacts, MAX_PAGE, NewJob, PruneStep, RateState, Running, Transition,
+    AttemptCursor, ClaimParams, Claimed, ClaimedColumns, DueCron, ExecRef, FlowState, Internal,
+    Interrupted, JobColumns, JobFacts, NewJob, PruneStep, RateState, Running, Transition,
     attempt_from_columns, missed_from_db, missed_to_db, to_ms,
 };
 
@@ -747,7 +747,12 @@ pub(crate) fn list(conn: &Connection, f: &ListFilter) -> SqlResult<Vec<Job>> {
 
 /// The statement of `list` and its arguments.
 pub(crate) fn list_sql(f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
-    let mut sql = format!("SELECT {JOB_COLUMNS} {JOB_FROM} WHERE 1 = 1");
+    let columns = if f.bodies {
+        JOB_COLUMNS.to_owned()
+    } else {
+        JOB_COLUMNS.replace("j.body,", "x'' AS body,")
+    };
+    let mut sql = format!("SELECT {columns} {JOB_FROM} WHERE 1 = 1");
     if !f.include_internal {
         sql.push_str(" AND j.internal = 0");
     }
@@ -799,20 +804,27 @@ pub(crate) fn list_sql(f: &ListFilter) -> (String, Vec<rusqlite::types::Value>) 
     if let Some(after) = &f.after {
         arg(&mut sql, " AND j.id > ?", after.as_str().to_owned().into());
     }
-    let limit = f.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let limit = crate::store::page_size(f);
     sql.push_str(&format!(" ORDER BY j.id LIMIT {limit}"));
     (sql, args)
 }
 
 /// Every attempt of a job, oldest first.
-pub(crate) fn attempts(conn: &Connection, id: &JobId) -> SqlResult<Vec<Attempt>> {
+pub(crate) fn attempts(
+    conn: &Connection,
+    id: &JobId,
+    after: Option<&AttemptCursor>,
+    limit: u32,
+) -> SqlResult<Vec<Attempt>> {
     let mut stmt = conn.prepare_cached(
         "SELECT job_id, execution_id, number, started_at, duration_ms, status, response_body,
                 error_kind, message, next_retry_at
-         FROM attempts WHERE job_id = ?1 ORDER BY started_at, execution_id, number",
+         FROM attempts WHERE job_id = ?1 AND (started_at, execution_id, number) > (?2, ?3, ?4)
+         ORDER BY started_at, execution_id, number LIMIT ?5",
     )?;
+    let (ms, exec, number) = after.cloned().unwrap_or((i64::MIN, String::new(), 0));
     let rows = stmt
-        .query_map([id.as_str()], |r| {
+        .query_map(params![id.as_str(), ms, exec, number, limit], |r| {
             Ok(attempt_from_columns(
                 r.get(0)?,
                 r.get(1)?,

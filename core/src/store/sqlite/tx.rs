@@ -15,9 +15,9 @@ use crate::error::{Error, Result, StoreErrorKind};
 use crate::job::{Attempt, ExecutionId, Job, JobId, JobKind, JobState, ListFilter};
 use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::store::{
-    ClaimParams, Claimed, DeadLetter, DeadLetterFilter, DueCron, EndpointStreak, ExportCursor,
-    ExportFilter, ExportRow, Finish, FlowState, Interrupted, NewJob, PruneStep, RateState, Running,
-    Tx,
+    AttemptCursor, ClaimParams, Claimed, DeadLetter, DeadLetterFilter, DueCron, EndpointStreak,
+    ExportCursor, ExportFilter, ExportRow, Finish, FlowState, Interrupted, NewJob, PruneStep,
+    RateState, Running, Tx,
 };
 
 /// A transaction on the store thread's connection.
@@ -56,8 +56,13 @@ impl Tx for SqliteTx<'_> {
     async fn list(&mut self, f: &ListFilter) -> Result<Vec<Job>> {
         Ok(sql::list(self.conn, f)?)
     }
-    async fn attempts(&mut self, id: &JobId) -> Result<Vec<Attempt>> {
-        Ok(sql::attempts(self.conn, id)?)
+    async fn attempts(
+        &mut self,
+        id: &JobId,
+        after: Option<&AttemptCursor>,
+        limit: u32,
+    ) -> Result<Vec<Attempt>> {
+        Ok(sql::attempts(self.conn, id, after, limit)?)
     }
     async fn lock_job(&mut self, id: &JobId) -> Result<Option<(JobKind, JobState)>> {
         Ok(sql::lock_job(self.conn, id)?)
