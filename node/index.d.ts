@@ -181,8 +181,20 @@ export declare class Scheduler {
    */
   schedule(job: JobOptions): Promise<string>
   /**
-   * Schedules many jobs in one transaction: all are stored, or (on any bad job) none. Resolves
-   * to their ids in input order.
+   * As `schedule`, and tells whether the job was created or its idempotency key matched a job
+   * stored before (`existing: true`; then nothing was created).
+   */
+  submit(job: JobOptions): Promise<Submitted>
+  /**
+   * As `scheduleMany`, and tells for each job whether it was created or its idempotency key
+   * matched a job stored before (or earlier in the batch).
+   */
+  submitMany(jobs: JobOptions[]): Promise<Array<Submitted>>
+  /**
+   * Schedules many jobs. Every job is checked first: on any bad job, none is stored. Up to
+   * 10,000 are stored in one transaction; a larger batch is stored 10,000 at a time, so
+   * deliveries go on meanwhile (a store failure partway keeps the jobs stored before it, and
+   * says how many). Resolves to their ids in input order.
    */
   scheduleMany(jobs: JobOptions[]): Promise<Array<string>>
   /**
@@ -199,6 +211,11 @@ export declare class Scheduler {
   list(filter?: ListFilter): Promise<Array<Job>>
   /** Every attempt of a job (of every occurrence, for a cron job), oldest first. */
   attempts(id: string): Promise<Array<Attempt>>
+  /**
+   * A page of a job's attempts, oldest first: at most `limit` (default 100, at most 10 000),
+   * after the attempt whose `cursor` is `after`.
+   */
+  attemptsPage(id: string, page?: { after?: string; limit?: number }): Promise<Array<Attempt>>
   /** Cancels a job: it never fires afterwards (an attempt in flight finishes, unretried). */
   cancel(id: string): Promise<void>
   /** Moves a pending one-time job to `at` (a `Date`, ISO string or epoch ms). */
@@ -295,6 +312,8 @@ export interface Attempt {
   message?: string
   /** When the next attempt is due, if one follows. */
   nextRetryAt?: Date
+  /** Where the page after this attempt starts: `attemptsPage(id, { after: cursor })`. */
+  cursor: string
 }
 
 /** Options of `cron(url, expr, options)`: the fields of a job, without `url`, `at` and `after`. */
@@ -527,6 +546,11 @@ export interface ListFilter {
   limit?: number
   /** Continue after this job id (the last of the previous page). */
   after?: string
+  /**
+   * Also load each job's payload (left out by default; at most 1 000 jobs per page with
+   * payloads).
+   */
+  withBodies?: boolean
 }
 
 /** The path that opens an in-memory store (nothing survives the scheduler). */
@@ -696,6 +720,14 @@ export interface SchemeOptions {
 export interface SignerOptions {
   /** The signature scheme (default Standard Webhooks). */
   scheme?: 'standard' | 'github' | 'stripe' | SchemeOptions
+}
+
+/** What `submit` did with one job. */
+export interface Submitted {
+  /** The job's id: the new job's, or the existing one's. */
+  id: string
+  /** Whether its idempotency key matched a job stored before: nothing was created. */
+  existing: boolean
 }
 
 /** A persistent event subscription. */

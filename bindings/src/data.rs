@@ -277,11 +277,14 @@ pub struct AttemptRecord {
     pub message: Option<String>,
     /// When the next attempt is due, if one follows.
     pub next_retry_at_ms: Option<EpochMs>,
+    /// Where the page after this attempt starts (`attempts_page`'s `after`).
+    pub cursor: String,
 }
 
 impl From<Attempt> for AttemptRecord {
     fn from(a: Attempt) -> Self {
         AttemptRecord {
+            cursor: a.cursor(),
             job_id: a.job_id.to_string(),
             execution_id: a.execution_id.to_string(),
             number: a.number,

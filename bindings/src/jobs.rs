@@ -238,6 +238,9 @@ pub struct ListQuery {
     pub limit: Option<u32>,
     /// Continue after this job id.
     pub after: Option<String>,
+    /// Also load each job's payload (a page leaves it out by default; at most 1 000 per page
+    /// with payloads).
+    pub bodies: bool,
 }
 
 impl ListQuery {
@@ -274,6 +277,7 @@ impl ListQuery {
             due_before: time("due_before", self.due_before_ms)?,
             limit: self.limit,
             after: self.after.as_deref().map(parse_job_id).transpose()?,
+            bodies: self.bodies,
             ..ListFilter::default()
         })
     }

@@ -99,6 +99,24 @@ impl SchedulerHandle {
         }
     }
 
+    /// As `schedule_many`, with whether each job's idempotency key matched a job stored before
+    /// (then nothing was created): `(id, existing)` in input order.
+    pub fn submit_many(
+        &self,
+        jobs: Vec<JobInput>,
+    ) -> impl Future<Output = Result<Vec<(String, bool)>>> + Send + 'static {
+        let s = self.current();
+        async move {
+            let s = s?;
+            let specs = into_specs(jobs)?;
+            let all = s.submit_many(specs).await?;
+            Ok(all
+                .into_iter()
+                .map(|s| (s.id.to_string(), s.existing))
+                .collect())
+        }
+    }
+
     /// One job.
     pub fn get(&self, id: String) -> impl Future<Output = Result<JobRecord>> + Send + 'static {
         let s = self.current();
@@ -130,6 +148,22 @@ impl SchedulerHandle {
         async move {
             let id = parse_job_id(&id)?;
             let attempts = s?.attempts(&id).await?;
+            Ok(attempts.into_iter().map(AttemptRecord::from).collect())
+        }
+    }
+
+    /// A page of a job's attempts, oldest first: at most `limit`, after the attempt whose cursor
+    /// is `after`.
+    pub fn attempts_page(
+        &self,
+        id: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AttemptRecord>>> + Send + 'static {
+        let s = self.current();
+        async move {
+            let id = parse_job_id(&id)?;
+            let attempts = s?.attempts_page(&id, after.as_deref(), limit).await?;
             Ok(attempts.into_iter().map(AttemptRecord::from).collect())
         }
     }

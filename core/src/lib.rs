@@ -94,7 +94,7 @@ pub use scheduler::{
     DEFAULT_RETENTION, DEFAULT_TIMEOUT, DeadLetterFilter, Durability, EndpointLimits, Event,
     ExportFilter, ExportFormat, LEASE_DURATION, METRIC_ATTEMPT_SECONDS, METRIC_ATTEMPTS,
     METRIC_FAILED, METRIC_LATENESS_SECONDS, METRIC_PENDING, METRIC_UNREADABLE, PRUNE_INTERVAL,
-    Scheduler, SchedulerBuilder,
+    Scheduler, SchedulerBuilder, Submitted,
 };
 #[cfg(feature = "postgres")]
 pub use store::postgres::DEFAULT_SCHEMA;

@@ -204,3 +204,31 @@ async fn export_writes_off_the_runtime_threads() {
             .starts_with("started_at,job_id")
     );
 }
+
+conformance! {
+    /// `submit` tells a new job from an idempotency-key hit, in one call and in a batch
+    /// (where a key repeated within the batch also counts as a hit).
+    #[tokio::test]
+    async fn submit_tells_an_idempotency_hit_from_a_new_job(store) {
+        let s = store.builder().open().await.unwrap();
+        let spec = |key: &str| {
+            JobSpec::post("https://example.com/hook")
+                .at(t0() + chrono::Duration::hours(1))
+                .idempotency_key(key)
+        };
+        let first = s.submit(spec("order-1")).await.unwrap();
+        assert!(!first.existing);
+        let again = s.submit(spec("order-1")).await.unwrap();
+        assert!(again.existing);
+        assert_eq!(again.id, first.id);
+        let batch = s
+            .submit_many([spec("order-1"), spec("order-2"), spec("order-2")])
+            .await
+            .unwrap();
+        let flags: Vec<bool> = batch.iter().map(|b| b.existing).collect();
+        assert_eq!(flags, [true, false, true]);
+        assert_eq!(batch[0].id, first.id);
+        assert_eq!(batch[1].id, batch[2].id);
+        assert_eq!(s.list(&ListFilter::default()).await.unwrap().len(), 2);
+    }
+}

@@ -28,7 +28,7 @@ pub const OPEN_OPTIONS: &str = "secret, signingKey, autostart, maxConcurrency, \
 
 /// The filters of `Scheduler.list`.
 pub const LIST_FILTERS: &str = "state, name, label, kind, createdAfter, createdBefore, \
-     dueAfter, dueBefore, limit, after";
+     dueAfter, dueBefore, limit, after, withBodies";
 
 /// Converts many job objects, with `JSON.stringify` looked up once for all of them.
 pub struct JobReader<'e> {
@@ -368,6 +368,7 @@ pub fn list_query(env: &Env, filter: Option<Unknown<'_>>) -> ConvResult<ListQuer
                 q.limit = Some(u32::try_from(n).unwrap_or(u32::MAX));
             }
             "after" => q.after = Some(c.text(k, v)?),
+            "withBodies" => q.bodies = c.boolean(k, v)?,
             other => {
                 return Err(c.fail(
                     other,

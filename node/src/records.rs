@@ -202,6 +202,8 @@ pub struct Attempt {
     pub message: Option<String>,
     /// When the next attempt is due, if one follows.
     pub next_retry_at: Option<DateTime<Utc>>,
+    /// Where the page after this attempt starts: `attemptsPage(id, { after: cursor })`.
+    pub cursor: String,
 }
 
 impl From<AttemptRecord> for Attempt {
@@ -217,6 +219,7 @@ impl From<AttemptRecord> for Attempt {
             error: a.error.map(str::to_owned),
             message: a.message,
             next_retry_at: a.next_retry_at_ms.map(date),
+            cursor: a.cursor,
         }
     }
 }

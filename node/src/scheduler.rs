@@ -15,7 +15,7 @@ use crate::errors::IntoNapi;
 use crate::events::Hub;
 use crate::jobs::{JobReader, list_query, scheduler_options};
 use crate::records::{Attempt, Job};
-use crate::value::{ConvResult, Ctx};
+use crate::value::{ConvResult, Ctx, set_fields};
 use crate::verifier::Verifier;
 
 /// A durable webhook scheduler over one SQLite file. Open it with `Scheduler.open`; call
@@ -25,6 +25,15 @@ pub struct Scheduler {
     pub(crate) handle: Arc<SchedulerHandle>,
     /// The JavaScript listeners of `on` / `once` (see `events`).
     pub(crate) listeners: Arc<Hub>,
+}
+
+/// What `submit` did with one job.
+#[napi(object, object_from_js = false)]
+pub struct Submitted {
+    /// The job's id: the new job's, or the existing one's.
+    pub id: String,
+    /// Whether its idempotency key matched a job stored before: nothing was created.
+    pub existing: bool,
 }
 
 fn first(mut ids: Vec<String>) -> String {
@@ -74,8 +83,45 @@ impl Scheduler {
         promise(env, input, first)
     }
 
-    /// Schedules many jobs in one transaction: all are stored, or (on any bad job) none. Resolves
-    /// to their ids in input order.
+    /// As `schedule`, and tells whether the job was created or its idempotency key matched a job
+    /// stored before (`existing: true`; then nothing was created).
+    #[napi(ts_args_type = "job: JobOptions")]
+    pub fn submit<'env>(
+        &self,
+        env: &'env Env,
+        job: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, Submitted>> {
+        let input = JobReader::new(env)
+            .job(job, false)
+            .map(|job| self.handle.submit_many(vec![job]));
+        promise(env, input, |mut all| {
+            let (id, existing) = all.pop().unwrap_or_default();
+            Submitted { id, existing }
+        })
+    }
+
+    /// As `scheduleMany`, and tells for each job whether it was created or its idempotency key
+    /// matched a job stored before (or earlier in the batch).
+    #[napi(ts_args_type = "jobs: JobOptions[]")]
+    pub fn submit_many<'env>(
+        &self,
+        env: &'env Env,
+        jobs: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<Submitted>>> {
+        let input = JobReader::new(env)
+            .jobs(jobs)
+            .map(|jobs| self.handle.submit_many(jobs));
+        promise(env, input, |all| {
+            all.into_iter()
+                .map(|(id, existing)| Submitted { id, existing })
+                .collect()
+        })
+    }
+
+    /// Schedules many jobs. Every job is checked first: on any bad job, none is stored. Up to
+    /// 10,000 are stored in one transaction; a larger batch is stored 10,000 at a time, so
+    /// deliveries go on meanwhile (a store failure partway keeps the jobs stored before it, and
+    /// says how many). Resolves to their ids in input order.
     #[napi(ts_args_type = "jobs: JobOptions[]")]
     pub fn schedule_many<'env>(
         &self,
@@ -146,6 +192,41 @@ impl Scheduler {
         id: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Vec<Attempt>>> {
         let input = id_arg(env, "id", id).map(|id| self.handle.attempts(id));
+        promise(env, input, |a| a.into_iter().map(Attempt::from).collect())
+    }
+
+    /// A page of a job's attempts, oldest first: at most `limit` (default 100, at most 10 000),
+    /// after the attempt whose `cursor` is `after`.
+    #[napi(ts_args_type = "id: string, page?: { after?: string; limit?: number }")]
+    pub fn attempts_page<'env>(
+        &self,
+        env: &'env Env,
+        id: Unknown<'_>,
+        page: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<Attempt>>> {
+        let input = (|| {
+            let c = Ctx::job(env);
+            let id = id_arg(env, "id", id)?;
+            let (mut after, mut limit) = (None, 100u32);
+            if let Some(fields) = set_fields(&c, page, "page", "a page object")? {
+                for (key, v) in fields {
+                    match key.as_str() {
+                        "after" => after = Some(c.text("after", v)?),
+                        "limit" => {
+                            limit = u32::try_from(c.count("limit", v)?).unwrap_or(u32::MAX);
+                        }
+                        other => {
+                            return Err(c.fail(
+                                other,
+                                "is not an option of attemptsPage; expected after or limit"
+                                    .to_owned(),
+                            ));
+                        }
+                    }
+                }
+            }
+            Ok(self.handle.attempts_page(id, after, limit))
+        })();
         promise(env, input, |a| a.into_iter().map(Attempt::from).collect())
     }
 

@@ -246,6 +246,9 @@ pub struct ListFilter {
     pub limit: Option<f64>,
     /// Continue after this job id (the last of the previous page).
     pub after: Option<String>,
+    /// Also load each job's payload (left out by default; at most 1 000 jobs per page with
+    /// payloads).
+    pub with_bodies: Option<bool>,
 }
 
 /// A signature scheme other than Standard Webhooks (the default). `hex_body`: hex HMAC of the

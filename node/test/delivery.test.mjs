@@ -147,6 +147,41 @@ test('an idempotency key returns the existing job and creates nothing', async (s
   }
 })
 
+test('submit tells an idempotency hit from a new job', async (store) => {
+  const s = await Scheduler.open(store.location(), { allowPrivateTargets: true, autostart: false })
+  try {
+    const first = await s.submit({ url: `${hook.url}/x`, after: 60_000, idempotencyKey: 'order-9' })
+    assert.equal(first.existing, false)
+    const again = await s.submit({ url: `${hook.url}/y`, idempotencyKey: 'order-9' })
+    assert.deepEqual(again, { id: first.id, existing: true })
+    const batch = await s.submitMany([
+      { url: `${hook.url}/z`, idempotencyKey: 'order-9' },
+      { url: `${hook.url}/z`, idempotencyKey: 'order-10' },
+      { url: `${hook.url}/z`, idempotencyKey: 'order-10' },
+    ])
+    assert.deepEqual(batch.map((b) => b.existing), [true, false, true])
+    assert.equal(batch[2].id, batch[1].id)
+    assert.equal((await s.list()).length, 2)
+  } finally {
+    await s.close()
+  }
+})
+
+test('list leaves payloads out unless withBodies', async (store) => {
+  const s = await Scheduler.open(store.location(), { allowPrivateTargets: true, autostart: false })
+  try {
+    const id = await s.schedule({ url: `${hook.url}/x`, after: 60_000, payload: 'hello' })
+    const [plain] = await s.list()
+    assert.equal(plain.id, id)
+    assert.equal(plain.body.length, 0)
+    const [full] = await s.list({ withBodies: true })
+    assert.equal(full.body.toString(), 'hello')
+    assert.equal((await s.get(id)).body.toString(), 'hello')
+  } finally {
+    await s.close()
+  }
+})
+
 test('a cancelled job is never delivered', async (store) => {
   const clock = new ManualClock('2030-01-01T00:00:00Z')
   const s = await Scheduler.open(store.location(), { allowPrivateTargets: true, clock, autostart: false })

@@ -182,3 +182,32 @@ test('reschedule moves a pending job; pause does not apply to one-time jobs', as
     await s.close()
   }
 })
+
+test('attemptsPage reads every attempt once, in order, a page at a time', async (store) => {
+  const { clock, s } = await open(store)
+  try {
+    statuses.set('/paged', [500, 500, 500, 500])
+    const id = await s.schedule({ url: `${hook.url}/paged`, retry: { delays: [1000, 1000, 1000, 1000] } })
+    for (let i = 0; i < 5; i++) {
+      assert.equal(await s.runDue(), 1)
+      clock.advance(2000)
+    }
+    const all = await s.attempts(id)
+    assert.equal(all.length, 5)
+    const paged = []
+    let after
+    for (;;) {
+      const page = await s.attemptsPage(id, { after, limit: 2 })
+      assert.ok(page.length <= 2)
+      if (page.length === 0) break
+      paged.push(...page)
+      after = page[page.length - 1].cursor
+    }
+    assert.deepEqual(paged.map((a) => a.number), [1, 2, 3, 4, 5])
+    assert.deepEqual(paged.map((a) => a.status), [500, 500, 500, 500, 204])
+    const err = await rejectsWith(() => s.attemptsPage(id, { after: 'nope' }), 'invalid_job', TimehookError)
+    assert.equal(err.detail, 'after')
+  } finally {
+    await s.close()
+  }
+})

@@ -68,6 +68,17 @@ pub enum ExportFormat {
     JsonLines,
 }
 
+/// What [`Scheduler::submit`] did with one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Submitted {
+    /// The job's id: the new job's, or the existing one's.
+    pub id: JobId,
+    /// Whether the job's idempotency key matched a job stored before (or earlier in the same
+    /// batch): nothing was created, and `id` is that job's.
+    pub existing: bool,
+}
+
 /// How long an endpoint must fail continuously before it is disabled.
 pub const DEFAULT_ENDPOINT_DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
 /// How many failed attempts, at least, before an endpoint is disabled.
@@ -183,10 +194,18 @@ impl Scheduler {
     }
 
     /// Schedules one job and returns its id once it is committed. With an idempotency key that exists
-    /// already, returns the existing job's id and creates nothing. An `at` in the past means "due now".
+    /// already, returns the existing job's id and creates nothing ([`Scheduler::submit`] tells
+    /// which happened). An `at` in the past means "due now".
     pub async fn schedule(&self, spec: JobSpec) -> Result<JobId> {
         let mut ids = self.schedule_many(std::iter::once(spec)).await?;
         Ok(ids.pop().expect("one id per job"))
+    }
+
+    /// As [`Scheduler::schedule`], and says whether the job was created or its idempotency key
+    /// matched a job stored before (then nothing was created or changed).
+    pub async fn submit(&self, spec: JobSpec) -> Result<Submitted> {
+        let mut all = self.submit_many(std::iter::once(spec)).await?;
+        Ok(all.pop().expect("one result per job"))
     }
 
     /// Schedules many jobs; the ids come back in the order of the input. Every job is checked
@@ -199,6 +218,16 @@ impl Scheduler {
         &self,
         specs: impl IntoIterator<Item = JobSpec>,
     ) -> Result<Vec<JobId>> {
+        let all = self.submit_many(specs).await?;
+        Ok(all.into_iter().map(|s| s.id).collect())
+    }
+
+    /// As [`Scheduler::schedule_many`], and says for each job whether it was created or its
+    /// idempotency key matched a job stored before (or earlier in the same batch).
+    pub async fn submit_many(
+        &self,
+        specs: impl IntoIterator<Item = JobSpec>,
+    ) -> Result<Vec<Submitted>> {
         let now = self.inner.clock.now();
         let mut seen_urls = validate::SeenUrls::default();
         let jobs = specs
@@ -217,6 +246,7 @@ impl Scheduler {
                 break;
             }
             let stored = ids.len();
+            let fresh: Vec<JobId> = chunk.iter().map(|j| j.id.clone()).collect();
             let earliest = chunk.iter().map(|j| j.due_at).min();
             let soon =
                 earliest.is_some_and(|due| due <= now_ms + millis(self.inner.config.poll_interval));
@@ -235,7 +265,15 @@ impl Scheduler {
                 ),
                 e => e,
             })?;
-            ids.extend(chunk_ids);
+            ids.extend(
+                chunk_ids
+                    .into_iter()
+                    .zip(fresh)
+                    .map(|(id, fresh)| Submitted {
+                        existing: id != fresh,
+                        id,
+                    }),
+            );
             if let Some(due) = earliest {
                 self.inner.nudge_if_before(due);
             }

@@ -120,6 +120,9 @@ impl Location {
                 "a PostgreSQL URL needs timehook's `postgres` feature".into(),
             ));
         }
+        if text == ":memory:" {
+            return Ok(Location::Memory);
+        }
         Ok(Location::File(path))
     }
 }

@@ -182,8 +182,13 @@ fn kind_of(e: &rusqlite::Error) -> StoreErrorKind {
 
 /// Creates a new store file readable by its owner only (mode 0600): it will hold the generated
 /// signing secret, and SQLite gives its WAL and shared-memory files the same mode. An existing
-/// file keeps its mode; a file another process creates first is left to it.
+/// file keeps its mode; a file another process creates first is left to it. Names that SQLite
+/// does not take as a file path (`:memory:`, a `file:` URI) are left to SQLite.
 fn create_private(path: &std::path::Path) {
+    let text = path.to_string_lossy();
+    if text == ":memory:" || text.starts_with("file:") {
+        return;
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -613,6 +618,14 @@ mod tests {
         drop(Db::open(Location::File(path.clone()), Durability::Normal).unwrap());
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o640);
+    }
+
+    /// `:memory:` is a store in memory, not a file by that name (creating store files private
+    /// once left an empty `:memory:` file in the working directory).
+    #[test]
+    fn memory_is_no_file() {
+        let location = Location::parse(":memory:".into()).unwrap();
+        assert!(matches!(location, Location::Memory), "{location:?}");
     }
 
     #[tokio::test]
