@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{Receiver, t0};
 use timehook::signing::Secret;
 use timehook::{
-    Clock, Event, EventType, JobSpec, JobState, ListFilter, ManualClock, OutcomeStatus,
-    RetryPolicy, Scheduler,
+    Clock, Event, EventType, JobSpec, JobState, ListFilter, ManualClock, MissedRunPolicy,
+    OutcomeStatus, RetryPolicy, Scheduler,
 };
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -445,5 +445,57 @@ conformance! {
             (1, None),
             "a new streak starts"
         );
+    }
+}
+
+conformance! {
+    /// While an endpoint is disabled its cron jobs make no occurrences and its backlog is held
+    /// out of every claim; enabled again, the backlog is delivered and the cron job's missed-run
+    /// policy decides what the time disabled still runs (here one run, not one per minute).
+    #[tokio::test]
+    async fn a_disabled_endpoint_holds_its_backlog_and_its_cron_jobs_follow_the_missed_run_policy(store) {
+        let clock = ManualClock::new(t0());
+        let r = Receiver::start().await;
+        let other = Receiver::start().await;
+        let s = store
+            .builder()
+            .clock(clock.clone())
+            .disable_endpoint_on_gone(true)
+            .missed_run_grace(Duration::from_secs(1))
+            .open()
+            .await
+            .unwrap();
+        s.schedule(JobSpec::post(r.url("/status/410"))).await.unwrap();
+        assert_eq!(s.run_due().await.unwrap(), 1);
+        assert!(s.endpoints().await.unwrap()[0].disabled_at.is_some());
+        let cron = s
+            .schedule(JobSpec::cron(r.url("/ok"), "* * * * *").missed(MissedRunPolicy::RunOnce))
+            .await
+            .unwrap();
+        let held = s.schedule(JobSpec::post(r.url("/ok"))).await.unwrap();
+        // An hour with the scheduler ticking every minute: only the other endpoint is served.
+        for _ in 0..60 {
+            clock.advance(Duration::from_secs(60));
+            s.schedule(JobSpec::post(other.url("/ok"))).await.unwrap();
+            assert_eq!(s.run_due().await.unwrap(), 1);
+        }
+        assert_eq!(other.seen().len(), 60);
+        assert!(r.seen().iter().all(|x| x.path != "/ok"));
+        assert_eq!(s.get(&held).await.unwrap().state, JobState::Scheduled);
+        assert!(s.attempts(&cron).await.unwrap().is_empty());
+
+        s.enable_endpoint(&r.base).await.unwrap();
+        clock.advance(Duration::from_secs(30));
+        // The held job, and one run for the cron job's missed hour.
+        let n = s.run_due().await.unwrap();
+        let paths: Vec<_> = r.seen().into_iter().map(|x| x.path).collect();
+        assert_eq!(n, 2, "{paths:?}");
+        let delivered: Vec<_> = r.seen().into_iter().filter(|x| x.path == "/ok").collect();
+        assert_eq!(delivered.len(), 2);
+        assert_eq!(s.get(&held).await.unwrap().state, JobState::Succeeded);
+        assert_eq!(s.attempts(&cron).await.unwrap().len(), 1);
+        // And the cron job goes on as before.
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(s.run_due().await.unwrap(), 1);
     }
 }

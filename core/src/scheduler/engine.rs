@@ -87,8 +87,13 @@ pub(crate) async fn tick<T: Tx>(
         in_flight: &p.in_flight,
     };
     let interrupted = requeue_interrupted(tx, &p.owner, p.now, expired, report).await?;
-    let unreadable = materialize_cron(tx, p.now, p.missed_grace).await?;
     let state = tx.flow_state(&p.answered).await?;
+    if !state.disabled.is_empty() {
+        // Each held row once; after that, a disabled endpoint's backlog costs nothing per tick.
+        // Before cron, whose held jobs then make no occurrences.
+        tx.hold(&state.disabled).await?;
+    }
+    let unreadable = materialize_cron(tx, p.now, p.missed_grace).await?;
     let plan = flow.plan(&state, p.now);
     // No more than the endpoints' rooms can take: the claim then reads no more candidates than
     // it may use (one more endpoint's room for those it has not seen yet).

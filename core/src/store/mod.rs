@@ -299,6 +299,10 @@ pub(crate) trait Tx {
     /// `answered`: requests of this worker that have their answer and wait to be recorded), the
     /// stored rate state of each rate-limited origin, and the disabled endpoints.
     async fn flow_state(&mut self, answered: &[ExecutionId]) -> Result<FlowState>;
+    /// Holds the pending executions and cron schedules of these (disabled) endpoints until they
+    /// are enabled again: claims, wake-ups and cron no longer read them. Returns how many rows
+    /// were held now (rows held before are not visited again).
+    async fn hold(&mut self, origins: &HashSet<String>) -> Result<usize>;
     /// Stores rate states (`None` forgets an origin's state: it is rested).
     async fn save_rates(&mut self, rates: &[(String, Option<RateState>)]) -> Result<()>;
     /// Claims due executions with a lease, earliest first, each origin capped at its room, and

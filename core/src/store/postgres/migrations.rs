@@ -144,6 +144,25 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE {s}.jobs SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000);
     ALTER TABLE {s}.executions SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000);
     "#,
+    // 3: the pending executions and cron schedules of a disabled endpoint are held (`held`): out
+    // of the indexes that claims, wake-ups and cron read, so its backlog is not walked past on
+    // every tick, and its cron jobs make no occurrences until it is enabled again.
+    r#"
+    ALTER TABLE {s}.jobs ADD COLUMN held boolean NOT NULL DEFAULT false;
+    ALTER TABLE {s}.executions ADD COLUMN held boolean NOT NULL DEFAULT false;
+    DROP INDEX {s}.jobs_due;
+    CREATE INDEX jobs_due ON {s}.jobs (due_at) WHERE exec_state = 'pending' AND NOT held;
+    DROP INDEX {s}.jobs_origin_due;
+    CREATE INDEX jobs_origin_due ON {s}.jobs (origin, due_at) WHERE exec_state = 'pending' AND NOT held;
+    DROP INDEX {s}.jobs_cron_due;
+    CREATE INDEX jobs_cron_due ON {s}.jobs (next_fire_at) WHERE kind = 'cron' AND state = 'scheduled' AND NOT held;
+    CREATE INDEX jobs_cron_origin ON {s}.jobs (origin) WHERE kind = 'cron' AND state = 'scheduled' AND NOT held;
+    CREATE INDEX jobs_held ON {s}.jobs (origin) WHERE held;
+    DROP INDEX {s}.executions_due;
+    CREATE INDEX executions_due ON {s}.executions (due_at) WHERE state = 'pending' AND NOT held;
+    CREATE INDEX executions_origin_due ON {s}.executions (origin, due_at) WHERE state = 'pending' AND NOT held;
+    CREATE INDEX executions_held ON {s}.executions (origin) WHERE held;
+    "#,
 ];
 
 /// The schema version this build writes.

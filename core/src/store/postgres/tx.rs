@@ -647,7 +647,7 @@ impl Tx for PgTx<'_> {
             .query(
                 "SELECT id, coalesce(cron_expr, ''), coalesce(cron_tz, ''), missed, next_fire_at, origin
                  FROM {s}.jobs
-                 WHERE kind = 'cron' AND state = 'scheduled' AND next_fire_at <= $1
+                 WHERE kind = 'cron' AND state = 'scheduled' AND NOT held AND next_fire_at <= $1
                  ORDER BY next_fire_at LIMIT $2
                  FOR UPDATE SKIP LOCKED",
                 &[&now, &limit],
@@ -852,7 +852,7 @@ impl Tx for PgTx<'_> {
                 "WITH RECURSIVE room(origin, n) AS (SELECT * FROM unnest($1::text[], $2::int8[])),
                  window_ AS (
                      SELECT id, origin, due_at FROM {s}.jobs
-                     WHERE exec_state = 'pending' AND due_at <= $3
+                     WHERE exec_state = 'pending' AND NOT held AND due_at <= $3
                      ORDER BY due_at LIMIT $5),
                  in_window AS (SELECT origin, count(*) AS n FROM window_ GROUP BY origin),
                  crowded AS (
@@ -862,10 +862,11 @@ impl Tx for PgTx<'_> {
                                       FROM in_window w LEFT JOIN room r ON r.origin = w.origin), 0)::int8 < $7
                         AS yes),
                  origins AS (
-                     SELECT min(origin) AS origin FROM {s}.jobs WHERE exec_state = 'pending'
+                     SELECT min(origin) AS origin FROM {s}.jobs
+                     WHERE exec_state = 'pending' AND NOT held
                      UNION ALL
                      SELECT (SELECT min(j.origin) FROM {s}.jobs j
-                             WHERE j.exec_state = 'pending' AND j.origin > o.origin)
+                             WHERE j.exec_state = 'pending' AND NOT j.held AND j.origin > o.origin)
                      FROM origins o WHERE o.origin IS NOT NULL AND (SELECT yes FROM crowded)),
                  once AS (
                      SELECT id AS key, origin, due_at, true AS in_job_row FROM window_
@@ -874,13 +875,15 @@ impl Tx for PgTx<'_> {
                      SELECT j.id, j.origin, j.due_at, true
                      FROM origins o CROSS JOIN LATERAL (
                          SELECT id, origin, due_at FROM {s}.jobs
-                         WHERE exec_state = 'pending' AND origin = o.origin AND due_at <= $3
+                         WHERE exec_state = 'pending' AND NOT held AND origin = o.origin
+                           AND due_at <= $3
                          ORDER BY due_at LIMIT $5) j
                      WHERE (SELECT yes FROM crowded) AND o.origin IS NOT NULL
                        AND o.origin <> ALL($4::text[])),
                  occ AS (
                      SELECT id AS key, origin, due_at, false AS in_job_row FROM {s}.executions
-                     WHERE state = 'pending' AND due_at <= $3 AND origin <> ALL($4::text[])
+                     WHERE state = 'pending' AND NOT held AND due_at <= $3
+                       AND origin <> ALL($4::text[])
                      ORDER BY due_at LIMIT $5),
                  ranked AS (
                      SELECT c.*, row_number() OVER (PARTITION BY c.origin ORDER BY c.due_at, c.key) AS rn
@@ -901,7 +904,7 @@ impl Tx for PgTx<'_> {
                      UPDATE {s}.jobs j
                      SET exec_state = 'running', state = 'running', attempt = j.attempt + 1,
                          lease_owner = $8, lease_until = $9, started_at = $3, updated_at = $3
-                     FROM locked_once l WHERE j.id = l.id AND j.exec_state = 'pending'
+                     FROM locked_once l WHERE j.id = l.id AND j.exec_state = 'pending' AND NOT j.held
                      RETURNING j.exec_id, j.id, j.attempt, j.due_at, j.budget_start, true,
                                j.url, j.method, j.headers, j.body, j.timeout_ms, j.signing, j.kind,
                                j.retry, j.name, j.origin, j.on_success_url, j.on_failure_url,
@@ -910,7 +913,7 @@ impl Tx for PgTx<'_> {
                      UPDATE {s}.executions e
                      SET state = 'running', attempt = e.attempt + 1, lease_owner = $8,
                          lease_until = $9, started_at = $3, updated_at = $3
-                     FROM locked_occ l WHERE e.id = l.id AND e.state = 'pending'
+                     FROM locked_occ l WHERE e.id = l.id AND e.state = 'pending' AND NOT e.held
                      RETURNING e.id, e.job_id, e.attempt, e.due_at, e.budget_start)
                  SELECT * FROM claimed_once
                  UNION ALL
@@ -976,6 +979,33 @@ impl Tx for PgTx<'_> {
         Ok(claimed_rows(rows)?.pop())
     }
 
+    async fn hold(&mut self, origins: &HashSet<String>) -> Result<usize> {
+        let origins: Vec<&str> = origins.iter().map(String::as_str).collect();
+        // Through the per-origin partial indexes; rows held before are not visited again.
+        let mut held = self
+            .execute(
+                "UPDATE {s}.jobs SET held = true
+                 WHERE origin = ANY($1) AND exec_state = 'pending' AND NOT held",
+                &[&origins],
+            )
+            .await?;
+        held += self
+            .execute(
+                "UPDATE {s}.jobs SET held = true
+                 WHERE origin = ANY($1) AND kind = 'cron' AND state = 'scheduled' AND NOT held",
+                &[&origins],
+            )
+            .await?;
+        held += self
+            .execute(
+                "UPDATE {s}.executions SET held = true
+                 WHERE origin = ANY($1) AND state = 'pending' AND NOT held",
+                &[&origins],
+            )
+            .await?;
+        Ok(usize::try_from(held).unwrap_or(usize::MAX))
+    }
+
     async fn next_wake(&mut self, excluded: &HashSet<String>) -> Result<Option<i64>> {
         let excluded: Vec<&str> = excluded.iter().map(String::as_str).collect();
         let row = self
@@ -983,13 +1013,14 @@ impl Tx for PgTx<'_> {
                 // As in the claim, a backlog of excluded origins is stepped over per origin
                 // (a loose scan of `jobs_origin_due`), not row by row.
                 "WITH RECURSIVE window_ AS (
-                     SELECT origin, due_at FROM {s}.jobs WHERE exec_state = 'pending'
+                     SELECT origin, due_at FROM {s}.jobs WHERE exec_state = 'pending' AND NOT held
                      ORDER BY due_at LIMIT 32),
                  origins AS (
-                     SELECT min(origin) AS origin FROM {s}.jobs WHERE exec_state = 'pending'
+                     SELECT min(origin) AS origin FROM {s}.jobs
+                     WHERE exec_state = 'pending' AND NOT held
                      UNION ALL
                      SELECT (SELECT min(j.origin) FROM {s}.jobs j
-                             WHERE j.exec_state = 'pending' AND j.origin > o.origin)
+                             WHERE j.exec_state = 'pending' AND NOT j.held AND j.origin > o.origin)
                      FROM origins o WHERE o.origin IS NOT NULL)
                  SELECT least(
                      (SELECT CASE
@@ -997,16 +1028,17 @@ impl Tx for PgTx<'_> {
                              THEN (SELECT min(due_at) FROM window_ WHERE origin <> ALL($1::text[]))
                          WHEN (SELECT count(*) FROM window_) < 32 THEN NULL
                          ELSE (SELECT min((SELECT min(j.due_at) FROM {s}.jobs j
-                                           WHERE j.exec_state = 'pending' AND j.origin = o.origin))
+                                           WHERE j.exec_state = 'pending' AND NOT j.held
+                                             AND j.origin = o.origin))
                                FROM origins o
                                WHERE o.origin IS NOT NULL AND o.origin <> ALL($1::text[]))
                       END),
                      (SELECT min(due_at) FROM {s}.executions
-                      WHERE state = 'pending' AND origin <> ALL($1::text[])),
+                      WHERE state = 'pending' AND NOT held AND origin <> ALL($1::text[])),
                      (SELECT min(lease_until) FROM {s}.jobs WHERE exec_state = 'running'),
                      (SELECT min(lease_until) FROM {s}.executions WHERE state = 'running'),
                      (SELECT min(next_fire_at) FROM {s}.jobs
-                      WHERE kind = 'cron' AND state = 'scheduled'))",
+                      WHERE kind = 'cron' AND state = 'scheduled' AND NOT held))",
                 &[&excluded],
             )
             .await?;
@@ -1232,14 +1264,27 @@ impl Tx for PgTx<'_> {
     }
 
     async fn enable_endpoint(&mut self, origin: &str) -> Result<bool> {
-        Ok(self
+        let enabled = self
             .execute(
                 "UPDATE {s}.endpoints SET disabled_at = NULL, failing_since = NULL, failures = 0
                  WHERE origin = $1 AND disabled_at IS NOT NULL",
                 &[&origin],
             )
             .await?
-            == 1)
+            == 1;
+        // What was held for it goes on: pending executions as due, cron schedules from their
+        // next fire time (their missed-run policy decides what the time disabled still runs).
+        self.execute(
+            "UPDATE {s}.jobs SET held = false WHERE origin = $1 AND held",
+            &[&origin],
+        )
+        .await?;
+        self.execute(
+            "UPDATE {s}.executions SET held = false WHERE origin = $1 AND held",
+            &[&origin],
+        )
+        .await?;
+        Ok(enabled)
     }
 
     async fn subscribe(&mut self, s: &Subscription) -> Result<()> {
@@ -1432,8 +1477,10 @@ impl Tx for PgTx<'_> {
     async fn counts(&mut self) -> Result<(i64, i64)> {
         let row = self
             .query(
-                "SELECT (SELECT count(*) FROM {s}.jobs WHERE exec_state = 'pending')
-                      + (SELECT count(*) FROM {s}.executions WHERE state = 'pending'),
+                "SELECT (SELECT count(*) FROM {s}.jobs WHERE exec_state = 'pending' AND NOT held)
+                      + (SELECT count(*) FROM {s}.jobs WHERE held AND exec_state = 'pending')
+                      + (SELECT count(*) FROM {s}.executions WHERE state = 'pending' AND NOT held)
+                      + (SELECT count(*) FROM {s}.executions WHERE held AND state = 'pending'),
                         (SELECT count(*) FROM {s}.jobs WHERE state = 'failed')",
                 &[],
             )

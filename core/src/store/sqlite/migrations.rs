@@ -194,6 +194,25 @@ const MIGRATIONS: &[&str] = &[
         refilled_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 6: the pending executions and cron schedules of a disabled endpoint are held (`held = 1`):
+    // out of the indexes that claims, wake-ups and cron read, so its backlog is not walked past
+    // on every tick, and its cron jobs make no occurrences until it is enabled again.
+    r#"
+    ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE executions ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX jobs_due;
+    CREATE INDEX jobs_due ON jobs (due_at) WHERE exec_state = 'pending' AND held = 0;
+    DROP INDEX jobs_origin_due;
+    CREATE INDEX jobs_origin_due ON jobs (origin, due_at) WHERE exec_state = 'pending' AND held = 0;
+    DROP INDEX jobs_cron_due;
+    CREATE INDEX jobs_cron_due ON jobs (next_fire_at) WHERE kind = 'cron' AND state = 'scheduled' AND held = 0;
+    CREATE INDEX jobs_cron_origin ON jobs (origin) WHERE kind = 'cron' AND state = 'scheduled' AND held = 0;
+    CREATE INDEX jobs_held ON jobs (origin) WHERE held = 1;
+    DROP INDEX executions_due;
+    CREATE INDEX executions_due ON executions (due_at) WHERE state = 'pending' AND held = 0;
+    CREATE INDEX executions_origin_due ON executions (origin, due_at) WHERE state = 'pending' AND held = 0;
+    CREATE INDEX executions_held ON executions (origin) WHERE held = 1;
+    "#,
 ];
 
 /// Brings the schema up to date. Refuses a file written by a newer timehook.

@@ -81,13 +81,15 @@ pub(crate) fn endpoints(conn: &Connection) -> SqlResult<Vec<Endpoint>> {
 
 /// Re-enables an endpoint. Returns whether it was disabled.
 pub(crate) fn enable_endpoint(conn: &Connection, origin: &str) -> SqlResult<bool> {
-    Ok(conn
+    let enabled = conn
         .prepare_cached(
             "UPDATE endpoints SET disabled_at = NULL, failing_since = NULL, failures = 0
              WHERE origin = ?1 AND disabled_at IS NOT NULL",
         )?
         .execute([origin])?
-        == 1)
+        == 1;
+    super::sql::unhold(conn, origin)?;
+    Ok(enabled)
 }
 
 /// Stores a subscription.
@@ -275,8 +277,11 @@ pub(crate) fn export_page(
 pub(crate) fn counts(conn: &Connection) -> SqlResult<(i64, i64)> {
     let pending: i64 = conn
         .prepare_cached(
-            "SELECT (SELECT count(*) FROM jobs WHERE exec_state = 'pending')
-                  + (SELECT count(*) FROM executions WHERE state = 'pending')",
+            // Each count through a partial index: the due ones, and the held ones.
+            "SELECT (SELECT count(*) FROM jobs WHERE exec_state = 'pending' AND held = 0)
+                  + (SELECT count(*) FROM jobs WHERE held = 1 AND exec_state = 'pending')
+                  + (SELECT count(*) FROM executions WHERE state = 'pending' AND held = 0)
+                  + (SELECT count(*) FROM executions WHERE held = 1 AND state = 'pending')",
         )?
         .query_row([], |r| r.get(0))?;
     // `state <> 'scheduled'` lets SQLite use the partial index `jobs_state`.

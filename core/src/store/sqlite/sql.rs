@@ -253,7 +253,7 @@ pub(crate) fn due_cron(conn: &Connection, now: i64, limit: usize) -> SqlResult<V
     let rows = conn
         .prepare_cached(
             "SELECT id, cron_expr, cron_tz, missed, next_fire_at, origin FROM jobs
-             WHERE kind = 'cron' AND state = 'scheduled' AND next_fire_at <= ?1
+             WHERE kind = 'cron' AND state = 'scheduled' AND held = 0 AND next_fire_at <= ?1
              ORDER BY next_fire_at LIMIT ?2",
         )?
         .query_map(
@@ -374,7 +374,7 @@ type Candidate = (bool, String, String, i64);
 /// `jobs_origin_due`).
 fn pending_origins(conn: &Connection) -> SqlResult<Vec<String>> {
     let mut next = conn.prepare_cached(
-        "SELECT min(origin) FROM jobs WHERE exec_state = 'pending' AND origin > ?1",
+        "SELECT min(origin) FROM jobs WHERE exec_state = 'pending' AND held = 0 AND origin > ?1",
     )?;
     let mut origins = Vec::new();
     let mut after = String::new();
@@ -399,7 +399,8 @@ fn job_candidates(
 ) -> SqlResult<Vec<Candidate>> {
     let window: Vec<(String, String, i64)> = conn
         .prepare_cached(
-            "SELECT id, origin, due_at FROM jobs WHERE exec_state = 'pending' AND due_at <= ?1
+            "SELECT id, origin, due_at FROM jobs
+             WHERE exec_state = 'pending' AND held = 0 AND due_at <= ?1
              ORDER BY due_at LIMIT ?2",
         )?
         .query_map(params![p.now, scan], |r| {
@@ -430,7 +431,8 @@ fn job_candidates(
             .collect());
     }
     let mut rows_of = conn.prepare_cached(
-        "SELECT id, due_at FROM jobs WHERE exec_state = 'pending' AND origin = ?1 AND due_at <= ?2
+        "SELECT id, due_at FROM jobs
+         WHERE exec_state = 'pending' AND held = 0 AND origin = ?1 AND due_at <= ?2
          ORDER BY due_at LIMIT ?3",
     )?;
     let mut candidates = Vec::new();
@@ -466,7 +468,7 @@ pub(crate) fn pick(
     let mut candidates = job_candidates(conn, p, limit, scan)?;
     let mut occurrences = conn.prepare_cached(
         "SELECT id, origin, due_at FROM executions
-         WHERE state = 'pending' AND due_at <= ?1
+         WHERE state = 'pending' AND held = 0 AND due_at <= ?1
            AND origin NOT IN (SELECT value FROM json_each(?2))
          ORDER BY due_at LIMIT ?3",
     )?;
@@ -492,6 +494,47 @@ pub(crate) fn pick(
     Ok(picked)
 }
 
+/// Holds the pending executions (and cron schedules) of disabled endpoints: they leave the
+/// indexes that claims, wake-ups and cron read, so a disabled endpoint's backlog costs nothing
+/// per tick however long it grows. Each row is held once (`held = 0` rows only, found through
+/// the per-origin indexes). Returns how many rows were held.
+pub(crate) fn hold(conn: &Connection, origins: &HashSet<String>) -> SqlResult<usize> {
+    let mut held = 0;
+    for origin in origins {
+        // One statement per index: `jobs_origin_due`, `jobs_cron_origin`,
+        // `executions_origin_due`.
+        held += conn
+            .prepare_cached(
+                "UPDATE jobs SET held = 1 WHERE origin = ?1 AND exec_state = 'pending' AND held = 0",
+            )?
+            .execute([origin])?;
+        held += conn
+            .prepare_cached(
+                "UPDATE jobs SET held = 1
+                 WHERE origin = ?1 AND kind = 'cron' AND state = 'scheduled' AND held = 0",
+            )?
+            .execute([origin])?;
+        held += conn
+            .prepare_cached(
+                "UPDATE executions SET held = 1 WHERE origin = ?1 AND state = 'pending' AND held = 0",
+            )?
+            .execute([origin])?;
+    }
+    Ok(held)
+}
+
+/// Releases what [`hold`] held for `origin` (its endpoint is enabled again): pending executions
+/// are due as they were, and cron schedules go on from their next fire time, whose missed-run
+/// policy decides what the time disabled still runs.
+pub(crate) fn unhold(conn: &Connection, origin: &str) -> SqlResult<usize> {
+    Ok(conn
+        .prepare_cached("UPDATE jobs SET held = 0 WHERE origin = ?1 AND held = 1")?
+        .execute([origin])?
+        + conn
+            .prepare_cached("UPDATE executions SET held = 0 WHERE origin = ?1 AND held = 1")?
+            .execute([origin])?)
+}
+
 /// Claims due executions with a lease.
 pub(crate) fn claim(conn: &Connection, p: &ClaimParams) -> SqlResult<Vec<Claimed>> {
     let limit = i64::try_from(p.limit).unwrap_or(i64::MAX / 4);
@@ -513,6 +556,7 @@ pub(crate) fn claim(conn: &Connection, p: &ClaimParams) -> SqlResult<Vec<Claimed
                  SET exec_state = 'running', state = 'running', attempt = attempt + 1,
                      lease_owner = ?1, lease_until = ?2, started_at = ?3, updated_at = ?3
                  WHERE id IN (SELECT value FROM json_each(?4)) AND exec_state = 'pending'
+                   AND held = 0
                  RETURNING exec_id, id, attempt, due_at, budget_start, 1",
             )?
             .query_map(params![p.owner, lease_until, p.now, keys(jobs)], claim_row)?
@@ -525,7 +569,7 @@ pub(crate) fn claim(conn: &Connection, p: &ClaimParams) -> SqlResult<Vec<Claimed
                 "UPDATE executions
                  SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until = ?2,
                      started_at = ?3, updated_at = ?3
-                 WHERE id IN (SELECT value FROM json_each(?4)) AND state = 'pending'
+                 WHERE id IN (SELECT value FROM json_each(?4)) AND state = 'pending' AND held = 0
                  RETURNING id, job_id, attempt, due_at, budget_start, 0",
             )?
             .query_map(
@@ -638,7 +682,8 @@ pub(crate) fn next_job_due(
 ) -> SqlResult<Option<i64>> {
     let window: Vec<(String, i64)> = conn
         .prepare_cached(
-            "SELECT origin, due_at FROM jobs WHERE exec_state = 'pending' ORDER BY due_at LIMIT ?1",
+            "SELECT origin, due_at FROM jobs WHERE exec_state = 'pending' AND held = 0
+             ORDER BY due_at LIMIT ?1",
         )?
         .query_map([WAKE_SCAN], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -649,7 +694,7 @@ pub(crate) fn next_job_due(
         return Ok(None);
     }
     let mut first_of = conn.prepare_cached(
-        "SELECT min(due_at) FROM jobs WHERE exec_state = 'pending' AND origin = ?1",
+        "SELECT min(due_at) FROM jobs WHERE exec_state = 'pending' AND held = 0 AND origin = ?1",
     )?;
     let mut next = None;
     for origin in pending_origins(conn)? {
@@ -666,7 +711,7 @@ pub(crate) fn next_wake(conn: &Connection, excluded: &HashSet<String>) -> SqlRes
     let jobs = next_job_due(conn, excluded)?;
     let occurrences: Option<i64> = conn
         .prepare_cached(
-            "SELECT min(due_at) FROM executions WHERE state = 'pending'
+            "SELECT min(due_at) FROM executions WHERE state = 'pending' AND held = 0
                AND origin NOT IN (SELECT value FROM json_each(?1))",
         )?
         .query_row([excluded_json(excluded)], |r| r.get(0))?;
@@ -681,7 +726,8 @@ pub(crate) fn next_wake(conn: &Connection, excluded: &HashSet<String>) -> SqlRes
         .query_row([], |r| r.get(0))?;
     let cron: Option<i64> = conn
         .prepare_cached(
-            "SELECT min(next_fire_at) FROM jobs WHERE kind = 'cron' AND state = 'scheduled'",
+            "SELECT min(next_fire_at) FROM jobs
+             WHERE kind = 'cron' AND state = 'scheduled' AND held = 0",
         )?
         .query_row([], |r| r.get(0))?;
     Ok([pending, lease, cron].into_iter().flatten().min())
@@ -1083,6 +1129,30 @@ mod claim_tests {
                     .unwrap()
             })
             .collect()
+    }
+
+    /// A disabled endpoint's backlog is held once and then out of the claim's way: the first
+    /// rows due are the other origins', with no per-origin walk behind a crowded window.
+    #[test]
+    fn a_held_backlog_leaves_the_due_index() {
+        let conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&conn).unwrap();
+        pending(&conn, "http://a:80", 1000, 500);
+        pending(&conn, "http://b:80", 1, 600);
+        let disabled: HashSet<String> = ["http://a:80".to_owned()].into();
+        assert_eq!(hold(&conn, &disabled).unwrap(), 1000);
+        assert_eq!(hold(&conn, &disabled).unwrap(), 0, "each row is held once");
+        // The window of the earliest due rows holds b's, not a's.
+        let p = params_for(&["http://a:80"]);
+        let window = job_candidates(&conn, &p, 4, 8).unwrap();
+        assert_eq!(window.len(), 1);
+        assert_eq!(window[0].2, "http://b:80");
+        assert_eq!(next_job_due(&conn, &p.excluded).unwrap(), Some(600));
+        assert_eq!(crate::store::sqlite::outcomes_sql::counts(&conn).unwrap().0, 1001);
+        // Enabled again: all of a's jobs are due as before, earliest first.
+        assert_eq!(unhold(&conn, "http://a:80").unwrap(), 1000);
+        let picked = pick(&conn, &params_for(&[]), 4).unwrap();
+        assert_eq!(origins(&conn, &picked), vec!["http://a:80"; 4]);
     }
 
     #[test]

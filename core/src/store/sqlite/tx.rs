@@ -144,6 +144,9 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<Option<Claimed>> {
         Ok(sql::claim_job(self.conn, owner, job, now, lease_ms)?)
     }
+    async fn hold(&mut self, origins: &HashSet<String>) -> Result<usize> {
+        Ok(sql::hold(self.conn, origins)?)
+    }
     async fn next_wake(&mut self, excluded: &HashSet<String>) -> Result<Option<i64>> {
         Ok(sql::next_wake(self.conn, excluded)?)
     }
