@@ -242,12 +242,9 @@ fn code_of(code: &str) -> ErrorCode {
 impl From<timehook::Error> for BindingError {
     fn from(e: timehook::Error) -> Self {
         let detail = match &e {
-            timehook::Error::InvalidJob { field, .. } => Some((*field).to_owned()),
-            timehook::Error::PayloadTooLarge { .. } => Some("payload".to_owned()),
-            timehook::Error::Blocked { field, .. } => Some((*field).to_owned()),
-            timehook::Error::Cron(_) => Some("cron".to_owned()),
             timehook::Error::Store(s) => Some(s.kind().as_str().to_owned()),
-            _ => None,
+            // The job field at fault (`tz` for an unknown time zone, `cron` for an expression).
+            other => other.field().map(str::to_owned),
         };
         BindingError {
             code: code_of(e.code()),
@@ -275,6 +272,8 @@ impl From<VerifyError> for BindingError {
 
 #[cfg(test)]
 mod tests {
+    use timehook::cron::CronError;
+
     use super::*;
 
     #[test]
@@ -322,6 +321,20 @@ mod tests {
         assert_eq!(e.code, ErrorCode::InvalidJob);
         assert_eq!(e.detail.as_deref(), Some("url"));
         assert!(e.message.contains("ftp://x"), "{}", e.message);
+
+        let e: BindingError =
+            timehook::Error::from(CronError::InvalidTimezone("Mars/Olympus".into())).into();
+        assert_eq!(e.code, ErrorCode::InvalidTimezone);
+        assert_eq!(e.detail.as_deref(), Some("tz"));
+        let e: BindingError = timehook::Error::from(CronError::InvalidExpression {
+            expr: "61 * * * *".into(),
+            reason: "minute".into(),
+        })
+        .into();
+        assert_eq!(
+            (e.code, e.detail.as_deref()),
+            (ErrorCode::InvalidCron, Some("cron"))
+        );
 
         let e: BindingError = VerifyError::MissingHeader("webhook-id".into()).into();
         assert_eq!(e.code, ErrorCode::MissingHeader);

@@ -94,6 +94,19 @@ impl Error {
         }
     }
 
+    /// The job input a rejected job is refused for, as the caller named it: `url`, `headers`,
+    /// `payload`, `cron`, `tz` (an unknown time zone), `on_failure_url`, ... `None` for errors
+    /// that are not about one input.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Error::InvalidJob { field, .. } | Error::Blocked { field, .. } => Some(field),
+            Error::PayloadTooLarge { .. } => Some("payload"),
+            Error::Cron(CronError::InvalidExpression { .. }) => Some("cron"),
+            Error::Cron(CronError::InvalidTimezone(_)) => Some("tz"),
+            _ => None,
+        }
+    }
+
     /// For a store error, what kind it is.
     pub fn store_kind(&self) -> Option<StoreErrorKind> {
         match self {
@@ -229,5 +242,28 @@ impl std::error::Error for StoreError {
         self.source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_errors_name_the_expression_or_the_time_zone() {
+        let zone = Error::from(CronError::InvalidTimezone("Mars/Olympus_Mons".into()));
+        assert_eq!(
+            (zone.code(), zone.field()),
+            ("invalid_timezone", Some("tz"))
+        );
+        let expr = Error::from(CronError::InvalidExpression {
+            expr: "61 * * * *".into(),
+            reason: "minute out of range".into(),
+        });
+        assert_eq!((expr.code(), expr.field()), ("invalid_cron", Some("cron")));
+        let big = Error::PayloadTooLarge { size: 2, limit: 1 };
+        assert_eq!(big.field(), Some("payload"));
+        assert_eq!(Error::Closed.field(), None);
+        assert_eq!(Error::Config("x".into()).field(), None);
     }
 }

@@ -1,5 +1,6 @@
 // Bad input gets the right error code, names the field at fault, and stores nothing.
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 
 import { ERROR_CODES, ErrorCode, Scheduler, TimehookError, Verifier } from '../index.mjs'
@@ -40,8 +41,12 @@ const badJobs = [
   ['bad header name', { url: URL_OK, headers: { 'bad name': 'x' } }, 'invalid_job', 'headers'],
   ['tz without cron', { url: URL_OK, tz: 'Europe/Berlin' }, 'invalid_job', 'tz'],
   ['bad cron', { url: URL_OK, cron: 'every day' }, 'invalid_cron', 'cron'],
-  ['bad time zone', { url: URL_OK, cron: '0 9 * * *', tz: 'Mars/Olympus' }, 'invalid_timezone', undefined],
+  ['bad time zone', { url: URL_OK, cron: '0 9 * * *', tz: 'Mars/Olympus' }, 'invalid_timezone', 'tz'],
   ['labels not strings', { url: URL_OK, labels: [1] }, 'invalid_job', 'labels'],
+  ['ftp onFailureUrl', { url: URL_OK, onFailureUrl: 'ftp://example.com/cb' }, 'invalid_job', 'onFailureUrl'],
+  ['relative onFailureUrl', { url: URL_OK, onFailureUrl: '/cb' }, 'invalid_job', 'onFailureUrl'],
+  ['onFailureUrl not a string', { url: URL_OK, onFailureUrl: 5 }, 'invalid_job', 'onFailureUrl'],
+  ['ftp onSuccessUrl', { url: URL_OK, onSuccessUrl: 'ftp://example.com/cb' }, 'invalid_job', 'onSuccessUrl'],
 ]
 
 function circular() {
@@ -74,7 +79,13 @@ test('a bad job in a batch rejects the whole batch and names its position', asyn
 
 test('cron() rejects bad expressions, zones and conflicting fields', async () => {
   await rejectsWith(() => s.cron(URL_OK, '61 * * * *'), 'invalid_cron', TimehookError)
-  await rejectsWith(() => s.cron(URL_OK, '* * * * *', { tz: 'Nowhere/City' }), 'invalid_timezone', TimehookError)
+  const zone = await rejectsWith(() => s.cron(URL_OK, '* * * * *', { tz: 'Nowhere/City' }), 'invalid_timezone', TimehookError)
+  assert.equal(zone.detail, 'tz', zone.message)
+  assert.match(zone.message, /Nowhere\/City/)
+  const bad = await rejectsWith(() => s.cron(URL_OK, '61 * * * *'), 'invalid_cron', TimehookError)
+  assert.equal(bad.detail, 'cron', bad.message)
+  const cb = await rejectsWith(() => s.cron(URL_OK, '* * * * *', { onFailureUrl: 'nope' }), 'invalid_job', TimehookError)
+  assert.equal(cb.detail, 'onFailureUrl', cb.message)
   await rejectsWith(() => s.cron(URL_OK, '* * * * *', { url: URL_OK }), 'invalid_job', TimehookError)
   await rejectsWith(() => s.cron(URL_OK, '* * * * *', { after: 5 }), 'invalid_job', TimehookError)
   await rejectsWith(() => s.cron(URL_OK, '* * * * *', { missed: 'sometimes' }), 'invalid_job', TimehookError)
@@ -126,6 +137,19 @@ test('bad options are configuration errors; bad secrets never appear in messages
   const tmp = tempDir()
   try {
     await rejectsWith(() => Scheduler.open(tmp.path('missing/dir/jobs.db'), { allowPrivateTargets: true }), 'store_error', TimehookError)
+  } finally {
+    tmp.cleanup()
+  }
+})
+
+test('opening a file that is not a timehook store names the file', async () => {
+  const tmp = tempDir()
+  try {
+    const notes = tmp.path('notes.txt')
+    writeFileSync(notes, 'not a database\n'.repeat(100))
+    const e = await rejectsWith(() => Scheduler.open(notes, { autostart: false }), 'store_error', TimehookError)
+    assert.ok(e.message.includes(notes), e.message)
+    assert.equal(e.detail, 'corrupt')
   } finally {
     tmp.cleanup()
   }

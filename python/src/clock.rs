@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyAny;
 
-use crate::convert::{as_value_error, epoch_ms, millis};
+use crate::convert::{as_argument_error, epoch_ms, millis};
 use crate::errors::invalid_config;
 
 static FROM_MS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -38,7 +38,7 @@ impl ManualClock {
     fn new(start: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(ManualClock {
             inner: timehook::ManualClock::new(instant(
-                epoch_ms("start", start).map_err(as_value_error)?,
+                epoch_ms("start", start).map_err(as_argument_error)?,
             )?),
         })
     }
@@ -52,14 +52,14 @@ impl ManualClock {
     /// Sets the time (moving backwards is allowed but wakes nobody).
     fn set(&self, to: &Bound<'_, PyAny>) -> PyResult<()> {
         self.inner
-            .set(instant(epoch_ms("to", to).map_err(as_value_error)?)?);
+            .set(instant(epoch_ms("to", to).map_err(as_argument_error)?)?);
         Ok(())
     }
 
     /// Moves the time forward by a timedelta or a number of seconds.
     fn advance(&self, by: &Bound<'_, PyAny>) -> PyResult<()> {
         use timehook::Clock as _;
-        let ms = i64::try_from(millis("by", by).map_err(as_value_error)?)
+        let ms = i64::try_from(millis("by", by).map_err(as_argument_error)?)
             .map_err(|_| invalid_config("clock", "advance is too large"))?;
         let to = self.inner.now().timestamp_millis().checked_add(ms);
         let to = to.ok_or_else(|| invalid_config("clock", "advance is too large"))?;

@@ -10,7 +10,7 @@ use pyo3::types::{
 };
 use timehook_bindings::{EpochMs, Payload, RetryInput, RetrySpec};
 
-use crate::errors::invalid_job;
+use crate::errors::{invalid_argument, invalid_job};
 use crate::json;
 
 static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -30,20 +30,32 @@ fn repr(value: &Bound<'_, PyAny>) -> String {
         .map_or_else(|_| type_name(value), |r| r.to_string())
 }
 
-/// The same error as a plain `ValueError` (for arguments that are not job fields, such as a
-/// verifier's `now`), keeping the message without its "invalid job: " prefix.
-pub fn as_value_error(e: PyErr) -> PyErr {
+/// The same error as a `ConfigError` (code `invalid_config`, same field), for arguments that
+/// are not job fields, such as a verifier's `now`: the message loses its "invalid job: " prefix.
+/// Errors other than `invalid_job` pass through.
+pub fn as_argument_error(e: PyErr) -> PyErr {
     Python::attach(|py| {
-        let is_job_error = e
-            .value(py)
+        let value = e.value(py);
+        let is_job_error = value
             .getattr("code")
             .is_ok_and(|c| c.eq("invalid_job").unwrap_or(false));
         if !is_job_error {
             return e;
         }
-        let msg = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
-        let msg = msg.strip_prefix("invalid job: ").unwrap_or(&msg).to_owned();
-        pyo3::exceptions::PyValueError::new_err(msg)
+        let Some(field) = value
+            .getattr("detail")
+            .ok()
+            .and_then(|d| d.extract::<String>().ok())
+        else {
+            return e;
+        };
+        let msg = value.str().map(|s| s.to_string()).unwrap_or_default();
+        let msg = msg.strip_prefix("invalid job: ").unwrap_or(&msg);
+        let reason = msg
+            .strip_prefix(field.as_str())
+            .and_then(|r| r.strip_prefix(": "))
+            .unwrap_or(msg);
+        invalid_argument(&field, reason)
     })
 }
 
@@ -302,7 +314,17 @@ pub fn retry(field: &str, value: &Bound<'_, PyAny>) -> PyResult<RetryInput> {
     };
     let delays_ms = optional_attr(value, "delays")?
         .map(|d| {
-            d.try_iter()?
+            d.try_iter()
+                .map_err(|_| {
+                    invalid_job(
+                        field,
+                        format!(
+                            "delays must be a list of durations, got {} {}",
+                            type_name(&d),
+                            repr(&d)
+                        ),
+                    )
+                })?
                 .map(|item| millis(field, &item?))
                 .collect::<PyResult<Vec<u64>>>()
         })

@@ -34,6 +34,9 @@ fn class_slot(kind: ErrorKind) -> (usize, &'static str) {
     }
 }
 
+/// `timehook.errors.ArgumentTypeError`: a `ConfigError` that is also a `TypeError`.
+static ARGUMENT_TYPE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
 /// Converts an error into the matching Python exception.
 pub trait IntoPyErr {
     /// The Python exception.
@@ -44,23 +47,60 @@ impl IntoPyErr for BindingError {
     fn into_py_err(self) -> PyErr {
         Python::attach(|py| {
             let (slot, name) = class_slot(self.kind());
-            match CLASSES[slot].import(py, ERRORS_MODULE, name) {
-                Ok(class) => PyErr::from_type(
-                    class.clone(),
-                    (self.message, self.code.as_str(), self.detail),
-                ),
-                // Only if the package is broken; keep the message anyway.
-                Err(import_error) => {
-                    let err = pyo3::exceptions::PyRuntimeError::new_err(format!(
-                        "{} ({}); and timehook.errors could not be imported",
-                        self.message, self.code
-                    ));
-                    err.set_cause(py, Some(import_error));
-                    err
-                }
-            }
+            raise(py, self, CLASSES[slot].import(py, ERRORS_MODULE, name))
         })
     }
+}
+
+/// `e` as an instance of `class`, or, if `timehook.errors` cannot be imported (only when the
+/// package is broken), a `RuntimeError` that keeps the message and code.
+fn raise(py: Python<'_>, e: BindingError, class: PyResult<&Bound<'_, PyType>>) -> PyErr {
+    match class {
+        Ok(class) => PyErr::from_type(class.clone(), (e.message, e.code.as_str(), e.detail)),
+        Err(import_error) => {
+            let err = pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "{} ({}); and timehook.errors could not be imported",
+                e.message, e.code
+            ));
+            err.set_cause(py, Some(import_error));
+            err
+        }
+    }
+}
+
+/// An `ArgumentTypeError` (a `ConfigError` that is also a `TypeError`) about the argument
+/// `argument`, with `code` (`invalid_config`, or a more precise configuration code such as
+/// `invalid_scheme`). The message is `"{argument}: {reason}"`.
+pub fn argument_type_error(
+    code: ErrorCode,
+    argument: &str,
+    reason: impl std::fmt::Display,
+) -> PyErr {
+    debug_assert_eq!(code.kind(), ErrorKind::Config);
+    let e = BindingError {
+        code,
+        message: format!("{argument}: {reason}"),
+        detail: Some(argument.to_owned()),
+    };
+    Python::attach(|py| {
+        raise(
+            py,
+            e,
+            ARGUMENT_TYPE_ERROR.import(py, ERRORS_MODULE, "ArgumentTypeError"),
+        )
+    })
+}
+
+/// An `invalid_config` `ConfigError` about `argument` with the message `"{argument}: {reason}"`
+/// (no "invalid configuration" prefix): for arguments that are not scheduler options, such as a
+/// verifier's `tolerance`.
+pub fn invalid_argument(argument: &str, reason: impl std::fmt::Display) -> PyErr {
+    BindingError {
+        code: ErrorCode::InvalidConfig,
+        message: format!("{argument}: {reason}"),
+        detail: Some(argument.to_owned()),
+    }
+    .into_py_err()
 }
 
 /// An `invalid_job` exception about `field`.

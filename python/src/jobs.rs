@@ -172,6 +172,7 @@ pub fn list_query(query: &Bound<'_, PyDict>) -> PyResult<ListQuery> {
                 q.limit = Some(u32::try_from(n).unwrap_or(u32::MAX));
             }
             "after" => q.after = Some(text(k, v)?),
+            "with_bodies" => q.bodies = v.is_truthy()?,
             other => return Err(invalid_job(other, "is not a filter of Scheduler.list")),
         }
         Ok(())

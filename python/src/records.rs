@@ -71,6 +71,7 @@ fn attempt_dict(py: Python<'_>, a: AttemptRecord) -> PyResult<Bound<'_, PyDict>>
     d.set_item("error", a.error)?;
     d.set_item("message", a.message)?;
     d.set_item("next_retry_at_ms", a.next_retry_at_ms)?;
+    d.set_item("cursor", a.cursor)?;
     Ok(d)
 }
 

@@ -65,6 +65,37 @@ impl NativeScheduler {
         bridge::run(py, waiter, self.handle.schedule_many(inputs), object)
     }
 
+    /// As `schedule_many`, with whether each job's idempotency key matched a stored job:
+    /// a list of `(id, existing)`.
+    #[pyo3(signature = (jobs, waiter=None))]
+    fn submit_many(
+        &self,
+        py: Python<'_>,
+        jobs: &Bound<'_, PyAny>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        let inputs = jobs::job_inputs(jobs)?;
+        bridge::run(py, waiter, self.handle.submit_many(inputs), object)
+    }
+
+    /// A page of attempt records.
+    #[pyo3(signature = (job_id, after, limit, waiter=None))]
+    fn attempts_page(
+        &self,
+        py: Python<'_>,
+        job_id: String,
+        after: Option<String>,
+        limit: u32,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        bridge::run(
+            py,
+            waiter,
+            self.handle.attempts_page(job_id, after, limit),
+            records::attempt_records,
+        )
+    }
+
     /// One job record.
     #[pyo3(signature = (job_id, waiter=None))]
     fn get(&self, py: Python<'_>, job_id: String, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
@@ -310,7 +341,9 @@ impl NativeScheduler {
         waiter: Option<Waiter>,
     ) -> PyResult<Py<PyAny>> {
         let grace = match grace.filter(|g| !g.is_none()) {
-            Some(g) => Duration::from_millis(millis("grace", g).map_err(convert::as_value_error)?),
+            Some(g) => {
+                Duration::from_millis(millis("grace", g).map_err(convert::as_argument_error)?)
+            }
             None => DEFAULT_CLOSE_GRACE,
         };
         bridge::run(py, waiter, self.handle.close(grace), none)

@@ -8,13 +8,13 @@
 
 use std::borrow::Cow;
 
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
+use timehook_bindings::ErrorCode;
 use timehook_bindings::signing::{self as bsign, HeaderFilter, SchemeInput};
 
-use crate::convert::{as_value_error, epoch_ms, millis, type_name};
-use crate::errors::IntoPyErr;
+use crate::convert::{as_argument_error, epoch_ms, millis, type_name};
+use crate::errors::{IntoPyErr, argument_type_error};
 
 /// A signature scheme: Standard Webhooks (the default) or a compatibility scheme.
 #[pyclass(module = "timehook", name = "Scheme", frozen, eq)]
@@ -123,34 +123,41 @@ fn scheme_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<timehook::signing::S
                 })?
                 .inner)
             } else {
-                Err(PyTypeError::new_err(format!(
-                    "scheme: expected a timehook.Scheme or a name, got {}",
-                    type_name(v)
-                )))
+                Err(argument_type_error(
+                    ErrorCode::InvalidScheme,
+                    "scheme",
+                    format!("expected a timehook.Scheme or a name, got {}", type_name(v)),
+                ))
             }
         }
     }
 }
 
-/// One secret string or an iterable of them.
-fn secret_list(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+/// One secret string or an iterable of them, given as `argument`; `what` names one of them in
+/// messages (`secret`, `key`).
+fn secret_list(value: &Bound<'_, PyAny>, argument: &str, what: &str) -> PyResult<Vec<String>> {
     if let Ok(s) = value.cast::<PyString>() {
         return Ok(vec![s.to_cow()?.into_owned()]);
     }
     let iter = value.try_iter().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "expected a {what} string or a list of them, got {}",
-            type_name(value)
-        ))
+        argument_type_error(
+            ErrorCode::InvalidConfig,
+            argument,
+            format!(
+                "expected a {what} string or a list of them, got {}",
+                type_name(value)
+            ),
+        )
     })?;
     iter.map(|item| {
         let item = item?;
         match item.cast::<PyString>() {
             Ok(s) => Ok(s.to_cow()?.into_owned()),
-            Err(_) => Err(PyTypeError::new_err(format!(
-                "expected {what} strings, got {}",
-                type_name(&item)
-            ))),
+            Err(_) => Err(argument_type_error(
+                ErrorCode::InvalidConfig,
+                argument,
+                format!("expected {what} strings, got {}", type_name(&item)),
+            )),
         }
     })
     .collect()
@@ -167,10 +174,14 @@ fn body_bytes<'a>(body: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
     } else if body.hasattr("tobytes")? {
         Ok(Cow::Owned(body.call_method0("tobytes")?.extract()?))
     } else {
-        Err(PyTypeError::new_err(format!(
-            "body: expected the raw request body as bytes or str, got {}",
-            type_name(body)
-        )))
+        Err(argument_type_error(
+            ErrorCode::InvalidConfig,
+            "body",
+            format!(
+                "expected the raw request body as bytes or str, got {}",
+                type_name(body)
+            ),
+        ))
     }
 }
 
@@ -219,10 +230,14 @@ impl<'f, 'py> Found<'f, 'py> {
                 self.add_value(wanted, &item?)?;
             }
         } else {
-            return Err(PyTypeError::new_err(format!(
-                "headers: the value of {wanted:?} must be str or bytes, got {}",
-                type_name(value)
-            )));
+            return Err(argument_type_error(
+                ErrorCode::InvalidConfig,
+                "headers",
+                format!(
+                    "the value of {wanted:?} must be str or bytes, got {}",
+                    type_name(value)
+                ),
+            ));
         }
         Ok(())
     }
@@ -253,18 +268,23 @@ fn collect_headers<'f, 'py>(
         headers.clone()
     };
     let iter = items.try_iter().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "headers: expected a mapping or a list of (name, value) pairs, got {}",
-            type_name(headers)
-        ))
+        argument_type_error(
+            ErrorCode::InvalidConfig,
+            "headers",
+            format!(
+                "expected a mapping or a list of (name, value) pairs, got {}",
+                type_name(headers)
+            ),
+        )
     })?;
     for item in iter {
         let item = item?;
         let (k, v): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "headers: expected (name, value) pairs, got {}",
-                type_name(&item)
-            ))
+            argument_type_error(
+                ErrorCode::InvalidConfig,
+                "headers",
+                format!("expected (name, value) pairs, got {}", type_name(&item)),
+            )
         })?;
         found.add(&k, &v)?;
     }
@@ -282,7 +302,9 @@ fn now_arg(now: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
             } else if let Ok(f) = v.extract::<f64>() {
                 Ok(f.floor() as i64)
             } else {
-                Ok(epoch_ms("now", v).map_err(as_value_error)?.div_euclid(1000))
+                Ok(epoch_ms("now", v)
+                    .map_err(as_argument_error)?
+                    .div_euclid(1000))
             }
         }
     }
@@ -313,13 +335,13 @@ impl Verifier {
         tolerance: Option<&Bound<'_, PyAny>>,
         scheme: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let secrets = secret_list(secret_or_secrets, "secret")?;
+        let secrets = secret_list(secret_or_secrets, "secret", "secret")?;
         let tolerance = tolerance
             .filter(|t| !t.is_none())
             .map(|t| {
                 millis("tolerance", t)
                     .map(|ms| ms / 1000)
-                    .map_err(as_value_error)
+                    .map_err(as_argument_error)
             })
             .transpose()?;
         let inner = bsign::build_verifier(&secrets, scheme_arg(scheme)?, tolerance)
@@ -387,7 +409,7 @@ impl Signer {
     #[new]
     #[pyo3(signature = (keys, *, scheme=None))]
     fn new(keys: &Bound<'_, PyAny>, scheme: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let keys = secret_list(keys, "key")?;
+        let keys = secret_list(keys, "keys", "key")?;
         let inner =
             bsign::build_signer(&keys, scheme_arg(scheme)?).map_err(IntoPyErr::into_py_err)?;
         Ok(Signer { inner })

@@ -3,6 +3,10 @@ stores nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import io
+import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,14 +14,18 @@ from support import SECRET
 
 import timehook
 from timehook import (
+    ArgumentTypeError,
     ClosedError,
     ConfigError,
     InvalidJobError,
     InvalidStateError,
     NotFoundError,
     RetryPolicy,
+    StoreError,
     TimehookError,
 )
+from timehook.signing import Signer
+from timehook.testing import ManualClock
 
 URL = "https://example.com/hook"
 
@@ -193,3 +201,166 @@ def test_every_code_maps_to_a_documented_class():
     }
     assert expected <= timehook.errors.CODES
     assert timehook.errors.VERIFICATION_CODES <= timehook.errors.CODES
+
+
+def raised(call) -> TimehookError:
+    """The error ``call()`` raises, which must be a TimehookError."""
+    with pytest.raises(Exception) as e:
+        call()
+    assert isinstance(e.value, TimehookError), f"{type(e.value).__name__}: {e.value}"
+    return e.value
+
+
+def test_bad_arguments_outside_jobs_are_config_errors_that_stay_value_errors():
+    v = timehook.Verifier(SECRET)
+    clock = ManualClock(datetime(2030, 1, 1, tzinfo=timezone.utc))
+    naive = datetime(2030, 1, 1)
+    cases = [
+        (lambda: timehook.Verifier(SECRET, tolerance=-5), "tolerance", "-5"),
+        (lambda: timehook.Verifier(SECRET, tolerance="soon"), "tolerance", "'soon'"),
+        (lambda: v.verify(b"{}", {}, now=naive), "now", "naive"),
+        (lambda: ManualClock(naive), "start", "naive"),
+        (lambda: clock.set("tomorrow"), "to", "'tomorrow'"),
+        (lambda: clock.advance(-1), "by", "-1"),
+    ]
+    for call, field, text in cases:
+        err = raised(call)
+        assert isinstance(err, ConfigError) and isinstance(err, ValueError), repr(err)
+        assert not isinstance(err, TypeError), repr(err)
+        assert (err.code, err.field, err.detail) == ("invalid_config", field, field), str(err)
+        assert str(err).startswith(f"{field}: ") and text in str(err), str(err)
+    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+        err = raised(lambda: s.close(grace=-1))
+        assert isinstance(err, ConfigError) and err.field == "grace" and "-1" in str(err)
+
+
+def test_arguments_of_the_wrong_type_are_type_errors_too():
+    v = timehook.Verifier(SECRET)
+    cases = [
+        (lambda: v.verify({"event": "x"}, {}), "invalid_config", "body", "dict"),
+        (lambda: v.verify(b"{}", 42), "invalid_config", "headers", "int"),
+        (lambda: v.verify(b"{}", [42]), "invalid_config", "headers", "int"),
+        (lambda: v.verify(b"{}", {"webhook-id": 5}), "invalid_config", "headers", "webhook-id"),
+        (lambda: timehook.Verifier(42), "invalid_config", "secret", "int"),
+        (lambda: timehook.Verifier([SECRET, 5]), "invalid_config", "secret", "int"),
+        (lambda: Signer(42), "invalid_config", "keys", "int"),
+        (lambda: Signer(SECRET).sign("msg_1", 1, {"a": 1}), "invalid_config", "body", "dict"),
+        (lambda: timehook.Verifier(SECRET, scheme=42), "invalid_scheme", "scheme", "int"),
+        (lambda: timehook.Scheduler.open(42), "invalid_config", "path", "int"),
+    ]
+    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+        cases += [
+            (lambda: s.add_listener("not callable"), "invalid_config", "fn", "str"),
+            (lambda: s.on(5, print), "invalid_config", "events", "int"),
+            (lambda: s.export_attempts(io.StringIO()), "invalid_config", "dest", "binary"),
+            (lambda: s.export_attempts(42), "invalid_config", "dest", "int"),
+        ]
+        for call, code, field, text in cases:
+            err = raised(call)
+            assert isinstance(err, ArgumentTypeError) and isinstance(err, ConfigError), repr(err)
+            assert isinstance(err, TypeError) and isinstance(err, ValueError), repr(err)
+            assert (err.code, err.field) == (code, field), str(err)
+            assert str(err).startswith(f"{field}: ") and text in str(err), str(err)
+
+
+def test_the_async_scheduler_refuses_a_bad_path_with_a_timehook_error():
+    async def main():
+        await timehook.AsyncScheduler.open(42)  # type: ignore[arg-type]
+
+    err = raised(lambda: asyncio.run(main()))
+    assert isinstance(err, ArgumentTypeError) and err.field == "path"
+
+
+def test_bad_retry_policies_and_event_lists_are_job_errors():
+    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+        cases = [
+            (lambda: RetryPolicy.exponential("soon"), "'soon'"),  # type: ignore[arg-type]
+            (lambda: RetryPolicy.exponential(max_delay=None), "None"),  # type: ignore[arg-type]
+            (lambda: RetryPolicy.fixed(5), "int"),  # type: ignore[arg-type]
+            (lambda: RetryPolicy.fixed([1, "x"]), "'x'"),  # type: ignore[list-item]
+            (lambda: s.schedule(URL, retry=RetryPolicy(delays=5)), "int"),  # type: ignore[arg-type]
+        ]
+        for call, text in cases:
+            err = raised(call)
+            assert isinstance(err, InvalidJobError) and isinstance(err, ValueError), repr(err)
+            assert (err.code, err.field) == ("invalid_job", "retry") and text in str(err), str(err)
+        err = raised(lambda: s.subscribe(URL, 5))  # type: ignore[arg-type]
+        assert isinstance(err, InvalidJobError) and err.field == "events", str(err)
+        assert s.list() == [] and s.subscriptions() == []
+
+
+def test_a_bad_time_zone_names_tz_and_a_bad_expression_names_cron():
+    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+        for call in (
+            lambda: s.cron(URL, "0 * * * *", tz="Mars/Olympus_Mons"),
+            lambda: s.schedule_many([{"url": URL, "cron": "0 * * * *", "tz": "Mars/Olympus_Mons"}]),
+        ):
+            err = raised(call)
+            assert isinstance(err, InvalidJobError), repr(err)
+            assert (err.code, err.field) == ("invalid_timezone", "tz"), str(err)
+            assert "Mars/Olympus_Mons" in str(err)
+        err = raised(lambda: s.cron(URL, "61 * * * *"))
+        assert (err.code, err.field) == ("invalid_cron", "cron"), str(err)
+        assert s.list() == []
+
+
+@pytest.mark.parametrize("field", ["on_failure_url", "on_success_url"])
+@pytest.mark.parametrize(
+    "url, code, text",
+    [
+        ("ftp://example.com/cb", "invalid_job", "ftp://example.com/cb"),
+        ("/cb", "invalid_job", "/cb"),
+        (5, "invalid_job", "int"),
+        # The SSRF guard stays on: a loopback callback is refused as "blocked".
+        ("http://127.0.0.1/cb", "blocked", "127.0.0.1"),
+    ],
+)
+def test_bad_callback_urls_name_their_own_field(field, url, code, text):
+    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+        for method, args in ((s.schedule, (URL,)), (s.cron, (URL, "0 * * * *"))):
+            err = raised(functools.partial(method, *args, **{field: url}))
+            assert isinstance(err, InvalidJobError), repr(err)
+            assert (err.code, err.field) == (code, field), str(err)
+            assert text in str(err), str(err)
+        assert s.list() == []
+
+
+def test_a_file_that_is_not_a_timehook_store_is_named(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 100)
+    other = tmp_path / "other-app.db"
+    other_app_db(other, "CREATE TABLE jobs (id INTEGER PRIMARY KEY, title TEXT)")  # a name we use
+    for path in (notes, other):
+        err = raised(functools.partial(timehook.Scheduler.open, path, autostart=False))
+        assert isinstance(err, StoreError) and err.code == "store_error", repr(err)
+        assert str(path) in str(err), str(err)
+    assert notes.read_text() == "not a database\n" * 100
+
+
+def other_app_db(path, sql: str) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(sql)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_a_sqlite_file_of_another_application_is_refused_and_left_alone(tmp_path):
+    other = tmp_path / "other-app.db"
+    other_app_db(other, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    err = None
+    try:
+        timehook.Scheduler.open(other, autostart=False).close()
+    except StoreError as e:
+        err = e
+    conn = sqlite3.connect(other)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+    assert tables == {"users"}, "the other application's file was changed"
+    assert journal == "delete", "the other application's journal mode was changed"
+    assert err is not None and str(other) in str(err)
+    assert "not a timehook store" in str(err), str(err)

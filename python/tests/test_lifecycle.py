@@ -163,6 +163,59 @@ def test_an_idempotency_key_returns_the_existing_job(manual):
     assert job.next_run_at == T0 + timedelta(seconds=60)
 
 
+def test_submit_tells_an_idempotency_hit_from_a_new_job(manual):
+    first = manual.submit(
+        {"url": "https://example.com/hook", "idempotency_key": "k-9", "after": 60}
+    )
+    assert first == timehook.Submitted(first.id, False)
+    again = manual.submit({"url": "https://example.com/other", "idempotency_key": "k-9"})
+    assert again == (first.id, True)
+    batch = manual.submit_many(
+        [
+            {"url": "https://example.com/x", "idempotency_key": "k-9"},
+            {"url": "https://example.com/y", "idempotency_key": "k-10"},
+            {"url": "https://example.com/z", "idempotency_key": "k-10"},
+        ]
+    )
+    assert [b.existing for b in batch] == [True, False, True]
+    assert batch[1].id == batch[2].id
+    assert len(manual.list()) == 2
+
+
+def test_list_leaves_payloads_out_unless_asked(manual):
+    job_id = manual.schedule("https://example.com/hook", payload="hello", after=60)
+    (plain,) = manual.list()
+    assert plain.id == job_id and plain.body == b""
+    (full,) = manual.list(with_bodies=True)
+    assert full.body == b"hello"
+    assert manual.get(job_id).body == b"hello"
+
+
+def test_attempts_page_through_every_attempt_once(manual, clock, receiver):
+    receiver.answer("/paged", 500, 500, 500, 500, 200)
+    job_id = manual.schedule(receiver.url("/paged"), retry=RetryPolicy.fixed([1, 1, 1, 1]))
+    for _ in range(5):
+        assert manual.run_due() == 1
+        clock.advance(2)
+    paged, after = [], None
+    while True:
+        page = manual.attempts_page(job_id, after=after, limit=2)
+        assert len(page) <= 2
+        if not page:
+            break
+        paged += page
+        after = page[-1].cursor
+    assert [a.number for a in paged] == [1, 2, 3, 4, 5]
+    assert [a.status for a in paged] == [500, 500, 500, 500, 200]
+    assert paged == manual.attempts(job_id)
+    with pytest.raises(timehook.InvalidJobError) as bad:
+        manual.attempts_page(job_id, after="nope")
+    assert bad.value.field == "after"
+    with pytest.raises(timehook.InvalidJobError) as bad:
+        manual.attempts_page(job_id, limit=0)
+    assert bad.value.field == "limit"
+
+
 def test_jobs_survive_reopening_the_file(db, clock, receiver):
     with timehook.Scheduler.open(
         db, allow_private_targets=True, secret=SECRET, clock=clock, autostart=False

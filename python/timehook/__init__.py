@@ -29,9 +29,11 @@ from ._types import (
     Outcome,
     OutcomeStatus,
     RetryPolicy,
+    Submitted,
     Subscription,
 )
 from .errors import (
+    ArgumentTypeError,
     ClosedError,
     ConfigError,
     InvalidJobError,
@@ -43,6 +45,7 @@ from .errors import (
 )
 
 __all__ = [
+    "ArgumentTypeError",
     "AsyncScheduler",
     "Attempt",
     "ClosedError",
@@ -64,6 +67,7 @@ __all__ = [
     "Scheduler",
     "Scheme",
     "StoreError",
+    "Submitted",
     "Subscription",
     "TimehookError",
     "VerificationError",

@@ -35,6 +35,7 @@ from ._types import (
     JobKind,
     JobState,
     Seconds,
+    Submitted,
     Subscription,
 )
 from .testing import ManualClock
@@ -165,7 +166,7 @@ class AsyncScheduler:
             allow_private_targets=allow_private_targets,
             proxy=proxy,
         )
-        return _Opening(os.fspath(path), options)
+        return _Opening(c.store_path(path), options)
 
     async def schedule(
         self,
@@ -207,6 +208,14 @@ class AsyncScheduler:
     def schedule_many(self, jobs: Iterable[Mapping[str, Any]]) -> Awaitable[List[str]]:
         """As :meth:`timehook.Scheduler.schedule_many`."""
         return _call(self._native.schedule_many, jobs)
+
+    async def submit(self, job: Mapping[str, Any]) -> Submitted:
+        """As :meth:`timehook.Scheduler.submit`."""
+        return (await self.submit_many([job]))[0]
+
+    async def submit_many(self, jobs: Iterable[Mapping[str, Any]]) -> List[Submitted]:
+        """As :meth:`timehook.Scheduler.submit_many`."""
+        return [Submitted(i, e) for i, e in await _call(self._native.submit_many, jobs)]
 
     async def cron(
         self,
@@ -264,6 +273,7 @@ class AsyncScheduler:
         due_before: Optional[datetime] = None,
         limit: Optional[int] = None,
         after: Optional[str] = None,
+        with_bodies: bool = False,
     ) -> List[Job]:
         """As :meth:`timehook.Scheduler.list`."""
         query = c.list_filter(
@@ -277,12 +287,20 @@ class AsyncScheduler:
             due_before,
             limit,
             after,
+            with_bodies,
         )
         return c.jobs(await _call(self._native.list, query))
 
     async def attempts(self, job_id: str) -> List[Attempt]:
         """As :meth:`timehook.Scheduler.attempts`."""
         return c.attempts(await _call(self._native.attempts, job_id))
+
+    async def attempts_page(
+        self, job_id: str, *, after: Optional[str] = None, limit: int = 100
+    ) -> List[Attempt]:
+        """As :meth:`timehook.Scheduler.attempts_page`."""
+        page = await _call(self._native.attempts_page, job_id, after, c.page_limit(limit))
+        return c.attempts(page)
 
     def cancel(self, job_id: str) -> Awaitable[None]:
         """As :meth:`timehook.Scheduler.cancel`."""

@@ -19,6 +19,7 @@ from typing import (
 )
 
 from ._types import Attempt, Endpoint, EventType, Job, JobState, RetryPolicy, Seconds, Subscription
+from .errors import ArgumentTypeError, InvalidJobError
 
 __all__ = [
     "ExportFormat",
@@ -38,6 +39,7 @@ __all__ = [
     "list_filter",
     "one_job",
     "open_options",
+    "store_path",
     "subscribe_events",
     "subscription",
     "subscriptions",
@@ -100,6 +102,19 @@ def job(
     }
 
 
+def store_path(path: Any) -> str:
+    """The path of ``open`` as a str (a str, bytes or ``os.PathLike``)."""
+    try:
+        return os.fsdecode(path)
+    except TypeError:
+        raise ArgumentTypeError(
+            f'path: expected a file path (str or os.PathLike), ":memory:" or a postgresql:// '
+            f"URL, got {type(path).__name__}",
+            "invalid_config",
+            "path",
+        ) from None
+
+
 def open_options(**options: Any) -> dict:
     """The keyword options of ``open``, as the native side takes them."""
     return options
@@ -128,8 +143,10 @@ def list_filter(
     due_before: Optional[datetime],
     limit: Optional[int],
     after: Optional[str],
+    with_bodies: bool = False,
 ) -> dict:
     return {
+        "with_bodies": with_bodies or None,
         "state": state,
         "name": name,
         "label": label,
@@ -143,8 +160,30 @@ def list_filter(
     }
 
 
+def page_limit(limit: Any) -> int:
+    """A page size for the native layer: an int from 1 on (the engine caps it at 10 000)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidJobError(
+            f"invalid job: limit: expected a whole number from 1 on, got {limit!r}",
+            "invalid_job",
+            "limit",
+        )
+    return min(limit, 2**32 - 1)
+
+
 def subscribe_events(events: SubscribeEvents) -> List[str]:
-    return [events] if isinstance(events, str) else [str(e) for e in events]
+    if isinstance(events, str):
+        return [events]
+    try:
+        items = iter(events)
+    except TypeError:
+        raise InvalidJobError(
+            "invalid job: events: expected an event type or a list of them, "
+            f"got {type(events).__name__}",
+            "invalid_job",
+            "events",
+        ) from None
+    return [str(e) for e in items]
 
 
 def subscription(record: dict) -> Subscription:
@@ -187,11 +226,18 @@ def export_path(dest: ExportTarget) -> Optional[str]:
     if isinstance(dest, (str, bytes, os.PathLike)):
         return os.fsdecode(dest)
     if not callable(getattr(dest, "write", None)):
-        raise TypeError(
-            f"an export goes to a file path or a binary file object, got {type(dest).__name__}"
+        raise ArgumentTypeError(
+            "dest: an export goes to a file path or a binary file object, "
+            f"got {type(dest).__name__}",
+            "invalid_config",
+            "dest",
         )
     if isinstance(dest, io.TextIOBase):
-        raise TypeError('an export is bytes: open the file in binary mode ("wb")')
+        raise ArgumentTypeError(
+            'dest: an export is bytes: open the file in binary mode ("wb")',
+            "invalid_config",
+            "dest",
+        )
     return None
 
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, List, Optional, Set, Tuple, Type, Ty
 
 from ._native import LISTENER_EVENTS, NativeListener
 from ._types import Event, EventType
+from .errors import ArgumentTypeError
 
 __all__ = ["Events", "Listener", "Listeners", "LoopCall", "ThreadCall", "event_kinds"]
 
@@ -27,7 +28,15 @@ def event_kinds(events: Events) -> List[str]:
         return []
     if isinstance(events, str):
         events = [events]
-    kinds = [str(e) for e in events]
+    try:
+        items = iter(events)
+    except TypeError:
+        raise ArgumentTypeError(
+            f"events: expected an event kind or a list of them, got {type(events).__name__}",
+            "invalid_config",
+            "events",
+        ) from None
+    kinds = [str(e) for e in items]
     return [] if "*" in kinds else kinds
 
 
@@ -177,7 +186,9 @@ class Listeners:
         call: Union[ThreadCall, LoopCall],
     ) -> Listener:
         if not callable(fn):
-            raise TypeError(f"a listener must be callable, got {type(fn).__name__}")
+            raise ArgumentTypeError(
+                f"fn: a listener must be callable, got {type(fn).__name__}", "invalid_config", "fn"
+            )
         kinds = event_kinds(events)
         native = native_listen(kinds, call)
         known = set(LISTENER_EVENTS)

@@ -32,6 +32,7 @@ from ._types import (
     JobKind,
     JobState,
     Seconds,
+    Submitted,
     Subscription,
 )
 from .testing import ManualClock
@@ -160,7 +161,7 @@ class Scheduler:
             allow_private_targets=allow_private_targets,
             proxy=proxy,
         )
-        fspath = os.fspath(path)
+        fspath = c.store_path(path)
         return cls(NativeScheduler.open(fspath, options), fspath)
 
     def schedule(
@@ -214,12 +215,26 @@ class Scheduler:
         return self._native.schedule_many([job])[0]
 
     def schedule_many(self, jobs: Iterable[Mapping[str, Any]]) -> List[str]:
-        """Schedules many jobs in one transaction: all are stored, or (on any bad job) none.
+        """Schedules many jobs. Every job is checked first: on any bad job, none is stored.
+
+        Up to 10,000 are stored in one transaction; a larger batch is stored 10,000 at a time, so
+        deliveries go on meanwhile (a store failure partway keeps the jobs stored before it, and
+        says how many).
 
         Each job is a dict with the keyword arguments of :meth:`schedule` (``url`` required;
         ``cron``, ``tz`` and ``missed`` make a cron job). Returns the ids in input order.
         """
         return self._native.schedule_many(jobs)
+
+    def submit(self, job: Mapping[str, Any]) -> Submitted:
+        """As :meth:`schedule_many` with one job dict, and says whether the job was created or
+        its idempotency key matched a job stored before (``existing``; nothing was created)."""
+        return self.submit_many([job])[0]
+
+    def submit_many(self, jobs: Iterable[Mapping[str, Any]]) -> List[Submitted]:
+        """As :meth:`schedule_many`, with a :class:`Submitted` (``id``, ``existing``) per job,
+        in input order."""
+        return [Submitted(i, e) for i, e in self._native.submit_many(jobs)]
 
     def cron(
         self,
@@ -284,9 +299,11 @@ class Scheduler:
         due_before: Optional[datetime] = None,
         limit: Optional[int] = None,
         after: Optional[str] = None,
+        with_bodies: bool = False,
     ) -> List[Job]:
         """A page of jobs matching every given filter, in creation order (``limit`` defaults to
-        100, at most 10 000). Pass the last job's id as ``after`` for the next page."""
+        100, at most 10 000). Pass the last job's id as ``after`` for the next page. Payloads are
+        left out (``payload`` is empty) unless ``with_bodies=True`` (then at most 1 000 a page)."""
         query = c.list_filter(
             state,
             name,
@@ -298,12 +315,20 @@ class Scheduler:
             due_before,
             limit,
             after,
+            with_bodies,
         )
         return c.jobs(self._native.list(query))
 
     def attempts(self, job_id: str) -> List[Attempt]:
         """Every attempt of a job (of every occurrence, for a cron job), oldest first."""
         return c.attempts(self._native.attempts(job_id))
+
+    def attempts_page(
+        self, job_id: str, *, after: Optional[str] = None, limit: int = 100
+    ) -> List[Attempt]:
+        """A page of a job's attempts, oldest first: at most ``limit`` (1 to 10 000), after the
+        attempt whose :attr:`Attempt.cursor` is ``after`` (from the first when None)."""
+        return c.attempts(self._native.attempts_page(job_id, after, c.page_limit(limit)))
 
     def cancel(self, job_id: str) -> None:
         """Cancels a job: it never fires afterwards (a cron job stops). Idempotent."""

@@ -7,7 +7,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
+
+from .errors import InvalidJobError
 
 __all__ = [
     "Attempt",
@@ -117,10 +119,10 @@ class RetryPolicy:
         """``initial * factor**(n-1)``, capped at ``max_delay``, spread by ±``jitter``."""
         return cls(
             max_attempts=max_attempts,
-            initial=_seconds(initial),
+            initial=_seconds(initial, "initial"),
             factor=factor,
             jitter=jitter,
-            max_delay=_seconds(max_delay),
+            max_delay=_seconds(max_delay, "max_delay"),
         )
 
     @classmethod
@@ -134,8 +136,8 @@ class RetryPolicy:
         """These delays between attempts (``len(delays) + 1`` attempts unless ``max_attempts``)."""
         return cls(
             max_attempts=max_attempts,
-            delays=tuple(_seconds(d) for d in delays),
-            max_delay=None if max_delay is None else _seconds(max_delay),
+            delays=tuple(_seconds(d, "delays") for d in _items(delays, "delays")),
+            max_delay=None if max_delay is None else _seconds(max_delay, "max_delay"),
         )
 
     @classmethod
@@ -156,8 +158,30 @@ class RetryPolicy:
         )
 
 
-def _seconds(value: Seconds) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+def _items(values: Any, name: str) -> Any:
+    try:
+        return iter(values)
+    except TypeError:
+        raise InvalidJobError(
+            f"invalid job: retry: {name} must be a list of durations, "
+            f"got {type(values).__name__} {values!r}",
+            "invalid_job",
+            "retry",
+        ) from None
+
+
+def _seconds(value: Seconds, name: str) -> float:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidJobError(
+            f"invalid job: retry: {name} must be a timedelta or a number of seconds, "
+            f"got {type(value).__name__} {value!r}",
+            "invalid_job",
+            "retry",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -173,7 +197,8 @@ class Job:
     method: str
     #: User headers, ``content-type`` included.
     headers: Tuple[Tuple[str, str], ...]
-    #: The request body, exactly as it is sent.
+    #: The request body, exactly as it is sent (empty in a ``list`` page unless
+    #: ``with_bodies=True``).
     body: bytes
     timeout: timedelta
     retry: RetryPolicy
@@ -229,6 +254,16 @@ class Job:
         )
 
 
+class Submitted(NamedTuple):
+    """What :meth:`Scheduler.submit` did with one job."""
+
+    #: The job's id: the new job's, or the existing one's.
+    id: str
+    #: Whether its idempotency key matched a job stored before (or earlier in the same batch):
+    #: nothing was created.
+    existing: bool
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One delivery attempt, as recorded."""
@@ -252,6 +287,8 @@ class Attempt:
     message: Optional[str]
     #: When the next attempt is due, if one follows.
     next_retry_at: Optional[datetime]
+    #: Where the page after this attempt starts: ``attempts_page(job_id, after=cursor)``.
+    cursor: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -271,6 +308,7 @@ class Attempt:
             error=d["error"],
             message=d["message"],
             next_retry_at=_dt(d["next_retry_at_ms"]),
+            cursor=d.get("cursor", ""),
         )
 
 

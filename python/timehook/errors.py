@@ -12,6 +12,9 @@ class                      codes                                       also a
 ``ConfigError``            invalid_config, invalid_secret, no_keys,    ``ValueError``
                            incompatible_key, invalid_scheme,
                            invalid_msg_id
+``ArgumentTypeError``      invalid_config, invalid_scheme (a           ``TypeError``, ``ValueError``
+                           ``ConfigError`` for a value of the wrong
+                           type)
 ``NotFoundError``          not_found                                   ``LookupError``
 ``InvalidStateError``      invalid_state
 ``StoreError``             store_error
@@ -32,6 +35,7 @@ from ._native import ERROR_CODES
 __all__ = [
     "CODES",
     "VERIFICATION_CODES",
+    "ArgumentTypeError",
     "ClosedError",
     "ConfigError",
     "InvalidJobError",
@@ -98,7 +102,21 @@ class InvalidJobError(TimehookError, ValueError):
 
 
 class ConfigError(TimehookError, ValueError):
-    """Bad scheduler options, secrets, keys or signature schemes."""
+    """Bad scheduler options, secrets, keys or signature schemes, or a bad argument that is not
+    a job field (a verifier's ``tolerance`` or ``now``, a ``ManualClock`` time, ``close``'s
+    ``grace``, ...)."""
+
+    @property
+    def field(self) -> Optional[str]:
+        """The option or argument at fault, e.g. ``"max_concurrency"``, ``"tolerance"``, when
+        known."""
+        return self.detail
+
+
+class ArgumentTypeError(ConfigError, TypeError):
+    """An argument that is not a job field has the wrong type: a verifier's body or headers, a
+    secret list, a scheme, a listener that is not callable, an export destination. Also a
+    ``TypeError`` (and, as a :class:`ConfigError`, a ``ValueError``)."""
 
 
 class NotFoundError(TimehookError, LookupError):

@@ -288,3 +288,42 @@ fn check_text(field: &'static str, text: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::job::{JobSpec, ListFilter};
+
+    /// Each rejected input is named as the caller wrote it: the time zone as `tz` (not `cron`),
+    /// each callback URL as itself.
+    #[tokio::test]
+    async fn rejected_jobs_name_their_field() {
+        let s = crate::Scheduler::in_memory().open().await.unwrap();
+        let url = "https://example.com/hook";
+        let cases = [
+            (
+                JobSpec::cron(url, "0 * * * *").tz("Mars/Olympus_Mons"),
+                "tz",
+            ),
+            (JobSpec::cron(url, "61 * * * *"), "cron"),
+            (JobSpec::post(url).tz("UTC"), "tz"),
+            (
+                JobSpec::post(url).on_failure("ftp://example.com/cb"),
+                "on_failure_url",
+            ),
+            (JobSpec::post(url).on_success("not a url"), "on_success_url"),
+            (
+                JobSpec::post(url).on_failure("http://127.0.0.1/cb"),
+                "on_failure_url",
+            ),
+            (
+                JobSpec::post(url).on_success("http://10.0.0.1/cb"),
+                "on_success_url",
+            ),
+        ];
+        for (spec, field) in cases {
+            let e = s.schedule(spec).await.unwrap_err();
+            assert_eq!(e.field(), Some(field), "{e}");
+        }
+        assert!(s.list(&ListFilter::default()).await.unwrap().is_empty());
+    }
+}

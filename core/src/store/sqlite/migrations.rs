@@ -247,6 +247,7 @@ fn migrate_to(conn: &Connection, target: usize) -> SqlResult<()> {
             )
             .into());
         }
+        refuse_foreign(conn, version)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
             conn.execute_batch(sql)?;
             conn.pragma_update(
@@ -266,6 +267,49 @@ fn migrate_to(conn: &Connection, target: usize) -> SqlResult<()> {
     result
 }
 
+/// Refuses another application's database before anything about it is changed (not even its
+/// journal mode): read only, so it runs before the file is switched to WAL.
+pub(crate) fn check_not_foreign(conn: &Connection) -> SqlResult<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    refuse_foreign(conn, usize::try_from(version).unwrap_or(usize::MAX))
+}
+
+/// Refuses a file that is not a timehook store (another application's SQLite database), before
+/// anything is written to it: at version 0 it must hold nothing yet; at a later version (SQLite's
+/// `user_version`, which other applications use too) it must hold timehook's own tables.
+fn refuse_foreign(conn: &Connection, version: usize) -> SqlResult<()> {
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let ours = ["meta", "jobs", "executions", "attempts"]
+        .iter()
+        .all(|t| names.iter().any(|n| n == t));
+    let foreign = if version == 0 {
+        !names.is_empty()
+    } else {
+        !ours
+    };
+    if foreign {
+        let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+        return Err(Error::store(
+            StoreErrorKind::Corrupt,
+            format!(
+                "not a timehook store: it is a SQLite database of something else (it holds {}{}); \
+                 nothing was changed",
+                shown.join(", "),
+                if names.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// The schema version this build writes.
 #[cfg(test)]
 pub(crate) const LATEST: usize = MIGRATIONS.len();
@@ -273,6 +317,39 @@ pub(crate) const LATEST: usize = MIGRATIONS.len();
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Another application's SQLite file is refused and left as it was, whether its
+    /// `user_version` is 0 or not.
+    #[test]
+    fn another_applications_database_is_refused_untouched() {
+        for version in [0, 3] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("app.db");
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&format!(
+                "CREATE TABLE users (id INTEGER PRIMARY KEY); PRAGMA user_version = {version};"
+            ))
+            .unwrap();
+            let err = check_not_foreign(&conn).unwrap_err();
+            assert!(migrate(&conn).is_err());
+            let err = Error::from(err);
+            assert_eq!(err.store_kind(), Some(StoreErrorKind::Corrupt), "{err}");
+            assert!(err.to_string().contains("not a timehook store"), "{err}");
+            assert!(err.to_string().contains("users"), "{err}");
+            let tables: Vec<String> = conn
+                .prepare("SELECT name FROM sqlite_master")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert_eq!(tables, ["users"]);
+            let kept: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(kept, version);
+        }
+    }
 
     #[test]
     fn migrating_twice_is_a_no_op_and_newer_files_are_refused() {

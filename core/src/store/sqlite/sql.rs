@@ -1148,7 +1148,10 @@ mod claim_tests {
         assert_eq!(window.len(), 1);
         assert_eq!(window[0].2, "http://b:80");
         assert_eq!(next_job_due(&conn, &p.excluded).unwrap(), Some(600));
-        assert_eq!(crate::store::sqlite::outcomes_sql::counts(&conn).unwrap().0, 1001);
+        assert_eq!(
+            crate::store::sqlite::outcomes_sql::counts(&conn).unwrap().0,
+            1001
+        );
         // Enabled again: all of a's jobs are due as before, earliest first.
         assert_eq!(unhold(&conn, "http://a:80").unwrap(), 1000);
         let picked = pick(&conn, &params_for(&[]), 4).unwrap();
