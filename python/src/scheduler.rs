@@ -12,7 +12,7 @@ use pyo3::types::{PyAny, PyDict};
 use timehook_bindings::{DEFAULT_CLOSE_GRACE, SchedulerHandle};
 
 use crate::bridge::{self, Waiter};
-use crate::convert::{self, epoch_ms, millis};
+use crate::convert::{self, epoch_ms, millis, text};
 use crate::errors::IntoPyErr;
 use crate::listener::{self, NativeExport, NativeListener};
 use crate::records::{self, object};
@@ -83,23 +83,37 @@ impl NativeScheduler {
     fn attempts_page(
         &self,
         py: Python<'_>,
-        job_id: String,
-        after: Option<String>,
+        job_id: &Bound<'_, PyAny>,
+        after: Option<&Bound<'_, PyAny>>,
         limit: u32,
         waiter: Option<Waiter>,
     ) -> PyResult<Py<PyAny>> {
         bridge::run(
             py,
             waiter,
-            self.handle.attempts_page(job_id, after, limit),
+            self.handle.attempts_page(
+                text("job_id", job_id)?,
+                after.map(|a| text("after", a)).transpose()?,
+                limit,
+            ),
             records::attempt_records,
         )
     }
 
     /// One job record.
     #[pyo3(signature = (job_id, waiter=None))]
-    fn get(&self, py: Python<'_>, job_id: String, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
-        bridge::run(py, waiter, self.handle.get(job_id), records::job_record)
+    fn get(
+        &self,
+        py: Python<'_>,
+        job_id: &Bound<'_, PyAny>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        bridge::run(
+            py,
+            waiter,
+            self.handle.get(text("job_id", job_id)?),
+            records::job_record,
+        )
     }
 
     /// A page of job records.
@@ -119,13 +133,13 @@ impl NativeScheduler {
     fn attempts(
         &self,
         py: Python<'_>,
-        job_id: String,
+        job_id: &Bound<'_, PyAny>,
         waiter: Option<Waiter>,
     ) -> PyResult<Py<PyAny>> {
         bridge::run(
             py,
             waiter,
-            self.handle.attempts(job_id),
+            self.handle.attempts(text("job_id", job_id)?),
             records::attempt_records,
         )
     }
@@ -135,10 +149,15 @@ impl NativeScheduler {
     fn cancel(
         &self,
         py: Python<'_>,
-        job_id: String,
+        job_id: &Bound<'_, PyAny>,
         waiter: Option<Waiter>,
     ) -> PyResult<Py<PyAny>> {
-        bridge::run(py, waiter, self.handle.cancel(job_id), none)
+        bridge::run(
+            py,
+            waiter,
+            self.handle.cancel(text("job_id", job_id)?),
+            none,
+        )
     }
 
     /// Moves a pending one-time job to `at` (an aware datetime).
@@ -146,18 +165,28 @@ impl NativeScheduler {
     fn reschedule(
         &self,
         py: Python<'_>,
-        job_id: String,
+        job_id: &Bound<'_, PyAny>,
         at: &Bound<'_, PyAny>,
         waiter: Option<Waiter>,
     ) -> PyResult<Py<PyAny>> {
         let at = epoch_ms("at", at)?;
-        bridge::run(py, waiter, self.handle.reschedule(job_id, at), none)
+        bridge::run(
+            py,
+            waiter,
+            self.handle.reschedule(text("job_id", job_id)?, at),
+            none,
+        )
     }
 
     /// Pauses a cron job.
     #[pyo3(signature = (job_id, waiter=None))]
-    fn pause(&self, py: Python<'_>, job_id: String, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
-        bridge::run(py, waiter, self.handle.pause(job_id), none)
+    fn pause(
+        &self,
+        py: Python<'_>,
+        job_id: &Bound<'_, PyAny>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.pause(text("job_id", job_id)?), none)
     }
 
     /// Resumes a paused cron job.
@@ -165,10 +194,15 @@ impl NativeScheduler {
     fn resume(
         &self,
         py: Python<'_>,
-        job_id: String,
+        job_id: &Bound<'_, PyAny>,
         waiter: Option<Waiter>,
     ) -> PyResult<Py<PyAny>> {
-        bridge::run(py, waiter, self.handle.resume(job_id), none)
+        bridge::run(
+            py,
+            waiter,
+            self.handle.resume(text("job_id", job_id)?),
+            none,
+        )
     }
 
     /// Runs a job now; returns the execution id.
@@ -176,16 +210,26 @@ impl NativeScheduler {
     fn trigger(
         &self,
         py: Python<'_>,
-        job_id: String,
+        job_id: &Bound<'_, PyAny>,
         waiter: Option<Waiter>,
     ) -> PyResult<Py<PyAny>> {
-        bridge::run(py, waiter, self.handle.trigger(job_id), object)
+        bridge::run(
+            py,
+            waiter,
+            self.handle.trigger(text("job_id", job_id)?),
+            object,
+        )
     }
 
     /// Re-queues a failed job.
     #[pyo3(signature = (job_id, waiter=None))]
-    fn retry(&self, py: Python<'_>, job_id: String, waiter: Option<Waiter>) -> PyResult<Py<PyAny>> {
-        bridge::run(py, waiter, self.handle.retry(job_id), none)
+    fn retry(
+        &self,
+        py: Python<'_>,
+        job_id: &Bound<'_, PyAny>,
+        waiter: Option<Waiter>,
+    ) -> PyResult<Py<PyAny>> {
+        bridge::run(py, waiter, self.handle.retry(text("job_id", job_id)?), none)
     }
 
     /// Deletes finished jobs past their retention; returns how many.
@@ -222,10 +266,16 @@ impl NativeScheduler {
     fn unsubscribe(
         &self,
         py: Python<'_>,
-        subscription_id: String,
+        subscription_id: &Bound<'_, PyAny>,
         waiter: Option<Waiter>,
     ) -> PyResult<Py<PyAny>> {
-        bridge::run(py, waiter, self.handle.unsubscribe(subscription_id), none)
+        bridge::run(
+            py,
+            waiter,
+            self.handle
+                .unsubscribe(text("subscription_id", subscription_id)?),
+            none,
+        )
     }
 
     /// Every subscription, oldest first.
@@ -251,10 +301,15 @@ impl NativeScheduler {
     fn enable_endpoint(
         &self,
         py: Python<'_>,
-        endpoint: String,
+        endpoint: &Bound<'_, PyAny>,
         waiter: Option<Waiter>,
     ) -> PyResult<Py<PyAny>> {
-        bridge::run(py, waiter, self.handle.enable_endpoint(endpoint), none)
+        bridge::run(
+            py,
+            waiter,
+            self.handle.enable_endpoint(text("endpoint", endpoint)?),
+            none,
+        )
     }
 
     /// Re-queues the dead letters matching the filters; returns how many.

@@ -57,12 +57,15 @@ impl Scheme {
 
     /// Hex HMAC of the raw body in `header` (with `sha256=` when `prefix`).
     #[staticmethod]
-    #[pyo3(signature = (header, *, prefix=true))]
-    fn hex_body(header: String, prefix: bool) -> PyResult<Scheme> {
+    #[pyo3(signature = (header, *, prefix=None))]
+    fn hex_body(header: &Bound<'_, PyAny>, prefix: Option<&Bound<'_, PyAny>>) -> PyResult<Scheme> {
         scheme(SchemeInput {
             kind: "hex_body".into(),
-            header: Some(header),
-            prefix: Some(prefix),
+            header: Some(str_arg(ErrorCode::InvalidScheme, "header", header)?),
+            prefix: Some(match prefix {
+                Some(p) => bool_arg(ErrorCode::InvalidScheme, "prefix", p)?,
+                None => true,
+            }),
             ..SchemeInput::default()
         })
     }
@@ -71,11 +74,17 @@ impl Scheme {
     /// `header` as `t=<ts>,v1=<hex>` when it is None.
     #[staticmethod]
     #[pyo3(signature = (header, *, timestamp_header=None))]
-    fn timestamped_hex(header: String, timestamp_header: Option<String>) -> PyResult<Scheme> {
+    fn timestamped_hex(
+        header: &Bound<'_, PyAny>,
+        timestamp_header: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Scheme> {
+        let code = ErrorCode::InvalidScheme;
         scheme(SchemeInput {
             kind: "timestamped_hex".into(),
-            header: Some(header),
-            timestamp_header,
+            header: Some(str_arg(code, "header", header)?),
+            timestamp_header: timestamp_header
+                .map(|h| str_arg(code, "timestamp_header", h))
+                .transpose()?,
             ..SchemeInput::default()
         })
     }
@@ -416,23 +425,79 @@ impl Signer {
     }
 
     /// The signature header's value for `(msg_id, timestamp, body)`.
-    fn sign(&self, msg_id: &str, timestamp: i64, body: &Bound<'_, PyAny>) -> PyResult<String> {
-        Ok(self.inner.sign(msg_id, timestamp, &body_bytes(body)?))
+    fn sign(
+        &self,
+        msg_id: &Bound<'_, PyAny>,
+        timestamp: &Bound<'_, PyAny>,
+        body: &Bound<'_, PyAny>,
+    ) -> PyResult<String> {
+        let (msg_id, timestamp) = message_args(msg_id, timestamp)?;
+        Ok(self.inner.sign(&msg_id, timestamp, &body_bytes(body)?))
     }
 
     /// Every header the scheme sends, as `(name, value)` pairs.
     fn headers(
         &self,
-        msg_id: &str,
-        timestamp: i64,
+        msg_id: &Bound<'_, PyAny>,
+        timestamp: &Bound<'_, PyAny>,
         body: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<(String, String)>> {
-        Ok(self.inner.headers(msg_id, timestamp, &body_bytes(body)?))
+        let (msg_id, timestamp) = message_args(msg_id, timestamp)?;
+        Ok(self.inner.headers(&msg_id, timestamp, &body_bytes(body)?))
     }
 
     fn __repr__(&self) -> String {
         "Signer(<keys hidden>)".to_owned()
     }
+}
+
+/// A `str` argument, or an `ArgumentTypeError` naming it.
+fn str_arg(code: ErrorCode, argument: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    match value.cast::<PyString>() {
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Err(_) => Err(argument_type_error(
+            code,
+            argument,
+            format!("expected str, got {}", type_name(value)),
+        )),
+    }
+}
+
+/// A `bool` argument, or an `ArgumentTypeError` naming it.
+fn bool_arg(code: ErrorCode, argument: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    match value.cast::<pyo3::types::PyBool>() {
+        Ok(b) => Ok(b.is_true()),
+        Err(_) => Err(argument_type_error(
+            code,
+            argument,
+            format!("expected bool, got {}", type_name(value)),
+        )),
+    }
+}
+
+/// The message id (`str`) and timestamp (whole seconds, an `int`) of `sign` and `headers`.
+fn message_args(
+    msg_id: &Bound<'_, PyAny>,
+    timestamp: &Bound<'_, PyAny>,
+) -> PyResult<(String, i64)> {
+    let code = ErrorCode::InvalidConfig;
+    let msg_id = str_arg(code, "msg_id", msg_id)?;
+    let seconds = if timestamp.is_instance_of::<pyo3::types::PyBool>() {
+        None
+    } else {
+        timestamp.extract::<i64>().ok()
+    };
+    let timestamp = seconds.ok_or_else(|| {
+        argument_type_error(
+            code,
+            "timestamp",
+            format!(
+                "expected whole seconds since the epoch (int), got {}",
+                type_name(timestamp)
+            ),
+        )
+    })?;
+    Ok((msg_id, timestamp))
 }
 
 fn key_result(r: timehook_bindings::Result<String>) -> PyResult<String> {
@@ -453,18 +518,21 @@ pub fn generate_signing_key() -> PyResult<String> {
 
 /// The `whpk_...` public key of a `whsk_...` signing key.
 #[pyfunction]
-pub fn public_key(signing_key: &str) -> PyResult<String> {
-    key_result(bsign::public_key(signing_key))
+pub fn public_key(signing_key: &Bound<'_, PyAny>) -> PyResult<String> {
+    let key = str_arg(ErrorCode::InvalidConfig, "signing_key", signing_key)?;
+    key_result(bsign::public_key(&key))
 }
 
 /// The canonical `whsec_...` form of a secret (the prefix is optional on input).
 #[pyfunction]
-pub fn normalize_secret(secret: &str) -> PyResult<String> {
-    key_result(bsign::normalize_secret(secret))
+pub fn normalize_secret(secret: &Bound<'_, PyAny>) -> PyResult<String> {
+    let secret = str_arg(ErrorCode::InvalidConfig, "secret", secret)?;
+    key_result(bsign::normalize_secret(&secret))
 }
 
 /// The canonical `whpk_...` form of a public key.
 #[pyfunction]
-pub fn normalize_public_key(key: &str) -> PyResult<String> {
-    key_result(bsign::normalize_public_key(key))
+pub fn normalize_public_key(key: &Bound<'_, PyAny>) -> PyResult<String> {
+    let key = str_arg(ErrorCode::InvalidConfig, "key", key)?;
+    key_result(bsign::normalize_public_key(&key))
 }

@@ -245,6 +245,25 @@ def test_arguments_of_the_wrong_type_are_type_errors_too():
         (lambda: timehook.Verifier([SECRET, 5]), "invalid_config", "secret", "int"),
         (lambda: Signer(42), "invalid_config", "keys", "int"),
         (lambda: Signer(SECRET).sign("msg_1", 1, {"a": 1}), "invalid_config", "body", "dict"),
+        (lambda: Signer(SECRET).sign(5, 1, b""), "invalid_config", "msg_id", "int"),
+        (lambda: Signer(SECRET).sign("msg_1", "now", b""), "invalid_config", "timestamp", "str"),
+        (lambda: Signer(SECRET).headers("msg_1", True, b""), "invalid_config", "timestamp", "bool"),
+        (lambda: timehook.Scheme.hex_body(5), "invalid_scheme", "header", "int"),
+        (
+            lambda: timehook.Scheme.hex_body("X-Sig", prefix="yes"),
+            "invalid_scheme",
+            "prefix",
+            "str",
+        ),
+        (
+            lambda: timehook.Scheme.timestamped_hex("X-Sig", timestamp_header=1),
+            "invalid_scheme",
+            "timestamp_header",
+            "int",
+        ),
+        (lambda: timehook.signing.public_key(5), "invalid_config", "signing_key", "int"),
+        (lambda: timehook.signing.normalize_secret(None), "invalid_config", "secret", "NoneType"),
+        (lambda: timehook.signing.normalize_public_key(b"x"), "invalid_config", "key", "bytes"),
         (lambda: timehook.Verifier(SECRET, scheme=42), "invalid_scheme", "scheme", "int"),
         (lambda: timehook.Scheduler.open(42), "invalid_config", "path", "int"),
     ]
@@ -261,6 +280,24 @@ def test_arguments_of_the_wrong_type_are_type_errors_too():
             assert isinstance(err, TypeError) and isinstance(err, ValueError), repr(err)
             assert (err.code, err.field) == (code, field), str(err)
             assert str(err).startswith(f"{field}: ") and text in str(err), str(err)
+
+
+def test_ids_of_the_wrong_type_are_job_errors_naming_the_argument():
+    with timehook.Scheduler.open(":memory:", autostart=False) as s:
+        job_id = s.schedule("https://example.com/hook", after=60)
+        cases = [
+            (lambda: s.get(7), "job_id"),
+            (lambda: s.cancel(None), "job_id"),
+            (lambda: s.attempts(b"job"), "job_id"),
+            (lambda: s.attempts_page(job_id, after=5), "after"),
+            (lambda: s.pause(1.5), "job_id"),
+            (lambda: s.unsubscribe(3), "subscription_id"),
+            (lambda: s.enable_endpoint(3), "endpoint"),
+        ]
+        for call, field in cases:
+            err = raised(call)
+            assert isinstance(err, InvalidJobError), repr(err)
+            assert (err.code, err.field) == ("invalid_job", field), str(err)
 
 
 def test_the_async_scheduler_refuses_a_bad_path_with_a_timehook_error():
