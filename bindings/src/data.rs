@@ -9,7 +9,7 @@ use timehook::retry::{
     Backoff, DEFAULT_BACKOFF_FACTOR, DEFAULT_INITIAL_DELAY, DEFAULT_JITTER, DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_RETRY_DELAY,
 };
-use timehook::{Attempt, Job, JobKind, MissedRunPolicy, RetryPolicy};
+use timehook::{Attempt, Job, MissedRunPolicy, RetryPolicy};
 
 use crate::error::{BindingError, Result};
 
@@ -53,11 +53,7 @@ pub fn parse_missed(text: &str) -> Result<MissedRunPolicy> {
 
 /// The string form of a missed-run policy (the inverse of [`parse_missed`]).
 pub fn missed_to_string(policy: &MissedRunPolicy) -> String {
-    match policy {
-        MissedRunPolicy::Skip => "skip".to_owned(),
-        MissedRunPolicy::RunOnce => "run_once".to_owned(),
-        MissedRunPolicy::CatchUp(n) => format!("catch_up:{n}"),
-    }
+    policy.to_string()
 }
 
 /// A retry policy as plain numbers. As input, unset fields take the core's defaults; with
@@ -138,6 +134,8 @@ impl RetrySpec {
             Backoff::Delays { delays } => {
                 spec.delays_ms = Some(delays.iter().copied().map(duration_ms).collect());
             }
+            // A kind of backoff newer than this binding: described by its limits only.
+            _ => {}
         }
         spec
     }
@@ -219,10 +217,7 @@ impl From<&Job> for JobRecord {
     fn from(job: &Job) -> Self {
         JobRecord {
             id: job.id.to_string(),
-            kind: match job.kind {
-                JobKind::Once => "once",
-                JobKind::Cron => "cron",
-            },
+            kind: job.kind.as_str(),
             state: job.state.as_str(),
             name: job.name.clone(),
             labels: job.labels.clone(),

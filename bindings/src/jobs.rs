@@ -266,20 +266,19 @@ impl ListQuery {
             }
         };
         let time = |field: &str, ms: Option<EpochMs>| ms.map(|ms| instant(field, ms)).transpose();
-        Ok(ListFilter {
-            states,
-            name: self.name,
-            label: self.label,
-            kind,
-            created_after: time("created_after", self.created_after_ms)?,
-            created_before: time("created_before", self.created_before_ms)?,
-            due_after: time("due_after", self.due_after_ms)?,
-            due_before: time("due_before", self.due_before_ms)?,
-            limit: self.limit,
-            after: self.after.as_deref().map(parse_job_id).transpose()?,
-            bodies: self.bodies,
-            ..ListFilter::default()
-        })
+        let mut filter = ListFilter::default();
+        filter.states = states;
+        filter.name = self.name;
+        filter.label = self.label;
+        filter.kind = kind;
+        filter.created_after = time("created_after", self.created_after_ms)?;
+        filter.created_before = time("created_before", self.created_before_ms)?;
+        filter.due_after = time("due_after", self.due_after_ms)?;
+        filter.due_before = time("due_before", self.due_before_ms)?;
+        filter.limit = self.limit;
+        filter.after = self.after.as_deref().map(parse_job_id).transpose()?;
+        filter.bodies = self.bodies;
+        Ok(filter)
     }
 }
 

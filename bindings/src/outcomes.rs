@@ -244,13 +244,12 @@ impl DeadLetterQuery {
     /// `invalid_job` naming the field, for a bad time or id, or a window that ends before it starts.
     pub fn into_filter(self) -> Result<DeadLetterFilter> {
         let time = |field: &str, ms: Option<EpochMs>| ms.map(|ms| instant(field, ms)).transpose();
-        let filter = DeadLetterFilter {
-            failed_after: time("since", self.failed_after_ms)?,
-            failed_before: time("until", self.failed_before_ms)?,
-            name: self.name,
-            label: self.label,
-            job: self.job.as_deref().map(parse_job_id).transpose()?,
-        };
+        let mut filter = DeadLetterFilter::default();
+        filter.failed_after = time("since", self.failed_after_ms)?;
+        filter.failed_before = time("until", self.failed_before_ms)?;
+        filter.name = self.name;
+        filter.label = self.label;
+        filter.job = self.job.as_deref().map(parse_job_id).transpose()?;
         if let (Some(a), Some(b)) = (filter.failed_after, filter.failed_before)
             && b < a
         {
@@ -283,16 +282,16 @@ impl ExportQuery {
     /// `invalid_job` naming the field, for a bad time, id or state.
     pub fn into_filter(self) -> Result<ExportFilter> {
         let time = |field: &str, ms: Option<EpochMs>| ms.map(|ms| instant(field, ms)).transpose();
-        Ok(ExportFilter {
-            since: time("since", self.since_ms)?,
-            until: time("until", self.until_ms)?,
-            job: self.job.as_deref().map(parse_job_id).transpose()?,
-            state: self
-                .state
-                .as_deref()
-                .map(|s| JobState::from_str(s.trim()))
-                .transpose()?,
-        })
+        let mut filter = ExportFilter::default();
+        filter.since = time("since", self.since_ms)?;
+        filter.until = time("until", self.until_ms)?;
+        filter.job = self.job.as_deref().map(parse_job_id).transpose()?;
+        filter.state = self
+            .state
+            .as_deref()
+            .map(|s| JobState::from_str(s.trim()))
+            .transpose()?;
+        Ok(filter)
     }
 }
 

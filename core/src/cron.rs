@@ -87,6 +87,7 @@ const MAX_FIXED_SEARCHES: u32 = 64;
 
 /// Errors from parsing a cron expression or its time zone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CronError {
     /// The cron expression is not valid.
     #[error("invalid cron expression {expr:?}: {reason}")]
@@ -490,6 +491,7 @@ impl CronSchedule {
 /// Occurrences within the grace period always run; the policy decides only
 /// about the older, missed ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum MissedRunPolicy {
     /// Run none of the missed occurrences; wait for the next one.
     Skip,
@@ -502,9 +504,21 @@ pub enum MissedRunPolicy {
     CatchUp(u32),
 }
 
+/// `skip`, `run_once` or `catch_up:N`: the form the bindings and the store use.
+impl std::fmt::Display for MissedRunPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MissedRunPolicy::Skip => f.write_str("skip"),
+            MissedRunPolicy::RunOnce => f.write_str("run_once"),
+            MissedRunPolicy::CatchUp(n) => write!(f, "catch_up:{n}"),
+        }
+    }
+}
+
 /// Which occurrences of a cron job to run on waking up, from
 /// [`due_occurrences`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Due {
     /// The occurrences to run now, in ascending order (at most
     /// [`MAX_DUE_RUNS`]).

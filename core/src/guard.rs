@@ -98,6 +98,7 @@ fn refused_v6(ip: Ipv6Addr) -> Option<String> {
 #[error(
     "{host} is {addr}, {range}: deliveries there are refused (allow it with allow_targets or allow_private_targets)"
 )]
+#[non_exhaustive]
 pub struct Blocked {
     /// The host of the URL (or of the proxy).
     pub host: String,

@@ -14,6 +14,7 @@ use crate::signing::{Key, Scheme, Signer};
 
 /// A job's own signature style and secrets (see [`JobSpec::signing`]).
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct JobSigning {
     /// The style.
     pub scheme: Scheme,
@@ -34,6 +35,11 @@ impl fmt::Debug for JobSigning {
 }
 
 impl JobSigning {
+    /// Settings with `scheme` and `secrets` (as the receiver knows them).
+    pub fn new(scheme: Scheme, secrets: Vec<String>) -> Self {
+        JobSigning { scheme, secrets }
+    }
+
     /// The signer for these settings.
     pub fn signer(&self) -> Result<Signer> {
         self.scheme.validate()?;
@@ -181,6 +187,7 @@ id_type!(
 
 /// A one-time job or a cron job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum JobKind {
     /// Runs once, at an instant.
     Once,
@@ -189,7 +196,8 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// `once` or `cron`, as the store and the bindings name it.
+    pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Once => "once",
             JobKind::Cron => "cron",
@@ -211,6 +219,7 @@ impl JobKind {
 /// succeed or become `Failed`. Cron jobs stay `Scheduled` (or `Paused`) while their occurrences run;
 /// each occurrence has its own attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum JobState {
     /// Waiting for its time. Entered by `schedule`, `reschedule`, `retry` (from `Failed`) and `resume`
     /// (cron). Left when a worker claims it (→ `Running`), or by `cancel` / `pause`.
@@ -286,6 +295,7 @@ impl FromStr for JobState {
 
 /// The HTTP method of a webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Method {
     /// `POST`, the default.
     #[default]
@@ -342,6 +352,7 @@ impl fmt::Display for Method {
 
 /// When a job runs.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum When {
     /// At an instant. An instant in the past means "due now".
     At(DateTime<Utc>),
@@ -545,6 +556,7 @@ impl JobSpec {
 /// Its `Debug` output hides what may hold credentials: header values, the body, and the URLs'
 /// userinfo and query.
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Job {
     /// Its id.
     pub id: JobId,
@@ -596,6 +608,7 @@ pub struct Job {
 
 /// Why an attempt failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AttemptError {
     /// No complete answer within the timeout.
     Timeout,
@@ -664,6 +677,7 @@ impl fmt::Display for AttemptError {
 
 /// One delivery attempt, as recorded.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Attempt {
     /// The job.
     pub job_id: JobId,
@@ -707,6 +721,7 @@ impl Attempt {
 
 /// Which jobs `Scheduler::list` returns. All conditions must hold; an empty filter lists everything.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ListFilter {
     /// Only jobs in one of these states.
     pub states: Vec<JobState>,
@@ -771,6 +786,42 @@ impl ListFilter {
     /// Load each job's body too.
     pub fn with_bodies(mut self) -> Self {
         self.bodies = true;
+        self
+    }
+
+    /// Only one-time or only cron jobs.
+    pub fn kind(mut self, kind: JobKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Only jobs created at or after `t`.
+    pub fn created_after(mut self, t: DateTime<Utc>) -> Self {
+        self.created_after = Some(t);
+        self
+    }
+
+    /// Only jobs created before `t`.
+    pub fn created_before(mut self, t: DateTime<Utc>) -> Self {
+        self.created_before = Some(t);
+        self
+    }
+
+    /// Only jobs next due at or after `t`.
+    pub fn due_after(mut self, t: DateTime<Utc>) -> Self {
+        self.due_after = Some(t);
+        self
+    }
+
+    /// Only jobs next due before `t`.
+    pub fn due_before(mut self, t: DateTime<Utc>) -> Self {
+        self.due_before = Some(t);
+        self
+    }
+
+    /// Also list the scheduler's own deliveries (callbacks, events, test messages).
+    pub fn include_internal(mut self) -> Self {
+        self.include_internal = true;
         self
     }
 }

@@ -10,6 +10,7 @@ use crate::job::{ExecutionId, JobId};
 
 /// How an attempt ended, in the words callbacks use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OutcomeStatus {
     /// The receiver answered 2xx.
     Success,
@@ -42,6 +43,7 @@ impl fmt::Display for OutcomeStatus {
 /// The outcome of one attempt: the body of `on_success_url` / `on_failure_url` callbacks and the
 /// `data` of subscription events.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Outcome {
     /// The job.
     pub job_id: JobId,
@@ -93,6 +95,7 @@ impl Outcome {
 
 /// The kinds of event that subscriptions and listeners receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EventType {
     /// A delivery succeeded.
     JobCompleted,
@@ -157,6 +160,7 @@ impl FromStr for EventType {
 /// A persistent subscription: every event of the listed types is delivered to `url` as a signed
 /// Standard Webhooks message `{"type", "timestamp", "data"}`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Subscription {
     /// Its id (`sub_...`).
     pub id: String,
@@ -170,6 +174,7 @@ pub struct Subscription {
 
 /// The health of one endpoint (an origin: scheme, host and port).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Endpoint {
     /// `scheme://host:port`.
     pub origin: String,

@@ -23,6 +23,7 @@ pub const MAX_ATTEMPTS_LIMIT: u32 = 100;
 /// How the delays between attempts are computed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Backoff {
     /// `initial * factor^(n-1)`, capped at the policy's `max_delay`, then spread by ±`jitter`.
     Exponential {
@@ -205,6 +206,7 @@ impl RetryPolicy {
 
 /// How the answer to one attempt is judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// 2xx: delivered.
     Success,

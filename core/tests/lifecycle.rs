@@ -335,10 +335,7 @@ conformance! {
         assert_eq!(even.len(), 13);
         assert!(even.iter().all(|j| j.labels == ["even"]));
         let crons = s
-            .list(&ListFilter {
-                kind: Some(JobKind::Cron),
-                ..Default::default()
-            })
+            .list(&ListFilter::default().kind(JobKind::Cron))
             .await
             .unwrap();
         assert_eq!(crons.len(), 1);
@@ -349,10 +346,7 @@ conformance! {
         );
         // Due within the first 5 minutes: jobs 1..=4 (job 0 is cancelled).
         let soon = s
-            .list(&ListFilter {
-                due_before: Some(t0() + chrono::Duration::seconds(301)),
-                ..Default::default()
-            })
+            .list(&ListFilter::default().due_before(t0() + chrono::Duration::seconds(301)))
             .await
             .unwrap();
         assert_eq!(

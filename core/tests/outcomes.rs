@@ -109,10 +109,7 @@ conformance! {
         // Callback deliveries are jobs of their own, hidden from the default listing.
         assert_eq!(s.list(&ListFilter::default()).await.unwrap().len(), 2);
         let all = s
-            .list(&ListFilter {
-                include_internal: true,
-                ..Default::default()
-            })
+            .list(&ListFilter::default().include_internal())
             .await
             .unwrap();
         assert_eq!(
@@ -145,11 +142,9 @@ conformance! {
         );
         let callback = s
             .list(
-                &ListFilter {
-                    include_internal: true,
-                    ..Default::default()
-                }
-                .name("timehook.callback"),
+                &ListFilter::default()
+                    .include_internal()
+                    .name("timehook.callback"),
             )
             .await
             .unwrap();

@@ -325,6 +325,7 @@ fn due_occurrences_runs_or_counts_every_occurrence_once() {
                 MissedRunPolicy::Skip => 0,
                 MissedRunPolicy::RunOnce => usize::from(on_time == 0),
                 MissedRunPolicy::CatchUp(n) => n as usize,
+                other => panic!("a policy this property does not know: {other:?}"),
             }
             .min(missed);
             prop_assert_eq!(&due.run[..], &all[missed - keep..]);

@@ -43,11 +43,9 @@ conformance! {
                 clock.advance(secs(3600));
             }
         }
-        let window = DeadLetterFilter {
-            failed_after: Some(t0() + chrono::Duration::minutes(30)),
-            failed_before: Some(t0() + chrono::Duration::minutes(150)),
-            ..Default::default()
-        };
+        let window = DeadLetterFilter::default()
+            .failed_after(t0() + chrono::Duration::minutes(30))
+            .failed_before(t0() + chrono::Duration::minutes(150));
         assert_eq!(s.retry_failed(&window).await.unwrap(), 2);
         let states: Vec<JobState> = futures_states(&s, &ids).await;
         assert_eq!(
@@ -70,10 +68,7 @@ conformance! {
             );
         }
         // By label, the rest.
-        let rest = DeadLetterFilter {
-            label: Some("billing".into()),
-            ..Default::default()
-        };
+        let rest = DeadLetterFilter::default().label("billing");
         assert_eq!(s.retry_failed(&rest).await.unwrap(), 2);
         assert_eq!(
             s.retry_failed(&rest).await.unwrap(),
@@ -111,10 +106,7 @@ conformance! {
             .await
             .unwrap();
         s.run_due().await.unwrap();
-        let only_a = DeadLetterFilter {
-            name: Some("a".into()),
-            ..Default::default()
-        };
+        let only_a = DeadLetterFilter::default().name("a");
         assert_eq!(s.purge(&only_a).await.unwrap(), 1);
         assert!(s.get(&dead).await.is_err());
         assert!(s.attempts(&dead).await.is_err());
@@ -216,10 +208,7 @@ conformance! {
         );
 
         let mut jsonl = Vec::new();
-        let filter = ExportFilter {
-            job: Some(b.clone()),
-            ..Default::default()
-        };
+        let filter = ExportFilter::default().job(b.clone());
         assert_eq!(
             s.export_attempts(&filter, ExportFormat::JsonLines, &mut jsonl)
                 .await
@@ -232,10 +221,7 @@ conformance! {
         assert_eq!(row["status"], 200);
         assert_eq!(row["job_state"], "succeeded");
 
-        let window = ExportFilter {
-            since: Some(t0() + chrono::Duration::seconds(5)),
-            ..Default::default()
-        };
+        let window = ExportFilter::default().since(t0() + chrono::Duration::seconds(5));
         let mut out = Vec::new();
         assert_eq!(
             s.export_attempts(&window, ExportFormat::JsonLines, &mut out)
@@ -243,10 +229,7 @@ conformance! {
                 .unwrap(),
             2
         );
-        let failed = ExportFilter {
-            state: Some(JobState::Failed),
-            ..Default::default()
-        };
+        let failed = ExportFilter::default().state(JobState::Failed);
         let mut out = Vec::new();
         assert_eq!(
             s.export_attempts(&failed, ExportFormat::Csv, &mut out)

@@ -126,6 +126,8 @@ fuzz_target!(|data: &[u8]| {
         MissedRunPolicy::Skip => 0,
         MissedRunPolicy::RunOnce => usize::from(on_time.is_empty()),
         MissedRunPolicy::CatchUp(n) => n as usize,
+        // The harness builds only the three above.
+        other => unreachable!("{other:?}"),
     }
     .min(MAX_DUE_RUNS - on_time.len())
     .min(missed.len());

@@ -26,10 +26,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = read.signer();
     }
 
-    let mut built = JobSigning {
-        scheme: Scheme::StandardWebhooks,
-        secrets: Vec::new(),
-    };
+    let mut built = JobSigning::new(Scheme::StandardWebhooks, Vec::new());
     for (word, value) in directives(data) {
         match word.as_str() {
             "scheme" => built.scheme = scheme(&value),

@@ -38,7 +38,7 @@ pub enum JobState {
 }
 
 impl From<timehook::JobState> for JobState {
-    /// Exhaustive, so a state added to the core must be added here (and so to `index.d.ts`).
+    /// A state added to the core must be added here (and so to `index.d.ts`).
     fn from(state: timehook::JobState) -> Self {
         use timehook::JobState as S;
         match state {
@@ -49,6 +49,8 @@ impl From<timehook::JobState> for JobState {
             S::Failed => JobState::Failed,
             S::Cancelled => JobState::Cancelled,
             S::Paused => JobState::Paused,
+            // A state newer than this binding (the core's enum is non-exhaustive).
+            other => JobState::parse(other.as_str()),
         }
     }
 }

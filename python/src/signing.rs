@@ -109,6 +109,7 @@ impl Scheme {
                 Some(t) => format!("Scheme.timestamped_hex({header:?}, timestamp_header={t:?})"),
                 None => format!("Scheme.timestamped_hex({header:?})"),
             },
+            other => format!("Scheme({:?})", other.name()),
         }
     }
 }

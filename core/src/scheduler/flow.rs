@@ -11,6 +11,7 @@ use crate::store::{Claimed, FlowState, RateState};
 
 /// Limits for one endpoint.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct EndpointLimits {
     /// Most requests in flight at once.
     pub max_in_flight: usize,

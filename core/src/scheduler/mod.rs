@@ -61,6 +61,7 @@ pub use crate::store::{DeadLetterFilter, ExportFilter};
 
 /// The format of `Scheduler::export_attempts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExportFormat {
     /// Comma-separated values with a header row.
     Csv,

@@ -14,6 +14,7 @@ use super::{GITHUB_SIGNATURE_HEADER, Result, STRIPE_SIGNATURE_HEADER};
 /// string exactly as the other party knows it (see [`Key::parse`](super::Key::parse)).
 /// With several keys they emit one signature per key, comma-separated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Scheme {
     /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`
     /// (`v1,<base64>` per HMAC key, `v1a,<base64>` per ed25519 key).

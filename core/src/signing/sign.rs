@@ -56,6 +56,7 @@ pub fn validate_msg_id(msg_id: &str) -> Result<()> {
 
 /// A key a [`Signer`] signs with.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Key {
     /// Standard Webhooks HMAC secret (`v1`).
     Hmac(Secret),

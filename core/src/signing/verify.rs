@@ -53,6 +53,7 @@ impl<K: AsRef<str>, V: AsRef<[u8]>> HeaderPair for &(K, V) {
 
 /// A key a [`Verifier`] accepts signatures from.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VerifyKey {
     /// Standard Webhooks HMAC secret (matches `v1` entries).
     Hmac(Secret),

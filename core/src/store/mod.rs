@@ -654,6 +654,7 @@ pub(crate) struct DeadLetter {
 /// Which dead letters (failed jobs and failed cron occurrences) `retry_failed` and `purge` touch.
 /// All conditions must hold.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DeadLetterFilter {
     /// Failed at or after this instant.
     pub failed_after: Option<chrono::DateTime<chrono::Utc>>,
@@ -667,8 +668,41 @@ pub struct DeadLetterFilter {
     pub job: Option<JobId>,
 }
 
+impl DeadLetterFilter {
+    /// Failed at or after `t`.
+    pub fn failed_after(mut self, t: chrono::DateTime<chrono::Utc>) -> Self {
+        self.failed_after = Some(t);
+        self
+    }
+
+    /// Failed before `t`.
+    pub fn failed_before(mut self, t: chrono::DateTime<chrono::Utc>) -> Self {
+        self.failed_before = Some(t);
+        self
+    }
+
+    /// Only jobs named `name`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Only jobs carrying `label`.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Only job `id`.
+    pub fn job(mut self, id: JobId) -> Self {
+        self.job = Some(id);
+        self
+    }
+}
+
 /// Which attempts `export_attempts` writes. All conditions must hold.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ExportFilter {
     /// Attempts started at or after this instant.
     pub since: Option<chrono::DateTime<chrono::Utc>>,
@@ -678,6 +712,32 @@ pub struct ExportFilter {
     pub job: Option<JobId>,
     /// Only attempts of jobs now in this state.
     pub state: Option<JobState>,
+}
+
+impl ExportFilter {
+    /// Attempts started at or after `t`.
+    pub fn since(mut self, t: chrono::DateTime<chrono::Utc>) -> Self {
+        self.since = Some(t);
+        self
+    }
+
+    /// Attempts started before `t`.
+    pub fn until(mut self, t: chrono::DateTime<chrono::Utc>) -> Self {
+        self.until = Some(t);
+        self
+    }
+
+    /// Only job `id`'s attempts.
+    pub fn job(mut self, id: JobId) -> Self {
+        self.job = Some(id);
+        self
+    }
+
+    /// Only attempts of jobs now in `state`.
+    pub fn state(mut self, state: JobState) -> Self {
+        self.state = Some(state);
+        self
+    }
 }
 
 /// The columns of an export, in order.
@@ -963,11 +1023,7 @@ pub(crate) fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
 }
 
 pub(crate) fn missed_to_db(p: MissedRunPolicy) -> String {
-    match p {
-        MissedRunPolicy::Skip => "skip".to_owned(),
-        MissedRunPolicy::RunOnce => "run_once".to_owned(),
-        MissedRunPolicy::CatchUp(n) => format!("catch_up:{n}"),
-    }
+    p.to_string()
 }
 
 pub(crate) fn missed_from_db(s: &str) -> MissedRunPolicy {
