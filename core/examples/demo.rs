@@ -1,8 +1,9 @@
 //! `make demo`: timehook's main job on an embedded SQLite file.
 //!
 //! Opens a file, starts a local receiver that verifies every signature, schedules a job that
-//! succeeds, one that fails once and then succeeds on retry, one that fails for good, and a cron job
-//! every 3 seconds; prints each attempt as it happens, then a summary. Finishes by itself.
+//! succeeds, one that fails once and then succeeds on retry, one that fails for good (and reports
+//! it to a failure callback), and a cron job every 3 seconds; prints each attempt and outcome as
+//! it happens, the callback as the receiver gets it, then a summary. Finishes by itself.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use timehook::signing::Verifier;
 use timehook::{Event, JobSpec, ListFilter, RetryPolicy, Scheduler};
+use tokio::sync::broadcast;
 
 /// How long the demo lets the scheduler run.
 const RUN_FOR: Duration = Duration::from_secs(12);
@@ -47,6 +49,16 @@ async fn receive(
         *c
     };
     match uri.path() {
+        "/callback" => {
+            let outcome: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            println!(
+                "  receiver: failure callback for {}: {}, HTTP {}",
+                outcome["job_name"].as_str().unwrap_or_default(),
+                outcome["status"].as_str().unwrap_or_default(),
+                outcome["response_code"]
+            );
+            StatusCode::OK
+        }
         "/flaky" if count == 1 => StatusCode::SERVICE_UNAVAILABLE,
         "/gone" => StatusCode::GONE,
         _ => StatusCode::OK,
@@ -84,13 +96,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let names: Arc<Mutex<HashMap<String, String>>> = Arc::default();
     let printer_names = names.clone();
     let printer = tokio::spawn(async move {
-        while let Ok(Event::Attempt { attempt, state }) = events.recv().await {
+        loop {
+            let (attempt, state) = match events.recv().await {
+                Ok(Event::Attempt { attempt, state }) => (attempt, state),
+                Ok(Event::Job { event, outcome }) => {
+                    println!(
+                        "{} {:<10} event {event}",
+                        outcome.executed_at.format("%H:%M:%S%.3f"),
+                        outcome.job_name.as_deref().unwrap_or_default(),
+                    );
+                    continue;
+                }
+                // Other events, or some missed by a slow printer: go on with the next.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
             let name = printer_names
                 .lock()
                 .expect("lock")
                 .get(attempt.job_id.as_str())
                 .cloned()
-                .unwrap_or_default();
+                // The scheduler's own deliveries: here, the failure callback.
+                .unwrap_or_else(|| "(callback)".to_owned());
             let outcome = match (attempt.status, attempt.error) {
                 (Some(s), None) => format!("HTTP {s}"),
                 (Some(s), Some(e)) => format!("HTTP {s} ({e})"),
@@ -125,7 +152,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         (
             "fails",
-            JobSpec::post(format!("{base}/gone")).after(Duration::from_secs(2)),
+            JobSpec::post(format!("{base}/gone"))
+                .after(Duration::from_secs(2))
+                .on_failure(format!("{base}/callback")),
         ),
         (
             "cron",
