@@ -349,6 +349,10 @@ export interface CronOptions {
   onSuccessUrl?: string
   /** Where each failed attempt is reported, with the same body as `onSuccessUrl`. */
   onFailureUrl?: string
+  /** This job's own signature style (see `JobOptions.scheme`); needs `secret`. */
+  scheme?: 'standard' | 'github' | 'stripe' | SchemeOptions
+  /** This job's own secret(s), exactly as its receiver knows them. */
+  secret?: string | string[]
 }
 
 /**
@@ -516,6 +520,16 @@ export interface JobOptions {
   onSuccessUrl?: string
   /** Where each failed attempt is reported, with the same body as `onSuccessUrl`. */
   onFailureUrl?: string
+  /**
+   * This job's own signature style, for a receiver that already verifies it (the
+   * scheduler's when unset); needs `secret`.
+   */
+  scheme?: 'standard' | 'github' | 'stripe' | SchemeOptions
+  /**
+   * This job's own secret(s), exactly as its receiver knows them (with `scheme`, or alone:
+   * Standard Webhooks with `whsec_` secrets of its own).
+   */
+  secret?: string | string[]
 }
 
 /**
@@ -648,6 +662,11 @@ export interface OpenOptions {
    * `scheme://host:port` (or any URL on it).
    */
   endpointLimits?: Record<string, EndpointLimit>
+  /**
+   * The signature style of every request (default Standard Webhooks); another style signs
+   * with `secret` exactly as the receiver knows it.
+   */
+  scheme?: 'standard' | 'github' | 'stripe' | SchemeOptions
 }
 
 /** What one attempt came to, as callbacks, subscription events and listeners report it. */

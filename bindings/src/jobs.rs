@@ -77,6 +77,11 @@ pub struct JobInput {
     pub on_success_url: Option<String>,
     /// Where each failed attempt is reported (a signed JSON callback).
     pub on_failure_url: Option<String>,
+    /// This job's own signature style (the scheduler's when unset).
+    pub scheme: Option<timehook::signing::Scheme>,
+    /// This job's own secrets, as its receiver knows them (with `scheme`, or alone for Standard
+    /// Webhooks with `whsec_` secrets of its own).
+    pub secrets: Vec<String>,
 }
 
 pub(crate) fn instant(field: &str, ms: EpochMs) -> Result<DateTime<Utc>> {
@@ -122,6 +127,22 @@ impl JobInput {
             Some(expr) => JobSpec::cron(self.url, expr),
             None => JobSpec::new(self.url),
         };
+        match (self.scheme, self.secrets.is_empty()) {
+            (scheme, false) => {
+                spec = spec.signing(scheme.unwrap_or_default(), self.secrets);
+            }
+            (Some(scheme), true) if scheme != timehook::signing::Scheme::StandardWebhooks => {
+                return Err(BindingError::invalid_job(
+                    "secret",
+                    format!(
+                        "the {} scheme signs with the secret the receiver already has; give it as `secret`",
+                        scheme.name()
+                    ),
+                ));
+            }
+            // The scheduler's own signing.
+            _ => {}
+        }
         if let Some(ms) = self.at_ms {
             spec = spec.at(instant("at", ms)?);
         }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use timehook::signing::{Secret, SigningKey};
+use timehook::signing::{Key, Scheme, Secret, Signer, SigningKey};
 use timehook::{Durability, ManualClock, Scheduler, SchedulerBuilder};
 
 use crate::data::RetryInput;
@@ -14,6 +14,39 @@ use crate::outcomes::EndpointLimitInput;
 pub const MEMORY_PATH: &str = ":memory:";
 /// How long `close` lets deliveries in flight finish unless told otherwise.
 pub const DEFAULT_CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+/// The signer of a scheduler whose requests carry `scheme` (not Standard Webhooks), with
+/// `secrets` exactly as the receiver knows them.
+fn compat_signer(scheme: Scheme, secrets: &[String], signing_keys: &[String]) -> Result<Signer> {
+    if secrets.is_empty() {
+        return Err(BindingError::invalid_config(
+            "secret",
+            format!(
+                "the {} scheme signs with the secret the receiver already has; give it as `secret`",
+                scheme.name()
+            ),
+        ));
+    }
+    if !signing_keys.is_empty() {
+        return Err(BindingError::invalid_config(
+            "signing_key",
+            format!(
+                "ed25519 keys sign Standard Webhooks only, not the {} scheme",
+                scheme.name()
+            ),
+        ));
+    }
+    let n = secrets.len();
+    let keys = secrets
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            Key::parse(&scheme, text)
+                .map_err(|e| BindingError::from(e).context(numbered("secret", i, n)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Signer::new(keys)?.with_scheme(scheme)?)
+}
 
 /// Options for opening a scheduler. Unset fields take the core's defaults.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +66,9 @@ pub struct SchedulerOptions {
     pub secrets: Vec<String>,
     /// ed25519 signing keys (`whsk_...`).
     pub signing_keys: Vec<String>,
+    /// The signature style of every request (Standard Webhooks when unset). Another style signs
+    /// with `secrets` as the receiver knows them (raw strings).
+    pub scheme: Option<Scheme>,
     /// Start delivering as soon as the store is open.
     pub autostart: bool,
     /// Most deliveries in flight at once.
@@ -155,11 +191,16 @@ impl SchedulerOptions {
         if let Some(proxy) = &self.proxy {
             b = b.proxy(proxy.clone());
         }
-        let n = self.secrets.len();
-        for (i, text) in self.secrets.iter().enumerate() {
-            let secret = Secret::parse(text)
-                .map_err(|e| BindingError::from(e).context(numbered("secret", i, n)))?;
-            b = b.secret(secret);
+        match self.scheme.filter(|s| *s != Scheme::StandardWebhooks) {
+            Some(scheme) => b = b.signer(compat_signer(scheme, &self.secrets, &self.signing_keys)?),
+            None => {
+                let n = self.secrets.len();
+                for (i, text) in self.secrets.iter().enumerate() {
+                    let secret = Secret::parse(text)
+                        .map_err(|e| BindingError::from(e).context(numbered("secret", i, n)))?;
+                    b = b.secret(secret);
+                }
+            }
         }
         let n = self.signing_keys.len();
         for (i, text) in self.signing_keys.iter().enumerate() {

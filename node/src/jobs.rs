@@ -16,7 +16,8 @@ use crate::value::{ConvResult, Ctx, bytes, describe, element, entries, is_nullis
 
 /// The fields a job object may carry.
 pub const JOB_FIELDS: &str = "url, at, after, cron, tz, missed, payload, headers, method, \
-     contentType, timeout, retry, idempotencyKey, name, labels, onSuccessUrl, onFailureUrl";
+     contentType, timeout, retry, idempotencyKey, name, labels, onSuccessUrl, onFailureUrl, scheme, \
+     secret";
 
 /// The options of `Scheduler.open`.
 pub const OPEN_OPTIONS: &str = "secret, signingKey, autostart, maxConcurrency, \
@@ -24,7 +25,7 @@ pub const OPEN_OPTIONS: &str = "secret, signingKey, autostart, maxConcurrency, \
      maxPayloadSize, retention, failedRetention, leaseDuration, pollInterval, missedRunGrace, \
      durability, clock, environment, disableEndpointsAfter, disableEndpointsMinFailures, \
      disableEndpointOnGone, maxInterruptedAttempts, perHostRate, endpointLimits, schema, allowTargets, \
-     allowPrivateTargets, proxy";
+     allowPrivateTargets, proxy, scheme";
 
 /// The filters of `Scheduler.list`.
 pub const LIST_FILTERS: &str = "state, name, label, kind, createdAfter, createdBefore, \
@@ -141,6 +142,8 @@ impl<'e> JobReader<'e> {
                 "labels" => job.labels = c.texts("labels", v)?,
                 "onSuccessUrl" => job.on_success_url = Some(c.text("onSuccessUrl", v)?),
                 "onFailureUrl" => job.on_failure_url = Some(c.text("onFailureUrl", v)?),
+                "scheme" => job.scheme = Some(crate::verifier::scheme_arg(c.env, Some(v))?),
+                "secret" => job.secrets = c.texts("secret", v)?,
                 other => {
                     return Err(c.fail(
                         "job",
@@ -255,6 +258,7 @@ pub fn scheduler_options(
         match k {
             "secret" => o.secrets = c.texts(k, v)?,
             "signingKey" => o.signing_keys = c.texts(k, v)?,
+            "scheme" => o.scheme = Some(crate::verifier::scheme_arg(c.env, Some(v))?),
             "autostart" => o.autostart = c.boolean(k, v)?,
             "maxConcurrency" => o.max_concurrency = Some(c.count(k, v)?),
             "perHostConcurrency" => o.per_host_concurrency = Some(c.count(k, v)?),

@@ -54,6 +54,14 @@ pub struct JobOptions {
     pub on_success_url: Option<String>,
     /// Where each failed attempt is reported, with the same body as `onSuccessUrl`.
     pub on_failure_url: Option<String>,
+    /// This job's own signature style, for a receiver that already verifies it (the
+    /// scheduler's when unset); needs `secret`.
+    #[napi(ts_type = "'standard' | 'github' | 'stripe' | SchemeOptions")]
+    pub scheme: Option<String>,
+    /// This job's own secret(s), exactly as its receiver knows them (with `scheme`, or alone:
+    /// Standard Webhooks with `whsec_` secrets of its own).
+    #[napi(ts_type = "string | string[]")]
+    pub secret: Option<String>,
 }
 
 /// Options of `cron(url, expr, options)`: the fields of a job, without `url`, `at` and `after`.
@@ -93,6 +101,12 @@ pub struct CronOptions {
     pub on_success_url: Option<String>,
     /// Where each failed attempt is reported, with the same body as `onSuccessUrl`.
     pub on_failure_url: Option<String>,
+    /// This job's own signature style (see `JobOptions.scheme`); needs `secret`.
+    #[napi(ts_type = "'standard' | 'github' | 'stripe' | SchemeOptions")]
+    pub scheme: Option<String>,
+    /// This job's own secret(s), exactly as its receiver knows them.
+    #[napi(ts_type = "string | string[]")]
+    pub secret: Option<String>,
 }
 
 /// Options of `Scheduler.open`. Durations are milliseconds.
@@ -169,6 +183,10 @@ pub struct OpenOptions {
     /// `scheme://host:port` (or any URL on it).
     #[napi(ts_type = "Record<string, EndpointLimit>")]
     pub endpoint_limits: Option<String>,
+    /// The signature style of every request (default Standard Webhooks); another style signs
+    /// with `secret` exactly as the receiver knows it.
+    #[napi(ts_type = "'standard' | 'github' | 'stripe' | SchemeOptions")]
+    pub scheme: Option<String>,
 }
 
 /// Limits for one endpoint.

@@ -6,8 +6,8 @@ import { after, before, test as nodeTest } from 'node:test'
 import { Webhook as StandardWebhook } from 'standardwebhooks'
 import { Webhook as SvixWebhook } from 'svix'
 
-import { ManualClock, Scheduler, Verifier } from '../index.mjs'
-import { SECRET, STORES, receiver, tempDir, within } from './helpers.mjs'
+import { ManualClock, Scheduler, TimehookError, Verifier } from '../index.mjs'
+import { SECRET, STORES, receiver, rejectsWith, tempDir, within } from './helpers.mjs'
 
 /** Registers `fn` once per store (SQLite and PostgreSQL). */
 function test(name, fn) {
@@ -210,3 +210,42 @@ async function waitForState(s, id, state) {
     await new Promise((resolve) => setImmediate(resolve))
   }
 }
+
+test('a job or a whole scheduler signs in the style its receiver knows', async (store) => {
+  const { createHmac } = await import('node:crypto')
+  const hex = (secret, body) => createHmac('sha256', secret).update(body).digest('hex')
+  // The first request to `path` after the `base`-th one, waited for.
+  const arrival = async (path, base) => {
+    for (let waited = 0; waited < 10_000; waited += 20) {
+      const req = hook.received.slice(base).find((r) => r.url === path)
+      if (req) return req
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    throw new Error(`no request to ${path}`)
+  }
+  let s = await Scheduler.open(store.location(), { allowPrivateTargets: true, secret: SECRET })
+  try {
+    const base = hook.received.length
+    await s.schedule({ url: `${hook.url}/legacy`, payload: { n: 1 }, scheme: { kind: 'hex_body', header: 'X-Signature' }, secret: 'legacy-secret' })
+    const req = await arrival('/legacy', base)
+    assert.equal(req.headers['x-signature'], `sha256=${hex('legacy-secret', req.body)}`)
+    assert.equal(req.headers['webhook-signature'], undefined)
+    assert.ok(req.headers['webhook-id'])
+    const err = await rejectsWith(() => s.schedule({ url: `${hook.url}/x`, scheme: 'github' }), 'invalid_job', TimehookError)
+    assert.equal(err.detail, 'secret')
+  } finally {
+    await s.close()
+  }
+  s = await Scheduler.open(store.location(), { allowPrivateTargets: true, scheme: 'github', secret: 'gh-secret' })
+  try {
+    const base = hook.received.length
+    await s.schedule({ url: `${hook.url}/github`, payload: 'hello' })
+    const req = await arrival('/github', base)
+    assert.equal(req.headers['x-hub-signature-256'], `sha256=${hex('gh-secret', req.body)}`)
+    new Verifier('gh-secret', { scheme: 'github' }).verify(req.body, req.headers)
+  } finally {
+    await s.close()
+  }
+  const err = await rejectsWith(() => Scheduler.open(store.location(), { scheme: 'stripe' }), 'invalid_config', TimehookError)
+  assert.equal(err.detail, 'secret')
+})

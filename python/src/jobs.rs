@@ -91,6 +91,14 @@ pub fn job_input(value: &Bound<'_, PyAny>) -> PyResult<JobInput> {
             "labels" => job.labels = texts("labels", &v)?,
             "on_success_url" => job.on_success_url = Some(text("on_success_url", &v)?),
             "on_failure_url" => job.on_failure_url = Some(text("on_failure_url", &v)?),
+            "scheme" => job.scheme = Some(crate::signing::scheme_arg(Some(&v))?),
+            "secret" => {
+                job.secrets = if v.is_instance_of::<PyString>() {
+                    vec![text("secret", &v)?]
+                } else {
+                    texts("secret", &v)?
+                }
+            }
             other => {
                 return Err(invalid_job(
                     other,

@@ -119,7 +119,7 @@ fn py_bool(b: bool) -> &'static str {
 }
 
 /// A scheme from `None` (standard), a name (`"standard"`, `"github"`, `"stripe"`) or a `Scheme`.
-fn scheme_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<timehook::signing::Scheme> {
+pub(crate) fn scheme_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<timehook::signing::Scheme> {
     match value {
         None => Ok(timehook::signing::Scheme::StandardWebhooks),
         Some(v) if v.is_none() => Ok(timehook::signing::Scheme::StandardWebhooks),

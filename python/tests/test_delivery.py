@@ -107,3 +107,48 @@ def test_a_generated_secret_is_kept_in_the_file(db, receiver):
         s.verifier().verify(first.body, first.headers)
         s.verifier().verify(second.body, second.headers)
     assert first.body == b""  # no payload, no body
+
+
+def test_a_job_or_a_whole_scheduler_signs_in_the_style_its_receiver_knows(db, receiver):
+    import hashlib
+    import hmac
+
+    def hex_hmac(secret: str, message: bytes) -> str:
+        return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+    with timehook.Scheduler.open(db, allow_private_targets=True, secret=SECRET) as s:
+        # One job in another style, with the raw secret its receiver already has.
+        s.schedule(
+            receiver.url("/legacy"),
+            payload={"n": 1},
+            scheme=timehook.Scheme.hex_body("X-Signature"),
+            secret="legacy-secret",
+        )
+        req = receiver.next()
+        assert req.header("x-signature") == "sha256=" + hex_hmac("legacy-secret", req.body)
+        assert req.header("webhook-signature") is None
+        assert req.header("webhook-id")  # sent in every style, for deduplication
+        # The next job, without its own signing, is Standard Webhooks with the scheduler's secret.
+        s.schedule(receiver.url("/standard"), payload={"n": 2})
+        req = receiver.next()
+        timehook.Verifier(SECRET).verify(req.body, req.header_dict)
+        assert req.header("x-signature") is None
+        # A scheme needs the receiver's secret; refused, nothing stored.
+        with pytest.raises(timehook.InvalidJobError) as bad:
+            s.schedule(receiver.url("/x"), scheme="github")
+        assert bad.value.field == "secret"
+
+    # A whole scheduler in GitHub's style.
+    with timehook.Scheduler.open(
+        db, allow_private_targets=True, scheme="github", secret="gh-secret"
+    ) as s:
+        s.schedule(receiver.url("/github"), payload="hello")
+        req = receiver.next()
+        assert req.header("x-hub-signature-256") == "sha256=" + hex_hmac("gh-secret", req.body)
+        verifier = timehook.Verifier("gh-secret", scheme="github")
+        verifier.verify(req.body, req.header_dict)
+        with pytest.raises(timehook.VerificationError):
+            verifier.verify(req.body + b" ", req.header_dict)
+    with pytest.raises(timehook.ConfigError) as bad:
+        timehook.Scheduler.open(db, scheme=timehook.Scheme.stripe())
+    assert bad.value.field == "secret"

@@ -24,7 +24,7 @@ from typing import (
 
 from . import _common as c
 from ._listen import Events, Listener, Listeners, LoopCall, decorator
-from ._native import NativeScheduler, Verifier
+from ._native import NativeScheduler, Scheme, Verifier
 from ._types import (
     Attempt,
     Endpoint,
@@ -133,6 +133,7 @@ class AsyncScheduler:
         allow_targets: Union[str, Sequence[str], None] = None,
         allow_private_targets: Optional[bool] = None,
         proxy: Optional[str] = None,
+        scheme: Union[str, Scheme, None] = None,
     ) -> _Opening:
         """Opens the store; ``await`` the result, or use it with ``async with`` (which closes
         the scheduler at the end). Options as :meth:`timehook.Scheduler.open`."""
@@ -165,6 +166,7 @@ class AsyncScheduler:
             allow_targets=allow_targets,
             allow_private_targets=allow_private_targets,
             proxy=proxy,
+            scheme=scheme,
         )
         return _Opening(c.store_path(path), options)
 
@@ -185,6 +187,8 @@ class AsyncScheduler:
         content_type: Optional[str] = None,
         on_success_url: Optional[str] = None,
         on_failure_url: Optional[str] = None,
+        scheme: Union[str, Scheme, None] = None,
+        secret: Union[str, Sequence[str], None] = None,
     ) -> str:
         """As :meth:`timehook.Scheduler.schedule`."""
         job = c.job(
@@ -202,6 +206,8 @@ class AsyncScheduler:
             content_type=content_type,
             on_success_url=on_success_url,
             on_failure_url=on_failure_url,
+            scheme=scheme,
+            secret=secret,
         )
         return (await _call(self._native.schedule_many, [job]))[0]
 
@@ -235,6 +241,8 @@ class AsyncScheduler:
         content_type: Optional[str] = None,
         on_success_url: Optional[str] = None,
         on_failure_url: Optional[str] = None,
+        scheme: Union[str, Scheme, None] = None,
+        secret: Union[str, Sequence[str], None] = None,
     ) -> str:
         """As :meth:`timehook.Scheduler.cron`."""
         job = c.job(
@@ -253,6 +261,8 @@ class AsyncScheduler:
             content_type=content_type,
             on_success_url=on_success_url,
             on_failure_url=on_failure_url,
+            scheme=scheme,
+            secret=secret,
         )
         return (await _call(self._native.schedule_many, [job]))[0]
 

@@ -79,6 +79,8 @@ def job(
     labels: Optional[Sequence[str]] = None,
     on_success_url: Optional[str] = None,
     on_failure_url: Optional[str] = None,
+    scheme: Any = None,
+    secret: Union[str, Sequence[str], None] = None,
 ) -> dict:
     """One job as the dict that ``schedule_many`` takes (the native side checks every field)."""
     return {
@@ -99,6 +101,8 @@ def job(
         "labels": labels,
         "on_success_url": on_success_url,
         "on_failure_url": on_failure_url,
+        "scheme": scheme,
+        "secret": secret,
     }
 
 

@@ -21,7 +21,7 @@ from typing import (
 
 from . import _common as c
 from ._listen import Events, Listener, Listeners, ThreadCall, decorator
-from ._native import NativeScheduler, Verifier
+from ._native import NativeScheduler, Scheme, Verifier
 from ._types import (
     Attempt,
     Endpoint,
@@ -93,6 +93,7 @@ class Scheduler:
         allow_targets: Union[str, Sequence[str], None] = None,
         allow_private_targets: Optional[bool] = None,
         proxy: Optional[str] = None,
+        scheme: Union[str, Scheme, None] = None,
     ) -> Scheduler:
         """Opens (creating and migrating if needed) the store at ``path`` and, unless
         ``autostart=False``, starts delivering. ``":memory:"`` opens an in-memory store, and a
@@ -102,9 +103,11 @@ class Scheduler:
         ``secret`` is a ``whsec_...`` signing secret or a list of them (newest first; every
         request then carries one signature per secret, for rotation). Without one, a secret is
         generated on first open and kept in the file. ``signing_key`` adds ed25519 ``whsk_...``
-        keys. Durations are seconds or ``timedelta``. ``durability`` is ``"full"`` (default:
-        commits survive power loss) or ``"normal"`` (they survive a process crash). ``clock``
-        is a :class:`timehook.testing.ManualClock`, for tests.
+        keys. ``scheme`` signs every request in another style (a :class:`Scheme` or
+        ``"github"``/``"stripe"``) with ``secret`` given as the receiver knows it. Durations
+        are seconds or ``timedelta``. ``durability`` is ``"full"`` (default: commits survive
+        power loss) or ``"normal"`` (they survive a process crash). ``clock`` is a
+        :class:`timehook.testing.ManualClock`, for tests.
 
         Outcomes: ``environment`` (e.g. ``"production"``) is sent as ``data.environment`` in
         subscription events. An endpoint (``scheme://host:port``) that fails continuously for
@@ -160,6 +163,7 @@ class Scheduler:
             allow_targets=allow_targets,
             allow_private_targets=allow_private_targets,
             proxy=proxy,
+            scheme=scheme,
         )
         fspath = c.store_path(path)
         return cls(NativeScheduler.open(fspath, options), fspath)
@@ -181,6 +185,8 @@ class Scheduler:
         content_type: Optional[str] = None,
         on_success_url: Optional[str] = None,
         on_failure_url: Optional[str] = None,
+        scheme: Union[str, Scheme, None] = None,
+        secret: Union[str, Sequence[str], None] = None,
     ) -> str:
         """Schedules one webhook and returns its job id once it is committed.
 
@@ -192,6 +198,11 @@ class Scheduler:
         ``on_failure_url`` receive a signed JSON callback after each successful delivery or
         failed attempt (the fields of :class:`Outcome`); callbacks are retried and recorded like
         any delivery, and never report on themselves.
+
+        ``scheme`` and ``secret`` sign this job's requests in another style with the secret its
+        receiver already has (``Scheme.hex_body("X-Signature")``, ``"github"``, ``"stripe"``,
+        ``Scheme.timestamped_hex(...)``); ``secret`` alone signs Standard Webhooks with this
+        job's own ``whsec_`` secret. Without them the scheduler's signing applies.
 
         Raises :class:`InvalidJobError` (a ``ValueError``) naming the bad field; nothing is
         stored then.
@@ -211,6 +222,8 @@ class Scheduler:
             content_type=content_type,
             on_success_url=on_success_url,
             on_failure_url=on_failure_url,
+            scheme=scheme,
+            secret=secret,
         )
         return self._native.schedule_many([job])[0]
 
@@ -254,6 +267,8 @@ class Scheduler:
         content_type: Optional[str] = None,
         on_success_url: Optional[str] = None,
         on_failure_url: Optional[str] = None,
+        scheme: Union[str, Scheme, None] = None,
+        secret: Union[str, Sequence[str], None] = None,
     ) -> str:
         """Schedules a webhook on a cron schedule and returns its job id.
 
@@ -279,6 +294,8 @@ class Scheduler:
             content_type=content_type,
             on_success_url=on_success_url,
             on_failure_url=on_failure_url,
+            scheme=scheme,
+            secret=secret,
         )
         return self._native.schedule_many([job])[0]
 
