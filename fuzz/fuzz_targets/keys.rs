@@ -78,6 +78,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(secret.as_ref(), Ok(&s));
         }
         Ok(Key::Raw(_)) => panic!("a Standard Webhooks key parsed as raw"),
+        Ok(other) => panic!("a kind of key this target does not know: {other:?}"),
         Err(_) if trimmed.starts_with(SIGNING_KEY_PREFIX) => assert!(signing.is_err()),
         Err(_) => assert!(secret.is_err()),
     }
@@ -88,6 +89,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(secret.as_ref(), Ok(&s));
         }
         Ok(VerifyKey::Raw(_)) => panic!("a Standard Webhooks key parsed as raw"),
+        Ok(other) => panic!("a kind of key this target does not know: {other:?}"),
         Err(_) if trimmed.starts_with(PUBLIC_KEY_PREFIX) => assert!(verifying.is_err()),
         Err(_) => assert!(
             trimmed.starts_with(SIGNING_KEY_PREFIX) || secret.is_err(),
