@@ -22,6 +22,8 @@ test-all: test-rust wasm-check test-wasm test-python test-node
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# The fuzz targets (a workspace of their own, run with cargo-fuzz on nightly) still build.
+	cd fuzz && $(CARGO) check --bins --locked
 
 # The Rust crates' own tests (the Python and Node crates are tested through their languages). The
 # behaviour tests run against SQLite and PostgreSQL (TIMEHOOK_TEST_POSTGRES_URL).
