@@ -247,7 +247,7 @@ fn migrate_to(conn: &Connection, target: usize) -> SqlResult<()> {
             )
             .into());
         }
-        refuse_foreign(conn, version)?;
+        refuse_foreign(version, &schema_summary(conn)?.1)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
             conn.execute_batch(sql)?;
             conn.pragma_update(
@@ -270,25 +270,36 @@ fn migrate_to(conn: &Connection, target: usize) -> SqlResult<()> {
 /// Refuses another application's database before anything about it is changed (not even its
 /// journal mode): read only, so it runs before the file is switched to WAL.
 pub(crate) fn check_not_foreign(conn: &Connection) -> SqlResult<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    refuse_foreign(conn, usize::try_from(version).unwrap_or(usize::MAX))
+    let (version, names) = schema_summary(conn)?;
+    refuse_foreign(version, &names)
+}
+
+/// The schema version and the names of the schema's objects, read in one statement (so from one
+/// snapshot: another process may be migrating the file at the same moment).
+fn schema_summary(conn: &Connection) -> SqlResult<(usize, Vec<String>)> {
+    let (version, names): (i64, String) = conn.query_row(
+        "SELECT (SELECT user_version FROM pragma_user_version),
+                (SELECT json_group_array(name) FROM
+                    (SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name))",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let names: Vec<String> = serde_json::from_str(&names).map_err(crate::store::corrupt)?;
+    Ok((usize::try_from(version).unwrap_or(usize::MAX), names))
 }
 
 /// Refuses a file that is not a timehook store (another application's SQLite database), before
 /// anything is written to it: at version 0 it must hold nothing yet; at a later version (SQLite's
 /// `user_version`, which other applications use too) it must hold timehook's own tables.
-fn refuse_foreign(conn: &Connection, version: usize) -> SqlResult<()> {
-    let names: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+fn refuse_foreign(version: usize, names: &[String]) -> SqlResult<()> {
     let ours = ["meta", "jobs", "executions", "attempts"]
         .iter()
         .all(|t| names.iter().any(|n| n == t));
-    let foreign = if version == 0 {
-        !names.is_empty()
-    } else {
-        !ours
+    let foreign = match version {
+        0 => !names.is_empty(),
+        // Newer than this build: its own tables may differ; the version check refuses it.
+        v if v > MIGRATIONS.len() => false,
+        _ => !ours,
     };
     if foreign {
         let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
