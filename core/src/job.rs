@@ -446,8 +446,12 @@ impl JobSpec {
     }
 
     /// A JSON request body (`application/json`).
+    ///
+    /// The body is written as JavaScript's `JSON.stringify` writes it (compact, keys in the order
+    /// given, its number notation), so a receiver that re-serialises the parsed body before
+    /// checking the signature gets the signed bytes (see [`crate::json`]).
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Result<Self> {
-        self.body = serde_json::to_vec(value)
+        self.body = crate::json::to_vec(value)
             .map_err(|e| Error::invalid("body", format!("cannot serialise to JSON: {e}")))?;
         self.content_type = Some("application/json".to_owned());
         Ok(self)

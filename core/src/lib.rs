@@ -61,6 +61,8 @@ pub mod guard;
 #[cfg(feature = "scheduler")]
 pub mod job;
 #[cfg(feature = "scheduler")]
+pub mod json;
+#[cfg(feature = "scheduler")]
 pub mod outcome;
 #[cfg(feature = "scheduler")]
 mod redact;

@@ -52,7 +52,9 @@ fn write(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<
                 format!("{f} is not a valid JSON number"),
             ));
         }
-        serde_json::to_writer(&mut *out, &f).map_err(|e| invalid_job("payload", e))?;
+        // JavaScript's notation (`1e+21`, `5` for 5.0), so a receiver that re-serialises the
+        // parsed body with JSON.stringify gets the signed bytes.
+        out.extend_from_slice(timehook::json::number(f).as_bytes());
     } else if let Ok(d) = value.cast::<PyDict>() {
         out.push(b'{');
         for (i, (k, v)) in d.iter().enumerate() {

@@ -642,7 +642,7 @@ pub(crate) async fn insert_internal<T: Tx>(
         url: url.to_owned(),
         method: Method::Post,
         headers: r#"[["content-type","application/json"]]"#.to_owned(),
-        body: serde_json::to_vec(body).expect("JSON values serialise"),
+        body: crate::json::to_vec(body).expect("JSON values serialise"),
         timeout_ms: p.timeout_ms,
         retry: p.retry.clone(),
         signing: None,
