@@ -10,9 +10,10 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::guard::{Blocked, GuardedResolver, Resolver, TargetPolicy};
 use crate::job::{AttemptError, JobSigning};
+use crate::profile::Filled;
 use crate::retry::{Verdict, classify_status, parse_retry_after};
 use crate::scheduler::engine::AttemptResult;
-use crate::signing::Signer;
+use crate::signing::{Scheme, Signer};
 use crate::store::to_ms;
 use crate::store::{Claimed, RESPONSE_BODY_LIMIT};
 
@@ -20,6 +21,8 @@ use crate::store::{Claimed, RESPONSE_BODY_LIMIT};
 pub(crate) struct Dispatcher {
     client: reqwest::Client,
     signer: Signer,
+    /// Extra headers timehook fills in on every request (a scheduler's profile).
+    delivery_headers: Vec<(HeaderName, Filled)>,
     /// What deliveries may reach; checked again before each attempt to an IP-literal URL (no
     /// resolver sees those). `None` behind a proxy: the guard then applies to the proxy.
     targets: Option<Arc<TargetPolicy>>,
@@ -42,6 +45,7 @@ impl Dispatcher {
     /// The environment's `HTTP(S)_PROXY` is never used.
     pub(crate) fn new(
         signer: Signer,
+        delivery_headers: &[(String, Filled)],
         user_agent: &str,
         targets: Arc<TargetPolicy>,
         resolver: Arc<dyn Resolver>,
@@ -74,7 +78,16 @@ impl Dispatcher {
         let client = builder
             .build()
             .map_err(|e| crate::Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let delivery_headers = delivery_headers
+            .iter()
+            .map(|(name, kind)| {
+                HeaderName::from_bytes(name.trim().as_bytes())
+                    .map(|n| (n, *kind))
+                    .map_err(|e| crate::Error::Config(format!("delivery header {name:?}: {e}")))
+            })
+            .collect::<crate::Result<_>>()?;
         Ok(Dispatcher {
+            delivery_headers,
             client,
             signer,
             targets: proxy.is_none().then_some(targets),
@@ -209,15 +222,19 @@ impl Dispatcher {
     }
 
     fn headers(&self, c: &Claimed, timestamp: i64) -> Result<HeaderMap, String> {
+        let job_signing = c
+            .signing
+            .as_deref()
+            .map(JobSigning::from_db)
+            .transpose()
+            .map_err(|e| format!("cannot sign: {e}"))?;
         let own;
-        let signer = match &c.signing {
-            Some(json) => {
-                own = JobSigning::from_db(json)
-                    .and_then(|s| s.signer())
-                    .map_err(|e| format!("cannot sign: {e}"))?;
+        let signer = match &job_signing {
+            Some(s) if s.has_keys() => {
+                own = s.signer().map_err(|e| format!("cannot sign: {e}"))?;
                 &own
             }
-            None => &self.signer,
+            _ => &self.signer,
         };
         let mut map = HeaderMap::with_capacity(c.headers.len() + 4);
         for (name, value) in &c.headers {
@@ -230,10 +247,41 @@ impl Dispatcher {
             HeaderName::from_static(crate::signing::HEADER_ID),
             HeaderValue::from_str(c.execution_id.as_str()).map_err(|e| e.to_string())?,
         );
+        let signature_header = match signer.scheme() {
+            Scheme::HexBody { header, .. } | Scheme::TimestampedHex { header, .. } => {
+                header.to_ascii_lowercase()
+            }
+            _ => crate::signing::HEADER_SIGNATURE.to_owned(),
+        };
+        let mut signature = String::new();
         for (name, value) in signer.headers(c.execution_id.as_str(), timestamp, &c.body) {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+            if name.as_str() == signature_header {
+                signature.clone_from(&value);
+            }
             let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
             map.insert(name, value);
+        }
+        // Extra headers: the scheduler's, then the job's own.
+        let job_headers = job_signing
+            .iter()
+            .flat_map(|s| s.headers.iter())
+            .map(|(name, kind)| {
+                HeaderName::from_bytes(name.trim().as_bytes())
+                    .map(|n| (n, *kind))
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for (name, kind) in self.delivery_headers.iter().chain(job_headers.iter()) {
+            let value = match kind {
+                Filled::JobId => c.job_id.as_str().to_owned(),
+                Filled::ExecutionId | Filled::IdempotencyKey => c.execution_id.as_str().to_owned(),
+                Filled::Timestamp => timestamp.to_string(),
+                Filled::Attempt => c.attempt.to_string(),
+                Filled::Signature => signature.clone(),
+            };
+            let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
+            map.insert(name.clone(), value);
         }
         Ok(map)
     }

@@ -18,8 +18,11 @@ use crate::signing::{Key, Scheme, Signer};
 pub struct JobSigning {
     /// The style.
     pub scheme: Scheme,
-    /// The secrets, as the receiver knows them.
+    /// The secrets, as the receiver knows them. None: the scheduler's signing applies, and only
+    /// `headers` are this job's own.
     pub secrets: Vec<String>,
+    /// Extra headers timehook fills in on each attempt.
+    pub headers: Vec<(String, crate::profile::Filled)>,
 }
 
 impl fmt::Debug for JobSigning {
@@ -37,7 +40,16 @@ impl fmt::Debug for JobSigning {
 impl JobSigning {
     /// Settings with `scheme` and `secrets` (as the receiver knows them).
     pub fn new(scheme: Scheme, secrets: Vec<String>) -> Self {
-        JobSigning { scheme, secrets }
+        JobSigning {
+            scheme,
+            secrets,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Whether the job signs with keys of its own (else with the scheduler's).
+    pub(crate) fn has_keys(&self) -> bool {
+        !self.secrets.is_empty()
     }
 
     /// The signer for these settings.
@@ -65,9 +77,14 @@ impl JobSigning {
                 timestamp_header.as_ref(),
             ),
         };
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, k)| (n.as_str(), k.as_str()))
+            .collect();
         serde_json::json!({
             "scheme": name, "header": header, "prefix": prefix,
-            "timestamp_header": ts, "secrets": self.secrets,
+            "timestamp_header": ts, "secrets": self.secrets, "headers": headers,
         })
         .to_string()
     }
@@ -89,7 +106,13 @@ impl JobSigning {
                 header: text("header").unwrap_or_default(),
                 timestamp_header: text("timestamp_header"),
             },
-            _ => Scheme::StandardWebhooks,
+            Some("standard") => Scheme::StandardWebhooks,
+            other => {
+                return Err(Error::store(
+                    crate::error::StoreErrorKind::Corrupt,
+                    format!("corrupt signing settings: unknown scheme {other:?}"),
+                ));
+            }
         };
         let secrets = v["secrets"]
             .as_array()
@@ -99,7 +122,24 @@ impl JobSigning {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(JobSigning { scheme, secrets })
+        // Written by versions before extra headers: none.
+        let headers = match v["headers"].as_array() {
+            None => Vec::new(),
+            Some(pairs) => pairs
+                .iter()
+                .map(|pair| {
+                    let name = pair[0].as_str().unwrap_or_default().to_owned();
+                    let kind: crate::profile::Filled =
+                        pair[1].as_str().unwrap_or_default().parse()?;
+                    Ok((name, kind))
+                })
+                .collect::<Result<_>>()?,
+        };
+        Ok(JobSigning {
+            scheme,
+            secrets,
+            headers,
+        })
     }
 }
 
@@ -527,10 +567,48 @@ impl JobSpec {
         scheme: Scheme,
         secrets: impl IntoIterator<Item = S>,
     ) -> Self {
+        let headers = self.signing.take().map(|s| s.headers).unwrap_or_default();
         self.signing = Some(JobSigning {
             scheme,
             secrets: secrets.into_iter().map(Into::into).collect(),
+            headers,
         });
+        self
+    }
+
+    /// Adds an extra header whose value timehook fills in on each attempt (the job id, the
+    /// execution id, the timestamp, an idempotency key, the attempt number, the signature), for
+    /// a receiver that reads it. Beside the scheduler's own extra headers.
+    pub fn delivery_header(
+        mut self,
+        name: impl Into<String>,
+        value: crate::profile::Filled,
+    ) -> Self {
+        self.signing
+            .get_or_insert_with(|| JobSigning::new(Scheme::StandardWebhooks, Vec::new()))
+            .headers
+            .push((name.into(), value));
+        self
+    }
+
+    /// Delivers this job as `profile`'s service would: its signature with `secret` (as the
+    /// service gave it to the receiver), its extra headers, its retry schedule and its timeout.
+    /// Anything set afterwards overrides it.
+    pub fn profile(mut self, profile: &crate::profile::Profile, secret: impl Into<String>) -> Self {
+        self.signing = Some(JobSigning {
+            scheme: profile.scheme.clone(),
+            secrets: vec![secret.into()],
+            headers: profile.headers.clone(),
+        });
+        let retry = if matches!(self.when, When::Cron(_)) {
+            &profile.cron_retry
+        } else {
+            &profile.retry
+        };
+        if let Some(retry) = retry {
+            self.retry = Some(retry.clone());
+        }
+        self.timeout = Some(profile.timeout);
         self
     }
 

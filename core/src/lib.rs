@@ -65,6 +65,8 @@ pub mod json;
 #[cfg(feature = "scheduler")]
 pub mod outcome;
 #[cfg(feature = "scheduler")]
+pub mod profile;
+#[cfg(feature = "scheduler")]
 mod redact;
 #[cfg(feature = "scheduler")]
 pub mod retry;

@@ -33,6 +33,10 @@ pub struct SchedulerBuilder {
     secrets: Vec<Secret>,
     signing_keys: Vec<SigningKey>,
     signer: Option<Signer>,
+    /// Extra headers timehook fills in on every request.
+    delivery_headers: Vec<(String, crate::profile::Filled)>,
+    /// An option that could not be applied (a profile's secret), reported by `open`.
+    problem: Option<Error>,
     per_host_rate: Option<f64>,
     endpoint_limits: HashMap<String, EndpointLimits>,
     config: Config,
@@ -62,6 +66,8 @@ impl SchedulerBuilder {
             secrets: Vec::new(),
             signing_keys: Vec::new(),
             signer: None,
+            delivery_headers: Vec::new(),
+            problem: None,
             per_host_rate: None,
             endpoint_limits: HashMap::new(),
             config: Config {
@@ -115,6 +121,42 @@ impl SchedulerBuilder {
     /// choose their own with `JobSpec::signing`.
     pub fn signer(mut self, signer: Signer) -> Self {
         self.signer = Some(signer);
+        self
+    }
+
+    /// Adds an extra header whose value timehook fills in on every request (the job id, the
+    /// execution id, the timestamp, an idempotency key, the attempt number, the signature), for
+    /// receivers that read it. Jobs can add their own with `JobSpec::delivery_header`.
+    pub fn delivery_header(
+        mut self,
+        name: impl Into<String>,
+        value: crate::profile::Filled,
+    ) -> Self {
+        self.delivery_headers.push((name.into(), value));
+        self
+    }
+
+    /// Delivers every job as `profile`'s service would: its signature with `secret` (as the
+    /// service gave it to the receivers), its extra headers, its retry schedules and its timeout.
+    /// Options set afterwards, and a job's own settings, override it.
+    pub fn profile(mut self, profile: &crate::profile::Profile, secret: &str) -> Self {
+        match profile.signer(secret) {
+            Ok(signer) => self.signer = Some(signer),
+            Err(e) => {
+                self.problem.get_or_insert(Error::Config(format!(
+                    "secret for the {} profile: {e}",
+                    profile.name
+                )));
+            }
+        }
+        self.delivery_headers.clone_from(&profile.headers);
+        if let Some(retry) = &profile.retry {
+            self.config.default_retry = retry.clone();
+        }
+        if let Some(retry) = &profile.cron_retry {
+            self.config.default_cron_retry = retry.clone();
+        }
+        self.config.default_timeout = profile.timeout;
         self
     }
 
@@ -374,6 +416,9 @@ impl SchedulerBuilder {
             }
             (location, None) => location,
         };
+        if let Some(problem) = self.problem {
+            return Err(problem);
+        }
         let store = Store::open(location, self.durability).await?;
         let mut secrets = self.secrets;
         if secrets.is_empty() && self.signing_keys.is_empty() && self.signer.is_none() {
@@ -403,8 +448,11 @@ impl SchedulerBuilder {
                 })
                 .collect();
         }
+        crate::profile::check_headers(&self.delivery_headers, signer.scheme())
+            .map_err(|e| Error::Config(e.to_string()))?;
         let dispatcher = Dispatcher::new(
             signer,
+            &self.delivery_headers,
             &self.user_agent,
             self.config.targets.clone(),
             self.resolver.clone(),

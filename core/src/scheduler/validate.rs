@@ -161,7 +161,10 @@ pub(crate) fn validate(
         None => defaults.once.clone(),
     };
     if let Some(signing) = &signing {
-        signing.signer()?;
+        if signing.has_keys() {
+            signing.signer()?;
+        }
+        crate::profile::check_headers(&signing.headers, &signing.scheme)?;
     }
     for (field, callback) in [
         ("on_success_url", &on_success_url),

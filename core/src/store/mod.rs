@@ -929,7 +929,14 @@ impl ClaimedColumns {
             defects.push(format!("retry policy ({e})"));
         }
         if let Some(json) = &self.signing
-            && let Err(e) = JobSigning::from_db(json).and_then(|s| s.signer())
+            && let Err(e) = JobSigning::from_db(json).and_then(|s| {
+                // Without keys of its own the job signs with the scheduler's.
+                if s.has_keys() {
+                    s.signer().map(drop)
+                } else {
+                    Ok(())
+                }
+            })
         {
             defects.push(format!("signing settings ({e})"));
         }
