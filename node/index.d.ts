@@ -353,6 +353,11 @@ export interface CronOptions {
   scheme?: 'standard' | 'github' | 'stripe' | SchemeOptions
   /** This job's own secret(s), exactly as its receiver knows them. */
   secret?: string | string[]
+  /**
+   * A delivery profile: `runlater-eu`, `runlater`, `cronflow`, `svix` or `a1cron` (its
+   * signature with `secret`, its extra headers, retries and timeout).
+   */
+  profile?: 'runlater-eu' | 'runlater' | 'cronflow' | 'svix' | 'a1cron'
 }
 
 /**
@@ -530,6 +535,11 @@ export interface JobOptions {
    * Standard Webhooks with `whsec_` secrets of its own).
    */
   secret?: string | string[]
+  /**
+   * A delivery profile: `runlater-eu`, `runlater`, `cronflow`, `svix` or `a1cron` (its
+   * signature with `secret`, its extra headers, retries and timeout).
+   */
+  profile?: 'runlater-eu' | 'runlater' | 'cronflow' | 'svix' | 'a1cron'
 }
 
 /**
@@ -667,6 +677,11 @@ export interface OpenOptions {
    * with `secret` exactly as the receiver knows it.
    */
   scheme?: 'standard' | 'github' | 'stripe' | SchemeOptions
+  /**
+   * A delivery profile: `runlater-eu`, `runlater`, `cronflow`, `svix` or `a1cron` (its
+   * signature with `secret`, its extra headers, retries and timeout).
+   */
+  profile?: 'runlater-eu' | 'runlater' | 'cronflow' | 'svix' | 'a1cron'
 }
 
 /** What one attempt came to, as callbacks, subscription events and listeners report it. */

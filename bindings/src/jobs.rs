@@ -82,6 +82,9 @@ pub struct JobInput {
     /// This job's own secrets, as its receiver knows them (with `scheme`, or alone for Standard
     /// Webhooks with `whsec_` secrets of its own).
     pub secrets: Vec<String>,
+    /// A delivery profile for this job (`runlater-eu`, ...): signed with `secrets[0]`, with the
+    /// profile's extra headers, retries and timeout unless the job sets its own.
+    pub profile: Option<String>,
 }
 
 pub(crate) fn instant(field: &str, ms: EpochMs) -> Result<DateTime<Utc>> {
@@ -127,21 +130,41 @@ impl JobInput {
             Some(expr) => JobSpec::cron(self.url, expr),
             None => JobSpec::new(self.url),
         };
-        match (self.scheme, self.secrets.is_empty()) {
-            (scheme, false) => {
-                spec = spec.signing(scheme.unwrap_or_default(), self.secrets);
+        if let Some(name) = &self.profile {
+            let profile = timehook::profile::Profile::named(name)
+                .map_err(|e| BindingError::invalid_job("profile", e))?;
+            if self.scheme.is_some() {
+                return Err(BindingError::invalid_job(
+                    "scheme",
+                    "is set by the profile; give one or the other",
+                ));
             }
-            (Some(scheme), true) if scheme != timehook::signing::Scheme::StandardWebhooks => {
+            let Some(secret) = self.secrets.first() else {
                 return Err(BindingError::invalid_job(
                     "secret",
                     format!(
-                        "the {} scheme signs with the secret the receiver already has; give it as `secret`",
-                        scheme.name()
+                        "the {name} profile signs with the secret the service gave its receivers; give it as `secret`"
                     ),
                 ));
+            };
+            spec = spec.profile(&profile, secret.clone());
+        } else {
+            match (self.scheme, self.secrets.is_empty()) {
+                (scheme, false) => {
+                    spec = spec.signing(scheme.unwrap_or_default(), self.secrets);
+                }
+                (Some(scheme), true) if scheme != timehook::signing::Scheme::StandardWebhooks => {
+                    return Err(BindingError::invalid_job(
+                        "secret",
+                        format!(
+                            "the {} scheme signs with the secret the receiver already has; give it as `secret`",
+                            scheme.name()
+                        ),
+                    ));
+                }
+                // The scheduler's own signing.
+                _ => {}
             }
-            // The scheduler's own signing.
-            _ => {}
         }
         if let Some(ms) = self.at_ms {
             spec = spec.at(instant("at", ms)?);

@@ -69,6 +69,9 @@ pub struct SchedulerOptions {
     /// The signature style of every request (Standard Webhooks when unset). Another style signs
     /// with `secrets` as the receiver knows them (raw strings).
     pub scheme: Option<Scheme>,
+    /// A delivery profile (`runlater-eu`, `runlater`, `cronflow`, `svix`, `a1cron`): its
+    /// signature with `secrets[0]`, its extra headers, retries and timeout.
+    pub profile: Option<String>,
     /// Start delivering as soon as the store is open.
     pub autostart: bool,
     /// Most deliveries in flight at once.
@@ -191,14 +194,39 @@ impl SchedulerOptions {
         if let Some(proxy) = &self.proxy {
             b = b.proxy(proxy.clone());
         }
-        match self.scheme.filter(|s| *s != Scheme::StandardWebhooks) {
-            Some(scheme) => b = b.signer(compat_signer(scheme, &self.secrets, &self.signing_keys)?),
-            None => {
-                let n = self.secrets.len();
-                for (i, text) in self.secrets.iter().enumerate() {
-                    let secret = Secret::parse(text)
-                        .map_err(|e| BindingError::from(e).context(numbered("secret", i, n)))?;
-                    b = b.secret(secret);
+        if let Some(name) = &self.profile {
+            let profile = timehook::profile::Profile::named(name)
+                .map_err(|e| BindingError::invalid_config("profile", e))?;
+            if self.scheme.is_some() {
+                return Err(BindingError::invalid_config(
+                    "scheme",
+                    "is set by the profile; give one or the other",
+                ));
+            }
+            let Some(secret) = self.secrets.first() else {
+                return Err(BindingError::invalid_config(
+                    "secret",
+                    format!(
+                        "the {name} profile signs with the secret the service gave its receivers; give it as `secret`"
+                    ),
+                ));
+            };
+            profile
+                .signer(secret)
+                .map_err(|e| BindingError::from(e).context("secret"))?;
+            b = b.profile(&profile, secret);
+        } else {
+            match self.scheme.filter(|s| *s != Scheme::StandardWebhooks) {
+                Some(scheme) => {
+                    b = b.signer(compat_signer(scheme, &self.secrets, &self.signing_keys)?)
+                }
+                None => {
+                    let n = self.secrets.len();
+                    for (i, text) in self.secrets.iter().enumerate() {
+                        let secret = Secret::parse(text)
+                            .map_err(|e| BindingError::from(e).context(numbered("secret", i, n)))?;
+                        b = b.secret(secret);
+                    }
                 }
             }
         }

@@ -55,11 +55,21 @@ impl SchemeInput {
                 header: needs_header(self.header)?,
                 timestamp_header: self.timestamp_header,
             },
-            other => {
-                return Err(scheme_error(format!(
-                    "{other:?} is not a scheme; expected {SCHEME_NAMES}"
-                )));
-            }
+            // A delivery profile's name: its signature style.
+            other => match Scheme::for_profile(other) {
+                Some(scheme) if self.header.is_none() && self.timestamp_header.is_none() => scheme,
+                Some(_) => {
+                    return Err(scheme_error(format!(
+                        "the {other} profile's scheme takes no header names"
+                    )));
+                }
+                None => {
+                    return Err(scheme_error(format!(
+                        "{other:?} is not a scheme; expected {SCHEME_NAMES}, or a profile: \
+                         runlater-eu, runlater, cronflow, svix, a1cron"
+                    )));
+                }
+            },
         };
         scheme.validate()?;
         Ok(scheme)

@@ -113,16 +113,18 @@ impl Profile {
     /// `invalid_config` (field `profile`) for another name.
     pub fn named(name: &str) -> Result<Profile> {
         let header = |n: &str, k: Filled| (n.to_owned(), k);
-        let hex_body = |h: &str, prefix: bool| Scheme::HexBody {
-            header: h.to_owned(),
-            prefix,
+        let lower = name.trim().to_ascii_lowercase();
+        let Some(scheme) = Scheme::for_profile(&lower) else {
+            return Err(Error::Config(format!(
+                "profile: {name:?} is not a delivery profile; expected one of {PROFILES:?}"
+            )));
         };
-        let profile = match name.trim().to_ascii_lowercase().as_str() {
+        let profile = match lower.as_str() {
             // Runlater.eu: `X-Runlater-Signature: sha256=<hex HMAC(body)>`, job and execution
             // ids; retries after 20 s, 45 s, 90 s, 120 s and 180 s (cron: none); 30 s timeout.
             "runlater-eu" => Profile {
                 name: "runlater-eu",
-                scheme: hex_body("X-Runlater-Signature", true),
+                scheme,
                 headers: vec![
                     header("X-Runlater-Job-Id", Filled::JobId),
                     header("X-Runlater-Execution-Id", Filled::ExecutionId),
@@ -141,10 +143,7 @@ impl Profile {
             // `X-RunLater-Timestamp`, and the job id; one retry after 60 s; 10 s timeout.
             "runlater" => Profile {
                 name: "runlater",
-                scheme: Scheme::TimestampedHex {
-                    header: "X-RunLater-Signature".to_owned(),
-                    timestamp_header: Some("X-RunLater-Timestamp".to_owned()),
-                },
+                scheme,
                 headers: vec![header("X-RunLater-Job-ID", Filled::JobId)],
                 retry: Some(RetryPolicy::delays([secs(60)])),
                 cron_retry: Some(RetryPolicy::delays([secs(60)])),
@@ -162,7 +161,7 @@ impl Profile {
                 ]);
                 Profile {
                     name: "cronflow",
-                    scheme: hex_body("X-CronFlow-Signature", false),
+                    scheme,
                     headers: vec![header("X-CronFlow-Idempotency-Key", Filled::IdempotencyKey)],
                     cron_retry: Some(retry.clone()),
                     retry: Some(retry),
@@ -185,7 +184,7 @@ impl Profile {
                 .with_max_delay(secs(10 * 3600));
                 Profile {
                     name: "svix",
-                    scheme: Scheme::StandardWebhooks,
+                    scheme,
                     headers: vec![
                         header("svix-id", Filled::ExecutionId),
                         header("svix-timestamp", Filled::Timestamp),
@@ -200,17 +199,13 @@ impl Profile {
             // timeout.
             "a1cron" => Profile {
                 name: "a1cron",
-                scheme: hex_body("X-A1Cron-Signature", false),
+                scheme,
                 headers: Vec::new(),
                 retry: None,
                 cron_retry: None,
                 timeout: secs(30),
             },
-            _ => {
-                return Err(Error::Config(format!(
-                    "profile: {name:?} is not a delivery profile; expected one of {PROFILES:?}"
-                )));
-            }
+            _ => unreachable!("Scheme::for_profile knows {lower:?}"),
         };
         Ok(profile)
     }

@@ -17,7 +17,7 @@ use crate::value::{ConvResult, Ctx, bytes, describe, element, entries, is_nullis
 /// The fields a job object may carry.
 pub const JOB_FIELDS: &str = "url, at, after, cron, tz, missed, payload, headers, method, \
      contentType, timeout, retry, idempotencyKey, name, labels, onSuccessUrl, onFailureUrl, scheme, \
-     secret";
+     secret, profile";
 
 /// The options of `Scheduler.open`.
 pub const OPEN_OPTIONS: &str = "secret, signingKey, autostart, maxConcurrency, \
@@ -25,7 +25,7 @@ pub const OPEN_OPTIONS: &str = "secret, signingKey, autostart, maxConcurrency, \
      maxPayloadSize, retention, failedRetention, leaseDuration, pollInterval, missedRunGrace, \
      durability, clock, environment, disableEndpointsAfter, disableEndpointsMinFailures, \
      disableEndpointOnGone, maxInterruptedAttempts, perHostRate, endpointLimits, schema, allowTargets, \
-     allowPrivateTargets, proxy, scheme";
+     allowPrivateTargets, proxy, scheme, profile";
 
 /// The filters of `Scheduler.list`.
 pub const LIST_FILTERS: &str = "state, name, label, kind, createdAfter, createdBefore, \
@@ -144,6 +144,7 @@ impl<'e> JobReader<'e> {
                 "onFailureUrl" => job.on_failure_url = Some(c.text("onFailureUrl", v)?),
                 "scheme" => job.scheme = Some(crate::verifier::scheme_arg(c.env, Some(v))?),
                 "secret" => job.secrets = c.texts("secret", v)?,
+                "profile" => job.profile = Some(c.text("profile", v)?),
                 other => {
                     return Err(c.fail(
                         "job",
@@ -259,6 +260,7 @@ pub fn scheduler_options(
             "secret" => o.secrets = c.texts(k, v)?,
             "signingKey" => o.signing_keys = c.texts(k, v)?,
             "scheme" => o.scheme = Some(crate::verifier::scheme_arg(c.env, Some(v))?),
+            "profile" => o.profile = Some(c.text(k, v)?),
             "autostart" => o.autostart = c.boolean(k, v)?,
             "maxConcurrency" => o.max_concurrency = Some(c.count(k, v)?),
             "perHostConcurrency" => o.per_host_concurrency = Some(c.count(k, v)?),

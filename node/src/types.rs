@@ -62,6 +62,10 @@ pub struct JobOptions {
     /// Standard Webhooks with `whsec_` secrets of its own).
     #[napi(ts_type = "string | string[]")]
     pub secret: Option<String>,
+    /// A delivery profile: `runlater-eu`, `runlater`, `cronflow`, `svix` or `a1cron` (its
+    /// signature with `secret`, its extra headers, retries and timeout).
+    #[napi(ts_type = "'runlater-eu' | 'runlater' | 'cronflow' | 'svix' | 'a1cron'")]
+    pub profile: Option<String>,
 }
 
 /// Options of `cron(url, expr, options)`: the fields of a job, without `url`, `at` and `after`.
@@ -107,6 +111,10 @@ pub struct CronOptions {
     /// This job's own secret(s), exactly as its receiver knows them.
     #[napi(ts_type = "string | string[]")]
     pub secret: Option<String>,
+    /// A delivery profile: `runlater-eu`, `runlater`, `cronflow`, `svix` or `a1cron` (its
+    /// signature with `secret`, its extra headers, retries and timeout).
+    #[napi(ts_type = "'runlater-eu' | 'runlater' | 'cronflow' | 'svix' | 'a1cron'")]
+    pub profile: Option<String>,
 }
 
 /// Options of `Scheduler.open`. Durations are milliseconds.
@@ -187,6 +195,10 @@ pub struct OpenOptions {
     /// with `secret` exactly as the receiver knows it.
     #[napi(ts_type = "'standard' | 'github' | 'stripe' | SchemeOptions")]
     pub scheme: Option<String>,
+    /// A delivery profile: `runlater-eu`, `runlater`, `cronflow`, `svix` or `a1cron` (its
+    /// signature with `secret`, its extra headers, retries and timeout).
+    #[napi(ts_type = "'runlater-eu' | 'runlater' | 'cronflow' | 'svix' | 'a1cron'")]
+    pub profile: Option<String>,
 }
 
 /// Limits for one endpoint.

@@ -249,3 +249,33 @@ test('a job or a whole scheduler signs in the style its receiver knows', async (
   const err = await rejectsWith(() => Scheduler.open(store.location(), { scheme: 'stripe' }), 'invalid_config', TimehookError)
   assert.equal(err.detail, 'secret')
 })
+
+test('profiles deliver what the services receivers check', async (store) => {
+  const { createHmac } = await import('node:crypto')
+  const hex = (body) => createHmac('sha256', 'svc-secret').update(body).digest('hex')
+  const arrival = async (path, base) => {
+    for (let waited = 0; waited < 10_000; waited += 20) {
+      const req = hook.received.slice(base).find((r) => r.url === path)
+      if (req) return req
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    throw new Error(`no request to ${path}`)
+  }
+  const s = await Scheduler.open(store.location(), { allowPrivateTargets: true, profile: 'runlater', secret: 'svc-secret' })
+  try {
+    const base = hook.received.length
+    const id = await s.schedule({ url: `${hook.url}/runlater`, payload: { n: 1 } })
+    let req = await arrival('/runlater', base)
+    const ts = req.headers['x-runlater-timestamp']
+    assert.equal(req.headers['x-runlater-signature'], hex(`${ts}.${req.body}`))
+    assert.equal(req.headers['x-runlater-job-id'], id)
+    await s.schedule({ url: `${hook.url}/a1cron`, profile: 'a1cron', secret: 'svc-secret' })
+    req = await arrival('/a1cron', base)
+    assert.equal(req.headers['x-a1cron-signature'], hex(req.body))
+    new Verifier('svc-secret', { scheme: 'a1cron' }).verify(req.body, req.headers)
+    const err = await rejectsWith(() => s.schedule({ url: `${hook.url}/x`, profile: 'hookdeck', secret: 's' }), 'invalid_job', TimehookError)
+    assert.equal(err.detail, 'profile')
+  } finally {
+    await s.close()
+  }
+})

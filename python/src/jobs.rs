@@ -92,6 +92,7 @@ pub fn job_input(value: &Bound<'_, PyAny>) -> PyResult<JobInput> {
             "on_success_url" => job.on_success_url = Some(text("on_success_url", &v)?),
             "on_failure_url" => job.on_failure_url = Some(text("on_failure_url", &v)?),
             "scheme" => job.scheme = Some(crate::signing::scheme_arg(Some(&v))?),
+            "profile" => job.profile = Some(text("profile", &v)?),
             "secret" => {
                 job.secrets = if v.is_instance_of::<PyString>() {
                     vec![text("secret", &v)?]

@@ -98,6 +98,7 @@ pub fn scheduler_options(path: String, options: &Bound<'_, PyDict>) -> PyResult<
                 "secret" => o.secrets = strings(k, &v)?,
                 "signing_key" => o.signing_keys = strings(k, &v)?,
                 "scheme" => o.scheme = Some(crate::signing::scheme_arg(Some(&v))?),
+                "profile" => o.profile = Some(text(k, &v)?),
                 "autostart" => o.autostart = v.is_truthy()?,
                 "max_concurrency" => o.max_concurrency = Some(count(k, &v)?),
                 "per_host_concurrency" => o.per_host_concurrency = Some(count(k, &v)?),

@@ -232,3 +232,38 @@ def test_json_payloads_survive_a_round_trip_through_javascript():
     )
     assert json.loads(run.stdout) == [], run.stdout[:2000]
     assert bodies[-1] == '{"z":1e+21,"a":[0.1,5,"é/😀"],"m":{"y":2,"b":1}}'.encode()
+
+
+def test_profiles_deliver_what_the_services_receivers_check(db, receiver):
+    import hashlib
+    import hmac
+
+    def hex_hmac(message: bytes) -> str:
+        return hmac.new(b"svc-secret", message, hashlib.sha256).hexdigest()
+
+    # A whole scheduler as Runlater.eu; one job of it as CronFlow.
+    with timehook.Scheduler.open(
+        db, allow_private_targets=True, profile="runlater-eu", secret="svc-secret"
+    ) as s:
+        job_id = s.schedule(receiver.url("/runlater-eu"), payload={"action": "sync"})
+        req = receiver.next()
+        assert req.header("x-runlater-signature") == "sha256=" + hex_hmac(req.body)
+        assert req.header("x-runlater-job-id") == job_id
+        assert req.header("x-runlater-execution-id") == req.header("webhook-id")
+        job = s.get(job_id)
+        assert job.timeout == timedelta(seconds=30)
+        s.schedule(receiver.url("/cronflow"), profile="cronflow", secret="svc-secret")
+        req = receiver.next()
+        assert req.header("x-cronflow-signature") == hex_hmac(req.body)
+        assert req.header("x-cronflow-idempotency-key") == req.header("webhook-id")
+        # A receiver moving to timehook's verifier names the profile as its scheme.
+        timehook.Verifier("svc-secret", scheme="cronflow").verify(req.body, req.header_dict)
+        with pytest.raises(timehook.InvalidJobError) as bad:
+            s.schedule(receiver.url("/x"), profile="hookdeck", secret="s")
+        assert bad.value.field == "profile"
+        with pytest.raises(timehook.InvalidJobError) as bad:
+            s.schedule(receiver.url("/x"), profile="runlater")
+        assert bad.value.field == "secret"
+    with pytest.raises(timehook.ConfigError) as bad:
+        timehook.Scheduler.open(db, profile="svix", secret="not-a-whsec-secret")
+    assert str(bad.value).startswith("secret: "), str(bad.value)

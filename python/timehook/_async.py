@@ -134,6 +134,7 @@ class AsyncScheduler:
         allow_private_targets: Optional[bool] = None,
         proxy: Optional[str] = None,
         scheme: Union[str, Scheme, None] = None,
+        profile: Optional[str] = None,
     ) -> _Opening:
         """Opens the store; ``await`` the result, or use it with ``async with`` (which closes
         the scheduler at the end). Options as :meth:`timehook.Scheduler.open`."""
@@ -167,6 +168,7 @@ class AsyncScheduler:
             allow_private_targets=allow_private_targets,
             proxy=proxy,
             scheme=scheme,
+            profile=profile,
         )
         return _Opening(c.store_path(path), options)
 
@@ -189,6 +191,7 @@ class AsyncScheduler:
         on_failure_url: Optional[str] = None,
         scheme: Union[str, Scheme, None] = None,
         secret: Union[str, Sequence[str], None] = None,
+        profile: Optional[str] = None,
     ) -> str:
         """As :meth:`timehook.Scheduler.schedule`."""
         job = c.job(
@@ -208,6 +211,7 @@ class AsyncScheduler:
             on_failure_url=on_failure_url,
             scheme=scheme,
             secret=secret,
+            profile=profile,
         )
         return (await _call(self._native.schedule_many, [job]))[0]
 
@@ -243,6 +247,7 @@ class AsyncScheduler:
         on_failure_url: Optional[str] = None,
         scheme: Union[str, Scheme, None] = None,
         secret: Union[str, Sequence[str], None] = None,
+        profile: Optional[str] = None,
     ) -> str:
         """As :meth:`timehook.Scheduler.cron`."""
         job = c.job(
@@ -263,6 +268,7 @@ class AsyncScheduler:
             on_failure_url=on_failure_url,
             scheme=scheme,
             secret=secret,
+            profile=profile,
         )
         return (await _call(self._native.schedule_many, [job]))[0]
 

@@ -81,6 +81,7 @@ def job(
     on_failure_url: Optional[str] = None,
     scheme: Any = None,
     secret: Union[str, Sequence[str], None] = None,
+    profile: Optional[str] = None,
 ) -> dict:
     """One job as the dict that ``schedule_many`` takes (the native side checks every field)."""
     return {
@@ -103,6 +104,7 @@ def job(
         "on_failure_url": on_failure_url,
         "scheme": scheme,
         "secret": secret,
+        "profile": profile,
     }
 
 

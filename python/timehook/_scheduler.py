@@ -94,6 +94,7 @@ class Scheduler:
         allow_private_targets: Optional[bool] = None,
         proxy: Optional[str] = None,
         scheme: Union[str, Scheme, None] = None,
+        profile: Optional[str] = None,
     ) -> Scheduler:
         """Opens (creating and migrating if needed) the store at ``path`` and, unless
         ``autostart=False``, starts delivering. ``":memory:"`` opens an in-memory store, and a
@@ -104,7 +105,8 @@ class Scheduler:
         request then carries one signature per secret, for rotation). Without one, a secret is
         generated on first open and kept in the file. ``signing_key`` adds ed25519 ``whsk_...``
         keys. ``scheme`` signs every request in another style (a :class:`Scheme` or
-        ``"github"``/``"stripe"``) with ``secret`` given as the receiver knows it. Durations
+        ``"github"``/``"stripe"``) with ``secret`` given as the receiver knows it; ``profile``
+        delivers every job as a hosted service would (see :meth:`schedule`). Durations
         are seconds or ``timedelta``. ``durability`` is ``"full"`` (default: commits survive
         power loss) or ``"normal"`` (they survive a process crash). ``clock`` is a
         :class:`timehook.testing.ManualClock`, for tests.
@@ -164,6 +166,7 @@ class Scheduler:
             allow_private_targets=allow_private_targets,
             proxy=proxy,
             scheme=scheme,
+            profile=profile,
         )
         fspath = c.store_path(path)
         return cls(NativeScheduler.open(fspath, options), fspath)
@@ -187,6 +190,7 @@ class Scheduler:
         on_failure_url: Optional[str] = None,
         scheme: Union[str, Scheme, None] = None,
         secret: Union[str, Sequence[str], None] = None,
+        profile: Optional[str] = None,
     ) -> str:
         """Schedules one webhook and returns its job id once it is committed.
 
@@ -203,6 +207,9 @@ class Scheduler:
         receiver already has (``Scheme.hex_body("X-Signature")``, ``"github"``, ``"stripe"``,
         ``Scheme.timestamped_hex(...)``); ``secret`` alone signs Standard Webhooks with this
         job's own ``whsec_`` secret. Without them the scheduler's signing applies.
+        ``profile`` (``"runlater-eu"``, ``"runlater"``, ``"cronflow"``, ``"svix"``, ``"a1cron"``)
+        delivers the job as that service would, signed with ``secret``: its signature, extra
+        headers, retries and timeout (``retry`` and ``timeout`` still override).
 
         Raises :class:`InvalidJobError` (a ``ValueError``) naming the bad field; nothing is
         stored then.
@@ -224,6 +231,7 @@ class Scheduler:
             on_failure_url=on_failure_url,
             scheme=scheme,
             secret=secret,
+            profile=profile,
         )
         return self._native.schedule_many([job])[0]
 
@@ -269,6 +277,7 @@ class Scheduler:
         on_failure_url: Optional[str] = None,
         scheme: Union[str, Scheme, None] = None,
         secret: Union[str, Sequence[str], None] = None,
+        profile: Optional[str] = None,
     ) -> str:
         """Schedules a webhook on a cron schedule and returns its job id.
 
@@ -296,6 +305,7 @@ class Scheduler:
             on_failure_url=on_failure_url,
             scheme=scheme,
             secret=secret,
+            profile=profile,
         )
         return self._native.schedule_many([job])[0]
 

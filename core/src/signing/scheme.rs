@@ -60,6 +60,28 @@ impl Scheme {
         }
     }
 
+    /// The signature style of a delivery profile: `runlater-eu`, `runlater`, `cronflow`,
+    /// `svix` (Standard Webhooks) or `a1cron`; `None` for another name. A verifier with it
+    /// accepts that service's own requests and timehook's made with the profile.
+    #[must_use]
+    pub fn for_profile(name: &str) -> Option<Self> {
+        let hex_body = |header: &str, prefix: bool| Self::HexBody {
+            header: header.to_owned(),
+            prefix,
+        };
+        Some(match name.trim() {
+            "runlater-eu" => hex_body("X-Runlater-Signature", true),
+            "runlater" => Self::TimestampedHex {
+                header: "X-RunLater-Signature".to_owned(),
+                timestamp_header: Some("X-RunLater-Timestamp".to_owned()),
+            },
+            "cronflow" => hex_body("X-CronFlow-Signature", false),
+            "svix" => Self::StandardWebhooks,
+            "a1cron" => hex_body("X-A1Cron-Signature", false),
+            _ => return None,
+        })
+    }
+
     /// A stable name: `"standard"`, `"hex_body"` or `"timestamped_hex"` (the `scheme` values of
     /// the shared test vectors).
     #[must_use]
