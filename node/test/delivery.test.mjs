@@ -211,18 +211,19 @@ async function waitForState(s, id, state) {
   }
 }
 
+/** The first request to `path` after the `base`-th one, waited for. */
+async function arrival(path, base) {
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    const req = hook.received.slice(base).find((r) => r.url === path)
+    if (req) return req
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error(`no request to ${path}`)
+}
+
 test('a job or a whole scheduler signs in the style its receiver knows', async (store) => {
   const { createHmac } = await import('node:crypto')
   const hex = (secret, body) => createHmac('sha256', secret).update(body).digest('hex')
-  // The first request to `path` after the `base`-th one, waited for.
-  const arrival = async (path, base) => {
-    for (let waited = 0; waited < 10_000; waited += 20) {
-      const req = hook.received.slice(base).find((r) => r.url === path)
-      if (req) return req
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    throw new Error(`no request to ${path}`)
-  }
   let s = await Scheduler.open(store.location(), { allowPrivateTargets: true, secret: SECRET })
   try {
     const base = hook.received.length
@@ -253,14 +254,6 @@ test('a job or a whole scheduler signs in the style its receiver knows', async (
 test('profiles deliver what the services receivers check', async (store) => {
   const { createHmac } = await import('node:crypto')
   const hex = (body) => createHmac('sha256', 'svc-secret').update(body).digest('hex')
-  const arrival = async (path, base) => {
-    for (let waited = 0; waited < 10_000; waited += 20) {
-      const req = hook.received.slice(base).find((r) => r.url === path)
-      if (req) return req
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    throw new Error(`no request to ${path}`)
-  }
   const s = await Scheduler.open(store.location(), { allowPrivateTargets: true, profile: 'runlater', secret: 'svc-secret' })
   try {
     const base = hook.received.length
