@@ -23,6 +23,8 @@ pub struct JobSigning {
     pub secrets: Vec<String>,
     /// Extra headers timehook fills in on each attempt.
     pub headers: Vec<(String, crate::profile::Filled)>,
+    /// The shape of the job's outcome callbacks.
+    pub shape: crate::profile::Shape,
 }
 
 impl fmt::Debug for JobSigning {
@@ -44,6 +46,7 @@ impl JobSigning {
             scheme,
             secrets,
             headers: Vec::new(),
+            shape: crate::profile::Shape::Default,
         }
     }
 
@@ -85,6 +88,7 @@ impl JobSigning {
         serde_json::json!({
             "scheme": name, "header": header, "prefix": prefix,
             "timestamp_header": ts, "secrets": self.secrets, "headers": headers,
+            "shape": self.shape.as_str(),
         })
         .to_string()
     }
@@ -139,6 +143,7 @@ impl JobSigning {
             scheme,
             secrets,
             headers,
+            shape: crate::profile::Shape::parse(v["shape"].as_str().unwrap_or_default()),
         })
     }
 }
@@ -567,11 +572,16 @@ impl JobSpec {
         scheme: Scheme,
         secrets: impl IntoIterator<Item = S>,
     ) -> Self {
-        let headers = self.signing.take().map(|s| s.headers).unwrap_or_default();
+        let (headers, shape) = self
+            .signing
+            .take()
+            .map(|s| (s.headers, s.shape))
+            .unwrap_or_default();
         self.signing = Some(JobSigning {
             scheme,
             secrets: secrets.into_iter().map(Into::into).collect(),
             headers,
+            shape,
         });
         self
     }
@@ -599,6 +609,7 @@ impl JobSpec {
             scheme: profile.scheme.clone(),
             secrets: vec![secret.into()],
             headers: profile.headers.clone(),
+            shape: profile.shape,
         });
         let retry = if matches!(self.when, When::Cron(_)) {
             &profile.cron_retry

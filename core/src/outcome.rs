@@ -70,6 +70,26 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The callback body in `shape` (see [`crate::profile::Shape`]).
+    pub fn to_json_shaped(&self, shape: crate::profile::Shape) -> serde_json::Value {
+        let mut v = self.to_json(None);
+        if shape == crate::profile::Shape::A1Cron
+            && let Some(map) = v.as_object_mut()
+        {
+            let mut shaped = serde_json::Map::with_capacity(map.len());
+            for (key, value) in std::mem::take(map) {
+                let key = match key.as_str() {
+                    "job_id" => "cron_job_id".to_owned(),
+                    "job_name" => "cron_job_name".to_owned(),
+                    _ => key,
+                };
+                shaped.insert(key, value);
+            }
+            *map = shaped;
+        }
+        v
+    }
+
     /// The JSON object callbacks receive (and subscription events carry as `data`, with
     /// `environment` added).
     pub fn to_json(&self, environment: Option<&str>) -> serde_json::Value {

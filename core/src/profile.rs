@@ -5,7 +5,8 @@
 //! scheduler (`SchedulerBuilder::profile`) or to one job (`JobSpec::profile`); anything set
 //! afterwards overrides it.
 //!
-//! Not yet: the services' callback and event body shapes (the default shape is sent).
+//! Callbacks take the service's shape where it has its own (A1Cron's `cron_job_id` and
+//! `cron_job_name`). Not yet: CronFlow's event body shape (the default shape is sent).
 
 use std::fmt;
 use std::time::Duration;
@@ -81,6 +82,34 @@ impl std::str::FromStr for Filled {
     }
 }
 
+/// The shape of the outcome callbacks a job's `on_success` / `on_failure` URLs receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Shape {
+    /// timehook's: `job_id`, `job_name`, `execution_id`, `status`, `executed_at`, ...
+    #[default]
+    Default,
+    /// A1Cron's: the same fields, with `cron_job_id` and `cron_job_name` for the job.
+    A1Cron,
+}
+
+impl Shape {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Shape::Default => "default",
+            Shape::A1Cron => "a1cron",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Shape {
+        if s == "a1cron" {
+            Shape::A1Cron
+        } else {
+            Shape::Default
+        }
+    }
+}
+
 /// A named delivery profile (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -97,6 +126,8 @@ pub struct Profile {
     pub cron_retry: Option<RetryPolicy>,
     /// The per-attempt timeout.
     pub timeout: Duration,
+    /// The shape of outcome callbacks.
+    pub shape: Shape,
 }
 
 /// Every profile name, in the order of the table in the README.
@@ -138,6 +169,7 @@ impl Profile {
                 ])),
                 cron_retry: Some(RetryPolicy::none()),
                 timeout: secs(30),
+                shape: Shape::Default,
             },
             // RunLater: `X-RunLater-Signature: <hex HMAC(ts + "." + body)>` with
             // `X-RunLater-Timestamp`, and the job id; one retry after 60 s; 10 s timeout.
@@ -148,6 +180,7 @@ impl Profile {
                 retry: Some(RetryPolicy::delays([secs(60)])),
                 cron_retry: Some(RetryPolicy::delays([secs(60)])),
                 timeout: secs(10),
+                shape: Shape::Default,
             },
             // CronFlow: `X-CronFlow-Signature: <hex HMAC(body)>` and an idempotency key;
             // retries after 30 s, 2 min, 10 min, 1 h and 6 h; 10 s timeout.
@@ -166,6 +199,7 @@ impl Profile {
                     cron_retry: Some(retry.clone()),
                     retry: Some(retry),
                     timeout: secs(10),
+                    shape: Shape::Default,
                 }
             }
             // Svix: Standard Webhooks, with the `svix-*` names as well; retries at once, then
@@ -193,6 +227,7 @@ impl Profile {
                     cron_retry: Some(retry.clone()),
                     retry: Some(retry),
                     timeout: secs(15),
+                    shape: Shape::Default,
                 }
             }
             // A1Cron: `X-A1Cron-Signature: <hex HMAC(body)>`; retries as configured; 30 s
@@ -204,6 +239,7 @@ impl Profile {
                 retry: None,
                 cron_retry: None,
                 timeout: secs(30),
+                shape: Shape::A1Cron,
             },
             _ => unreachable!("Scheme::for_profile knows {lower:?}"),
         };

@@ -202,3 +202,42 @@ async fn bad_profile_input_gets_a_typed_error_naming_the_option() {
             .is_empty()
     );
 }
+
+conformance! {
+    /// A1Cron's callbacks: the outcome with `cron_job_id` and `cron_job_name`, signed as A1Cron
+    /// signs them, so its docs' handlers (`data['cron_job_name']`) work unchanged.
+    #[tokio::test]
+    async fn a1cron_callbacks_have_its_fields_and_signature(store) {
+        let r = Receiver::start().await;
+        let s = store.builder().open().await.unwrap();
+        let a1cron = Profile::named("a1cron").unwrap();
+        let job = s
+            .schedule(
+                JobSpec::post(r.url("/status/500"))
+                    .name("Daily Sales Report")
+                    .profile(&a1cron, "a1-secret")
+                    .retry(timehook::RetryPolicy::none())
+                    .on_failure(r.url("/cb/failure")),
+            )
+            .await
+            .unwrap();
+        s.run_due().await.unwrap();
+        s.run_due().await.unwrap();
+        let seen = r.seen();
+        let callback = seen.iter().find(|x| x.path == "/cb/failure").expect("a callback");
+        assert_eq!(
+            callback.header("x-a1cron-signature"),
+            Some(hex_hmac("a1-secret", &callback.body).as_str())
+        );
+        let data: serde_json::Value = serde_json::from_slice(&callback.body).unwrap();
+        assert_eq!(data["cron_job_id"], job.as_str());
+        assert_eq!(data["cron_job_name"], "Daily Sales Report");
+        assert_eq!(data["status"], "failure");
+        assert_eq!(data["response_code"], 500);
+        assert_eq!(data["retry_attempt"], 0);
+        assert!(data.get("job_id").is_none() && data.get("job_name").is_none(), "{data}");
+        for field in ["execution_id", "executed_at", "response_time_ms", "response_body", "error_message", "next_retry_at"] {
+            assert!(data.get(field).is_some(), "{field} in {data}");
+        }
+    }
+}

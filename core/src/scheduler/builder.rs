@@ -37,6 +37,8 @@ pub struct SchedulerBuilder {
     delivery_headers: Vec<(String, crate::profile::Filled)>,
     /// An option that could not be applied (a profile's secret), reported by `open`.
     problem: Option<Error>,
+    /// The shape of outcome callbacks (a profile's).
+    shape: crate::profile::Shape,
     per_host_rate: Option<f64>,
     endpoint_limits: HashMap<String, EndpointLimits>,
     config: Config,
@@ -68,6 +70,7 @@ impl SchedulerBuilder {
             signer: None,
             delivery_headers: Vec::new(),
             problem: None,
+            shape: crate::profile::Shape::Default,
             per_host_rate: None,
             endpoint_limits: HashMap::new(),
             config: Config {
@@ -150,6 +153,7 @@ impl SchedulerBuilder {
             }
         }
         self.delivery_headers.clone_from(&profile.headers);
+        self.shape = profile.shape;
         if let Some(retry) = &profile.retry {
             self.config.default_retry = retry.clone();
         }
@@ -479,6 +483,7 @@ impl SchedulerBuilder {
             disable_min_failures: self.config.endpoint_disable_min_failures,
             disable_on_gone: self.config.disable_endpoint_on_gone,
             max_interrupted: self.config.max_interrupted_attempts,
+            shape: self.shape,
         };
         let flow = Flow::new(
             EndpointLimits {

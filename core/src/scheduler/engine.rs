@@ -40,6 +40,8 @@ pub(crate) struct ReportParams {
     pub disable_on_gone: bool,
     /// An execution interrupted this many times is failed.
     pub max_interrupted: u32,
+    /// The shape of callbacks of jobs without a profile of their own (the scheduler's profile).
+    pub shape: crate::profile::Shape,
 }
 
 /// Parameters of a tick.
@@ -487,6 +489,8 @@ struct Reported<'a> {
     internal: Internal,
     /// Attempts that do not count against the policy.
     budget_start: u32,
+    /// The job's own signing settings (JSON), if any: its callbacks are signed and shaped alike.
+    signing: Option<&'a str>,
 }
 
 impl<'a> Reported<'a> {
@@ -498,6 +502,7 @@ impl<'a> Reported<'a> {
             on_failure_url: c.on_failure_url.as_deref(),
             internal: c.internal,
             budget_start: c.budget_start,
+            signing: c.signing.as_deref(),
         }
     }
 
@@ -509,6 +514,8 @@ impl<'a> Reported<'a> {
             on_failure_url: r.job.on_failure_url.as_deref(),
             internal: r.job.internal,
             budget_start: r.budget_start,
+            // Not loaded for interrupted executions: their callbacks take the scheduler's.
+            signing: None,
         }
     }
 }
@@ -558,8 +565,16 @@ async fn report_outcome<T: Tx>(
             c.on_failure_url
         };
         if let Some(url) = callback {
-            let body = outcome.to_json(None);
-            insert_internal(tx, p, url, &body, Internal::Callback, now).await?;
+            // A job with a profile of its own gets callbacks signed and shaped as that service
+            // sends them; others as the scheduler's.
+            let own = c
+                .signing
+                .and_then(|json| crate::job::JobSigning::from_db(json).ok())
+                .filter(|s| s.has_keys());
+            let shape = own.as_ref().map_or(p.shape, |s| s.shape);
+            let body = outcome.to_json_shaped(shape);
+            let signing = own.map(|s| s.to_db());
+            insert_internal(tx, p, url, &body, Internal::Callback, signing, now).await?;
         }
         let data = outcome.to_json(p.environment.as_deref());
         publish(tx, p, event, data, now, batch).await?;
@@ -602,7 +617,7 @@ async fn publish<T: Tx>(
     }
     let body = event_body(event, data, now);
     for url in urls {
-        insert_internal(tx, p, &url, &body, Internal::Event, now).await?;
+        insert_internal(tx, p, &url, &body, Internal::Event, None, now).await?;
     }
     Ok(())
 }
@@ -623,6 +638,7 @@ pub(crate) async fn insert_internal<T: Tx>(
     url: &str,
     body: &serde_json::Value,
     internal: Internal,
+    signing: Option<String>,
     now: i64,
 ) -> Result<JobId> {
     let job = NewJob {
@@ -645,7 +661,7 @@ pub(crate) async fn insert_internal<T: Tx>(
         body: crate::json::to_vec(body).expect("JSON values serialise"),
         timeout_ms: p.timeout_ms,
         retry: p.retry.clone(),
-        signing: None,
+        signing,
         idempotency_key: None,
         cron_expr: None,
         cron_tz: None,
@@ -868,7 +884,7 @@ pub(crate) async fn insert_and_claim_test<T: Tx>(
     now: i64,
     lease_ms: i64,
 ) -> Result<Claimed> {
-    let id = insert_internal(tx, report, url, body, Internal::Test, now).await?;
+    let id = insert_internal(tx, report, url, body, Internal::Test, None, now).await?;
     tx.claim_job(owner, &id, now, lease_ms)
         .await?
         .ok_or(Error::NotFound(id))
