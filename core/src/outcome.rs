@@ -70,6 +70,24 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The `data` of a CronFlow event about this outcome: `error_code`, `message` and `retries`
+    /// for a failure; `duration_ms`, `output` and `next_run_at` for a completion.
+    pub(crate) fn cronflow_data(&self, next_run_at: Option<DateTime<Utc>>) -> serde_json::Value {
+        let iso = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        match self.status {
+            OutcomeStatus::Success => serde_json::json!({
+                "duration_ms": self.response_time_ms,
+                "output": self.response_body,
+                "next_run_at": next_run_at.map(iso),
+            }),
+            _ => serde_json::json!({
+                "error_code": self.response_code,
+                "message": self.error_message,
+                "retries": self.retry_attempt,
+            }),
+        }
+    }
+
     /// The callback body in `shape` (see [`crate::profile::Shape`]).
     pub fn to_json_shaped(&self, shape: crate::profile::Shape) -> serde_json::Value {
         let mut v = self.to_json(None);

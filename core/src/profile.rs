@@ -5,8 +5,8 @@
 //! scheduler (`SchedulerBuilder::profile`) or to one job (`JobSpec::profile`); anything set
 //! afterwards overrides it.
 //!
-//! Callbacks take the service's shape where it has its own (A1Cron's `cron_job_id` and
-//! `cron_job_name`). Not yet: CronFlow's event body shape (the default shape is sent).
+//! Callbacks and events take the service's shape where it has its own: A1Cron's callbacks
+//! (`cron_job_id`, `cron_job_name`), and CronFlow's events on a scheduler with its profile.
 
 use std::fmt;
 use std::time::Duration;
@@ -91,6 +91,11 @@ pub enum Shape {
     Default,
     /// A1Cron's: the same fields, with `cron_job_id` and `cron_job_name` for the job.
     A1Cron,
+    /// CronFlow's subscription events: `{event, timestamp, job_id, environment, data}`, where
+    /// `data` holds `error_code`, `message` and `retries` for a failure, and `duration_ms`,
+    /// `output` (the response excerpt) and `next_run_at` for a completion. Callbacks keep the
+    /// default shape (CronFlow has none).
+    CronFlow,
 }
 
 impl Shape {
@@ -98,14 +103,15 @@ impl Shape {
         match self {
             Shape::Default => "default",
             Shape::A1Cron => "a1cron",
+            Shape::CronFlow => "cronflow",
         }
     }
 
     pub(crate) fn parse(s: &str) -> Shape {
-        if s == "a1cron" {
-            Shape::A1Cron
-        } else {
-            Shape::Default
+        match s {
+            "a1cron" => Shape::A1Cron,
+            "cronflow" => Shape::CronFlow,
+            _ => Shape::Default,
         }
     }
 }
@@ -199,7 +205,7 @@ impl Profile {
                     cron_retry: Some(retry.clone()),
                     retry: Some(retry),
                     timeout: secs(10),
-                    shape: Shape::Default,
+                    shape: Shape::CronFlow,
                 }
             }
             // Svix: Standard Webhooks, with the `svix-*` names as well; retries at once, then

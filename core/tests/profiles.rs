@@ -241,3 +241,61 @@ conformance! {
         }
     }
 }
+
+conformance! {
+    /// A scheduler with the cronflow profile sends its subscription events in CronFlow's shape
+    /// (`{event, timestamp, job_id, environment, data}`), signed and keyed as CronFlow's are.
+    #[tokio::test]
+    async fn cronflow_events_have_its_shape_and_signature(store) {
+        let clock = ManualClock::new(t0());
+        let r = Receiver::start().await;
+        let cronflow = Profile::named("cronflow").unwrap();
+        let s = store
+            .builder()
+            .clock(clock.clone())
+            .environment("production")
+            .profile(&cronflow, "cf-secret")
+            .open()
+            .await
+            .unwrap();
+        s.subscribe(
+            &r.url("/events"),
+            &[timehook::EventType::JobFailed, timehook::EventType::JobCompleted],
+        )
+        .await
+        .unwrap();
+        let failed = s
+            .schedule(JobSpec::post(r.url("/status/500")).retry(timehook::RetryPolicy::none()))
+            .await
+            .unwrap();
+        let cron = s
+            .schedule(JobSpec::cron(r.url("/ok"), "*/5 * * * *"))
+            .await
+            .unwrap();
+        clock.advance(Duration::from_secs(300));
+        s.run_due().await.unwrap();
+        s.run_due().await.unwrap();
+        let events: Vec<_> = r.seen().into_iter().filter(|x| x.path == "/events").collect();
+        assert_eq!(events.len(), 2, "{events:?}");
+        for e in &events {
+            assert_eq!(e.header("x-cronflow-signature"), Some(hex_hmac("cf-secret", &e.body).as_str()));
+            assert_eq!(e.header("x-cronflow-idempotency-key"), Some(e.webhook_id()));
+        }
+        let bodies: Vec<serde_json::Value> =
+            events.iter().map(|e| serde_json::from_slice(&e.body).unwrap()).collect();
+        let of = |name: &str| bodies.iter().find(|b| b["event"] == name).unwrap().clone();
+        let failure = of("job.failed");
+        assert_eq!(failure["job_id"], failed.as_str());
+        assert_eq!(failure["environment"], "production");
+        assert_eq!(failure["data"]["error_code"], 500);
+        assert_eq!(failure["data"]["retries"], 0);
+        assert!(failure["data"]["message"].as_str().unwrap().contains("500"), "{failure}");
+        assert!(failure["timestamp"].is_string() && failure.get("type").is_none(), "{failure}");
+        let done = of("job.completed");
+        assert_eq!(done["job_id"], cron.as_str());
+        assert!(done["data"]["duration_ms"].is_u64(), "{done}");
+        assert_eq!(done["data"]["output"], "ok");
+        // The cron job's next run, five minutes on.
+        assert_eq!(done["data"]["next_run_at"], "2025-01-15T10:10:00.000Z");
+    }
+}

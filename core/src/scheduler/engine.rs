@@ -576,8 +576,27 @@ async fn report_outcome<T: Tx>(
             let signing = own.map(|s| s.to_db());
             insert_internal(tx, p, url, &body, Internal::Callback, signing, now).await?;
         }
-        let data = outcome.to_json(p.environment.as_deref());
-        publish(tx, p, event, data, now, batch).await?;
+        let body = if p.shape == crate::profile::Shape::CronFlow {
+            // A completion says when a cron job runs next.
+            let next_run_at = match outcome.status {
+                OutcomeStatus::Success => tx
+                    .cron_of(&outcome.job_id)
+                    .await?
+                    .and_then(|(expr, tz)| CronSchedule::parse(&expr, &tz).ok())
+                    .and_then(|schedule| schedule.next_after(from_ms(now))),
+                _ => None,
+            };
+            serde_json::json!({
+                "event": event.as_str(),
+                "timestamp": from_ms(now).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "job_id": outcome.job_id.as_str(),
+                "environment": p.environment,
+                "data": outcome.cronflow_data(next_run_at),
+            })
+        } else {
+            event_body(event, outcome.to_json(p.environment.as_deref()), now)
+        };
+        publish(tx, p, event, body, now, batch).await?;
         events.push(Event::Job { event, outcome });
     }
     // An interrupted or unreadable job says nothing about its endpoint's health.
@@ -589,18 +608,19 @@ async fn report_outcome<T: Tx>(
     }
     if let Some(endpoint) = track_endpoint(tx, p, c.origin, attempt, now, batch).await? {
         let data = endpoint.to_json(p.environment.as_deref());
-        publish(tx, p, EventType::EndpointDisabled, data, now, batch).await?;
+        let body = event_body(EventType::EndpointDisabled, data, now);
+        publish(tx, p, EventType::EndpointDisabled, body, now, batch).await?;
         events.push(Event::EndpointDisabled(endpoint));
     }
     Ok(events)
 }
 
-/// Queues a delivery of `event` to every subscription that wants it.
+/// Queues a delivery of `body`, an `event`, to every subscription that wants it.
 async fn publish<T: Tx>(
     tx: &mut T,
     p: &ReportParams,
     event: EventType,
-    data: serde_json::Value,
+    body: serde_json::Value,
     now: i64,
     batch: &mut BatchCache,
 ) -> Result<()> {
@@ -615,7 +635,6 @@ async fn publish<T: Tx>(
     if urls.is_empty() {
         return Ok(());
     }
-    let body = event_body(event, data, now);
     for url in urls {
         insert_internal(tx, p, &url, &body, Internal::Event, None, now).await?;
     }
