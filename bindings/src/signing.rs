@@ -185,16 +185,11 @@ impl HeaderFilter {
             .iter()
             .map(|s| (*s).to_owned())
             .collect(),
-            Scheme::HexBody { header, .. } => vec![header.clone()],
-            Scheme::TimestampedHex {
-                header,
-                timestamp_header,
-            } => std::iter::once(header.clone())
-                .chain(timestamp_header.clone())
+            other => other
+                .header_names()
+                .into_iter()
+                .map(str::to_owned)
                 .collect(),
-            // A scheme newer than this binding reads headers it cannot name: none is passed on,
-            // and verification says which one is missing.
-            _ => Vec::new(),
         };
         HeaderFilter { wanted }
     }

@@ -13,7 +13,7 @@ use crate::job::{AttemptError, JobSigning};
 use crate::profile::Filled;
 use crate::retry::{Verdict, classify_status, parse_retry_after};
 use crate::scheduler::engine::AttemptResult;
-use crate::signing::{Scheme, Signer};
+use crate::signing::Signer;
 use crate::store::to_ms;
 use crate::store::{Claimed, RESPONSE_BODY_LIMIT};
 
@@ -247,20 +247,15 @@ impl Dispatcher {
             HeaderName::from_static(crate::signing::HEADER_ID),
             HeaderValue::from_str(c.execution_id.as_str()).map_err(|e| e.to_string())?,
         );
-        let signature_header = match signer.scheme() {
-            Scheme::HexBody { header, .. } | Scheme::TimestampedHex { header, .. } => {
-                header.to_ascii_lowercase()
-            }
-            _ => crate::signing::HEADER_SIGNATURE.to_owned(),
-        };
-        let mut signature = String::new();
+        let signature_header = signer.scheme().signature_header();
+        let mut signature = None;
         for (name, value) in signer.headers(c.execution_id.as_str(), timestamp, &c.body) {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
-            if name.as_str() == signature_header {
-                signature.clone_from(&value);
+            let header = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
+            if name.as_str().eq_ignore_ascii_case(signature_header) {
+                signature = Some(header.clone());
             }
-            let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
-            map.insert(name, value);
+            map.insert(name, header);
         }
         // Extra headers: the scheduler's, then the job's own.
         let job_headers = job_signing
@@ -273,14 +268,14 @@ impl Dispatcher {
             })
             .collect::<Result<Vec<_>, _>>()?;
         for (name, kind) in self.delivery_headers.iter().chain(job_headers.iter()) {
+            let text = |v: &str| HeaderValue::from_str(v).map_err(|e| e.to_string());
             let value = match kind {
-                Filled::JobId => c.job_id.as_str().to_owned(),
-                Filled::ExecutionId | Filled::IdempotencyKey => c.execution_id.as_str().to_owned(),
-                Filled::Timestamp => timestamp.to_string(),
-                Filled::Attempt => c.attempt.to_string(),
-                Filled::Signature => signature.clone(),
+                Filled::JobId => text(c.job_id.as_str())?,
+                Filled::ExecutionId | Filled::IdempotencyKey => text(c.execution_id.as_str())?,
+                Filled::Timestamp => HeaderValue::from(timestamp),
+                Filled::Attempt => HeaderValue::from(c.attempt),
+                Filled::Signature => signature.clone().ok_or("the signature has no header")?,
             };
-            let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
             map.insert(name.clone(), value);
         }
         Ok(map)

@@ -276,7 +276,11 @@ impl Profile {
 /// Checks extra delivery headers: valid header names, none twice, none that the signature or
 /// timehook itself sets. `taken` are the names the request carries already.
 pub(crate) fn check_headers(headers: &[(String, Filled)], scheme: &Scheme) -> Result<()> {
-    let mut seen: Vec<String> = signature_headers(scheme);
+    let mut seen: Vec<String> = scheme
+        .header_names()
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
     seen.extend(
         crate::dispatch::RESERVED_HEADERS
             .iter()
@@ -299,22 +303,4 @@ pub(crate) fn check_headers(headers: &[(String, Filled)], scheme: &Scheme) -> Re
         seen.push(lower);
     }
     Ok(())
-}
-
-/// The headers a scheme's signature takes, lower-cased.
-fn signature_headers(scheme: &Scheme) -> Vec<String> {
-    let mut names = match scheme {
-        Scheme::HexBody { header, .. } => vec![header.clone()],
-        Scheme::TimestampedHex {
-            header,
-            timestamp_header,
-        } => std::iter::once(header.clone())
-            .chain(timestamp_header.clone())
-            .collect(),
-        _ => Vec::new(),
-    };
-    for n in &mut names {
-        *n = n.to_ascii_lowercase();
-    }
-    names
 }

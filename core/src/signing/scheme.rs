@@ -93,6 +93,35 @@ impl Scheme {
         }
     }
 
+    /// The header that carries the signature.
+    #[must_use]
+    pub fn signature_header(&self) -> &str {
+        match self {
+            Self::StandardWebhooks => super::HEADER_SIGNATURE,
+            Self::HexBody { header, .. } | Self::TimestampedHex { header, .. } => header,
+        }
+    }
+
+    /// Every header the scheme's signature puts on a request, in sending order (Standard
+    /// Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`).
+    #[must_use]
+    pub fn header_names(&self) -> alloc::vec::Vec<&str> {
+        match self {
+            Self::StandardWebhooks => alloc::vec![
+                super::HEADER_ID,
+                super::HEADER_TIMESTAMP,
+                super::HEADER_SIGNATURE
+            ],
+            Self::HexBody { header, .. } => alloc::vec![header.as_str()],
+            Self::TimestampedHex {
+                header,
+                timestamp_header,
+            } => core::iter::once(header.as_str())
+                .chain(timestamp_header.as_deref())
+                .collect(),
+        }
+    }
+
     /// Whether the scheme signs a timestamp (and so whether a verifier checks its tolerance).
     #[must_use]
     pub fn is_timestamped(&self) -> bool {
