@@ -686,8 +686,16 @@ conformance! {
         };
         let s = open().await;
         let r = receiver_for(&clock, &s).await;
+        // A job with a profile of its own: its failure callback is shaped and signed as that
+        // service sends them, even when the failure is found by another worker.
+        let a1cron = timehook::profile::Profile::named("a1cron").unwrap();
         let id = s
-            .schedule(JobSpec::post(r.url("/hang")).on_failure(r.url("/cb/failed")))
+            .schedule(
+                JobSpec::post(r.url("/hang"))
+                    .name("Nightly export")
+                    .profile(&a1cron, "svc-secret")
+                    .on_failure(r.url("/cb/failed")),
+            )
             .await
             .unwrap();
         drop(s);
@@ -734,6 +742,13 @@ conformance! {
         let callback = seen.iter().find(|x| x.path == "/cb/failed").expect("on_failure sent");
         let body: serde_json::Value = serde_json::from_slice(&callback.body).unwrap();
         assert_eq!(body["status"], "error", "{body}");
+        assert_eq!(body["cron_job_id"], id.as_str(), "{body}");
+        assert_eq!(body["cron_job_name"], "Nightly export", "{body}");
+        a1cron
+            .verifier("svc-secret")
+            .unwrap()
+            .verify_ignoring_timestamp(&callback.body, &callback.headers)
+            .unwrap();
     }
 }
 

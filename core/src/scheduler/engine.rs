@@ -514,8 +514,7 @@ impl<'a> Reported<'a> {
             on_failure_url: r.job.on_failure_url.as_deref(),
             internal: r.job.internal,
             budget_start: r.budget_start,
-            // Not loaded for interrupted executions: their callbacks take the scheduler's.
-            signing: None,
+            signing: r.job.signing.as_deref(),
         }
     }
 }

@@ -577,6 +577,8 @@ pub(crate) struct JobFacts {
     pub on_success_url: Option<String>,
     pub on_failure_url: Option<String>,
     pub internal: Internal,
+    /// The job's own signing (JSON `JobSigning`), which its callbacks take.
+    pub signing: Option<String>,
 }
 
 /// Where an execution goes after an attempt (or an interruption).

@@ -691,7 +691,7 @@ impl Tx for PgTx<'_> {
             Interrupted::Expired { .. } => {
                 "WITH a AS (
                      SELECT exec_id, id, kind, attempt, started_at, lease_owner, true, budget_start,
-                            name, origin, on_success_url, on_failure_url, internal
+                            name, origin, on_success_url, on_failure_url, internal, signing
                      FROM {s}.jobs
                      WHERE exec_state = 'running' AND lease_until <= $2
                        AND NOT (exec_id = ANY($1::text[]))
@@ -699,7 +699,8 @@ impl Tx for PgTx<'_> {
                  b AS (
                      SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at,
                             e.lease_owner, false, e.budget_start, j.name, e.origin,
-                            j.on_success_url, j.on_failure_url, coalesce(j.internal, 0::int2)
+                            j.on_success_url, j.on_failure_url, coalesce(j.internal, 0::int2),
+                            j.signing
                      FROM {s}.executions e LEFT JOIN {s}.jobs j ON j.id = e.job_id
                      WHERE e.state = 'running' AND e.lease_until <= $2
                        AND NOT (e.id = ANY($1::text[]))
@@ -709,14 +710,15 @@ impl Tx for PgTx<'_> {
             Interrupted::Owned => {
                 "WITH a AS (
                      SELECT exec_id, id, kind, attempt, started_at, lease_owner, true, budget_start,
-                            name, origin, on_success_url, on_failure_url, internal
+                            name, origin, on_success_url, on_failure_url, internal, signing
                      FROM {s}.jobs
                      WHERE exec_state = 'running' AND lease_owner = $1
                      FOR UPDATE),
                  b AS (
                      SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at,
                             e.lease_owner, false, e.budget_start, j.name, e.origin,
-                            j.on_success_url, j.on_failure_url, coalesce(j.internal, 0::int2)
+                            j.on_success_url, j.on_failure_url, coalesce(j.internal, 0::int2),
+                            j.signing
                      FROM {s}.executions e LEFT JOIN {s}.jobs j ON j.id = e.job_id
                      WHERE e.state = 'running' AND e.lease_owner = $1
                      FOR UPDATE OF e)
@@ -753,6 +755,7 @@ impl Tx for PgTx<'_> {
                         on_success_url: r.try_get(10)?,
                         on_failure_url: r.try_get(11)?,
                         internal: Internal::from_db(i64::from(r.try_get::<_, i16>(12)?)),
+                        signing: r.try_get(13)?,
                     },
                 })
             })

@@ -106,6 +106,7 @@ pub(crate) fn running(
                     on_success_url: r.get(9)?,
                     on_failure_url: r.get(10)?,
                     internal: Internal::from_db(r.get(11)?),
+                    signing: r.get(12)?,
                 },
             })
         }
@@ -113,7 +114,7 @@ pub(crate) fn running(
     let mut rows = conn
         .prepare_cached(&format!(
             "SELECT exec_id, id, kind, attempt, started_at, lease_owner, budget_start, name, origin,
-                    on_success_url, on_failure_url, internal
+                    on_success_url, on_failure_url, internal, signing
              FROM jobs WHERE exec_state = 'running' AND {in_jobs}"
         ))?
         .query_map(rusqlite::params_from_iter(&args), row(true))?
@@ -122,7 +123,7 @@ pub(crate) fn running(
         conn.prepare_cached(&format!(
             "SELECT e.id, e.job_id, coalesce(j.kind, 'cron'), e.attempt, e.started_at, e.lease_owner,
                     e.budget_start, j.name, e.origin, j.on_success_url, j.on_failure_url,
-                    coalesce(j.internal, 0)
+                    coalesce(j.internal, 0), j.signing
              FROM executions e LEFT JOIN jobs j ON j.id = e.job_id
              WHERE e.state = 'running' AND {in_executions}"
         ))?
