@@ -24,6 +24,10 @@ const NEW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const RETIRED_SECRET: &str = "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 /// An ed25519 signing key (the `v1a` vectors' seed).
 const ED25519_SIGNING_KEY: &str = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
+/// The raw secret of the services' profiles (their receivers HMAC with the string as given).
+const SERVICE_SECRET: &str = "svc-secret";
+/// The delivery profiles, each verified by name in `@timehook/verify`.
+const PROFILES: [&str; 5] = ["runlater-eu", "runlater", "cronflow", "svix", "a1cron"];
 /// How far from `now` the stale and future deliveries are signed, in seconds.
 const SKEW_SECS: i64 = 3600;
 
@@ -93,6 +97,28 @@ fn main() {
         request("ed25519", &signer(&[ED25519_SIGNING_KEY]), now, body, body),
         request("binary-body", &new, now, binary, binary),
     ];
+    let mut requests = requests;
+    for name in PROFILES {
+        let scheme = Scheme::for_profile(name).expect("a profile name");
+        let secret = if name == "svix" {
+            NEW_SECRET
+        } else {
+            SERVICE_SECRET
+        };
+        let key = Key::parse(&scheme, secret).expect("fixture keys are valid");
+        let signer = Signer::new([key])
+            .and_then(|s| s.with_scheme(scheme))
+            .expect("a profile's scheme takes its key");
+        let profile = format!("profile-{name}");
+        requests.push(request(&profile, &signer, now, body, body));
+        requests.push(request(
+            &format!("{profile}-tampered"),
+            &signer,
+            now,
+            body,
+            tampered,
+        ));
+    }
     let public = SigningKey::parse(ED25519_SIGNING_KEY)
         .expect("fixture key is valid")
         .verifying_key()
@@ -103,8 +129,10 @@ fn main() {
             "old": OLD_SECRET,
             "new": NEW_SECRET,
             "retired": RETIRED_SECRET,
+            "service": SERVICE_SECRET,
             "ed25519_public": public,
         },
+        "profiles": PROFILES,
         "requests": requests,
     });
     println!("{out}");

@@ -49,5 +49,5 @@ export function rustSignedFixtures(now) {
       { body: base64ToBytes(r.body_base64), headers: r.headers },
     ]),
   );
-  return { now: parsed.now, keys: parsed.keys, requests };
+  return { now: parsed.now, keys: parsed.keys, profiles: parsed.profiles, requests };
 }

@@ -91,12 +91,26 @@ function headerList(headers) {
 }
 
 /**
+ * The delivery profiles' schemes (timehook's `Scheme::for_profile`), so that a receiver moving
+ * off one of these services verifies its signatures by the service's name. Kept in JavaScript,
+ * which costs the module nothing; the tests verify a delivery the Rust core signed under each name.
+ */
+const PROFILES = {
+  "runlater-eu": ["hex_body", "X-Runlater-Signature", true],
+  runlater: ["timestamped_hex", "X-RunLater-Signature", undefined, "X-RunLater-Timestamp"],
+  cronflow: ["hex_body", "X-CronFlow-Signature", false],
+  svix: ["standard"],
+  a1cron: ["hex_body", "X-A1Cron-Signature", false],
+};
+
+/**
  * The `scheme` option as the binding's parts. A string names a scheme without options
- * ("standard", "github", "stripe"); an object gives `kind` plus its options.
+ * ("standard", "github", "stripe") or a profile ("runlater-eu", "runlater", "cronflow", "svix",
+ * "a1cron"); an object gives `kind` plus its options.
  */
 function schemeParts(scheme) {
   if (scheme === undefined || scheme === null) return ["standard"];
-  if (typeof scheme === "string") return [scheme];
+  if (typeof scheme === "string") return Object.hasOwn(PROFILES, scheme) ? PROFILES[scheme] : [scheme];
   if (typeof scheme === "object" && typeof scheme.kind === "string") {
     return [
       scheme.kind,

@@ -21,6 +21,15 @@ export type Scheme =
   | "github"
   /** `Stripe-Signature: t=<ts>,v1=<hex of HMAC(ts.body)>`. */
   | "stripe"
+  /** A delivery profile's scheme, by the service's name: `runlater-eu`
+   * (`X-Runlater-Signature: sha256=<hex>`), `runlater` (`X-RunLater-Signature` over
+   * `timestamp.body`, with `X-RunLater-Timestamp`), `cronflow` (`X-CronFlow-Signature`),
+   * `svix` (Standard Webhooks) and `a1cron` (`X-A1Cron-Signature`). */
+  | "runlater-eu"
+  | "runlater"
+  | "cronflow"
+  | "svix"
+  | "a1cron"
   | { kind: "standard" }
   /** Hex HMAC-SHA256 of the raw body in `header`, with the `sha256=` prefix if `prefix`. */
   | { kind: "hex_body"; header: string; prefix?: boolean }

@@ -90,3 +90,21 @@ describe("signed by timehook, verified by the npm packages", () => {
     assert.deepEqual(new SvixWebhook(fixtures.keys.old).verify(payload, asSvix(headers)), JSON.parse(payload));
   });
 });
+
+describe("delivery profiles, verified by the service's name", () => {
+  test("a delivery the Rust core signed under each profile verifies; tampered ones do not", () => {
+    assert.deepEqual(fixtures.profiles, ["runlater-eu", "runlater", "cronflow", "svix", "a1cron"]);
+    for (const name of fixtures.profiles) {
+      const secret = name === "svix" ? fixtures.keys.new : fixtures.keys.service;
+      const verifier = new Verifier(secret, { scheme: name });
+      const { body, headers } = fixture(`profile-${name}`);
+      verifier.verify(body, headers, fixtures.now);
+      const tampered = fixture(`profile-${name}-tampered`);
+      assert.throws(() => verifier.verify(tampered.body, tampered.headers, fixtures.now), { code: "no_matching_signature" }, name);
+      // Signing under the name makes the same headers as the Rust core.
+      const ts = Number(headers["webhook-timestamp"] ?? headers["X-RunLater-Timestamp"] ?? fixtures.now);
+      const id = headers["webhook-id"] ?? "unused";
+      assert.deepEqual(signHeaders(secret, id, ts, body, { scheme: name }), headers, name);
+    }
+  });
+});

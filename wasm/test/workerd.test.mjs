@@ -31,9 +31,13 @@ let fixtures;
 
 before(async () => {
   fixtures = rustSignedFixtures(Math.floor(Date.now() / 1000));
-  const { old, new: current, ed25519_public } = fixtures.keys;
+  const { old, new: current, ed25519_public, service } = fixtures.keys;
+  const profileKeys = Object.fromEntries(fixtures.profiles.map((p) => [p, p === "svix" ? current : service]));
   worker = await startWorker(join(packageDir, "harness", "worker.js"), {
-    bindings: { VERIFY_KEYS: JSON.stringify([old, current, ed25519_public]) },
+    bindings: {
+      VERIFY_KEYS: JSON.stringify([old, current, ed25519_public]),
+      PROFILE_KEYS: JSON.stringify(profileKeys),
+    },
   });
 });
 
@@ -42,8 +46,8 @@ after(async () => {
 });
 
 /** Posts a delivery to the worker; returns the status and the JSON answer. */
-async function deliver(body, headers) {
-  const res = await fetch(new URL("/webhook", worker.url), { method: "POST", body, headers });
+async function deliver(body, headers, path = "/webhook") {
+  const res = await fetch(new URL(path, worker.url), { method: "POST", body, headers });
   return { status: res.status, answer: await res.json() };
 }
 
@@ -66,7 +70,17 @@ test("the worker loads the package through its workerd condition", async () => {
 
 describe("requests signed by the Rust signer", () => {
   test("every fixture has an expectation", () => {
-    assert.deepEqual([...fixtures.requests.keys()].sort(), Object.keys(EXPECTED).sort());
+    const general = [...fixtures.requests.keys()].filter((name) => !name.startsWith("profile-"));
+    assert.deepEqual(general.sort(), Object.keys(EXPECTED).sort());
+  });
+  test("each delivery profile's signature verifies by the service's name; tampered ones do not", async () => {
+    assert.equal(fixtures.profiles.length, 5);
+    for (const profile of fixtures.profiles) {
+      const { body, headers } = fixtures.requests.get(`profile-${profile}`);
+      assertAnswer(await deliver(body, headers, `/webhook/${profile}`), "ok");
+      const tampered = fixtures.requests.get(`profile-${profile}-tampered`);
+      assertAnswer(await deliver(tampered.body, tampered.headers, `/webhook/${profile}`), "no_matching_signature");
+    }
   });
   for (const [name, expect] of Object.entries(EXPECTED)) {
     test(`${name} -> ${expect}`, async () => {

@@ -35,6 +35,8 @@ export async function handle(request: Request): Promise<Response> {
 
 export function tools(): string[] {
   const github = new Verifier("secret", { scheme: "github" });
+  const a1cron = new Verifier("secret", { scheme: "a1cron" });
+  a1cron.verify("{}", { "x-a1cron-signature": "00" });
   const runlater = new Verifier("secret", {
     scheme: { kind: "timestamped_hex", header: "X-Signature", timestampHeader: "X-Timestamp" },
   });
@@ -61,7 +63,7 @@ export function misuse(): void {
   // @ts-expect-error: nowSeconds is a number
   verifier.verify("{}", {}, "now");
   // @ts-expect-error: unknown scheme
-  new Verifier("s", { scheme: "svix" });
+  new Verifier("s", { scheme: "hookdeck" });
   // @ts-expect-error: hex_body needs a header
   new Verifier("s", { scheme: { kind: "hex_body" } });
   // @ts-expect-error: unknown key kind
