@@ -25,10 +25,11 @@ lint:
 	# The fuzz targets (a workspace of their own, run with cargo-fuzz on nightly) still build.
 	cd fuzz && $(CARGO) check --bins --locked
 
-# The Rust crates' own tests (the Python and Node crates are tested through their languages). The
-# behaviour tests run against SQLite and PostgreSQL (TIMEHOOK_TEST_POSTGRES_URL).
+# The Rust crates' own tests (the Python and Node crates are tested through their languages), and
+# the `timehook` binary run on real files and served on 127.0.0.1 (cli/tests). The behaviour tests
+# run against SQLite and PostgreSQL (TIMEHOOK_TEST_POSTGRES_URL).
 test-rust:
-	$(CARGO) test -p timehook -p timehook-bindings
+	$(CARGO) test -p timehook -p timehook-bindings -p timehook-cli
 
 # The verifier must build without tokio, rusqlite or reqwest, for wasm32.
 wasm-check:

@@ -216,6 +216,16 @@ async fn apply(client: &mut Object, s: &str, target: usize) -> PgResult<()> {
         )
         .into());
     }
+    if version == 0 {
+        tracing::info!(schema = s, version = target, "creating the store's schema");
+    } else if version < target {
+        tracing::info!(
+            schema = s,
+            from = version,
+            to = target,
+            "upgrading the store's schema"
+        );
+    }
     for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
         let tx = client.transaction().await?;
         tx.batch_execute(&sql.replace("{s}", s)).await?;

@@ -248,6 +248,11 @@ fn migrate_to(conn: &Connection, target: usize) -> SqlResult<()> {
             .into());
         }
         refuse_foreign(version, &schema_summary(conn)?.1)?;
+        if version == 0 {
+            tracing::info!(version = target, "creating the store's schema");
+        } else if version < target {
+            tracing::info!(from = version, to = target, "upgrading the store's schema");
+        }
         for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
             conn.execute_batch(sql)?;
             conn.pragma_update(

@@ -1,0 +1,191 @@
+//! `timehook serve`: the REST API (`/v1/…`), the services' drop-in routes, `/metrics`, health
+//! checks, `/openapi.json`, and (unless `--no-deliver`) delivery, on one address.
+
+mod api;
+mod auth;
+mod compat;
+pub mod problem;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use clap::Args;
+use metrics_exporter_prometheus::PrometheusHandle;
+use timehook::Scheduler;
+use timehook::signing::Secret;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::{CliError, CliResult, exit};
+use crate::keys::Keys;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen. Loopback by default; any other address needs API keys.
+    #[arg(long, default_value = "127.0.0.1:8421", env = "TIMEHOOK_LISTEN")]
+    pub listen: SocketAddr,
+    /// Serve the API and dashboard only; an application embedding timehook delivers.
+    #[arg(long)]
+    pub no_deliver: bool,
+    /// The signing secret deliveries are signed with (`whsec_…`); needed unless --no-deliver.
+    #[arg(long, env = "TIMEHOOK_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    #[command(flatten)]
+    pub keys: crate::KeysFile,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 2 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// How long a request may take before it is answered 408.
+    #[arg(long, default_value = "30s", value_parser = crate::time::parse_duration)]
+    pub request_timeout: Duration,
+    /// RunLater's webhook secret: jobs made through `POST /api/schedule` are signed as RunLater
+    /// signs them (otherwise with Standard Webhooks).
+    #[arg(long, env = "TIMEHOOK_RUNLATER_SECRET", hide_env_values = true)]
+    pub runlater_secret: Option<String>,
+    /// Runlater.eu's webhook secret, likewise for `POST /api/v1/jobs`.
+    #[arg(long, env = "TIMEHOOK_RUNLATER_EU_SECRET", hide_env_values = true)]
+    pub runlater_eu_secret: Option<String>,
+    /// How long deliveries in flight may take to finish on shutdown.
+    #[arg(long, default_value = "30s", value_parser = crate::time::parse_duration)]
+    pub grace: Duration,
+}
+
+/// What every handler shares.
+pub struct App {
+    pub scheduler: Scheduler,
+    /// `None`: no keys file, or one without keys, on loopback: every request may do everything.
+    pub keys: Option<Keys>,
+    pub metrics: Option<PrometheusHandle>,
+    /// Secrets of the services' profiles, for jobs made through their drop-in routes.
+    pub profile_secrets: std::collections::HashMap<&'static str, String>,
+}
+
+pub type AppState = Arc<App>;
+
+/// The whole HTTP surface, for a scheduler that is already open.
+pub fn router(app: AppState, body_limit: usize, timeout: Duration) -> Router {
+    let (api, openapi) = api::routes(app.clone()).split_for_parts();
+    let openapi = Arc::new(openapi);
+    api.merge(compat::routes(app.clone()))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async {
+            problem::Problem::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such route",
+            )
+        })
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+pub async fn run(db: String, allow_private: bool, args: ServeArgs) -> CliResult<u8> {
+    let keys_path: PathBuf = crate::cmd::keys_path(&args.keys, Some(&db))?;
+    let keys = Keys::open(keys_path)?;
+    let has_keys = keys.any();
+    if !args.listen.ip().is_loopback() && !has_keys {
+        return Err(CliError {
+            code: "invalid_config",
+            field: Some("listen".into()),
+            message: format!(
+                "refusing to serve on {} without API keys: create one with `timehook keys create --scope write --name admin`, or listen on loopback",
+                args.listen
+            ),
+        });
+    }
+    let mut builder = Scheduler::builder(&db).allow_private_targets(allow_private);
+    if !args.no_deliver {
+        let secret = args.secret.as_deref().ok_or_else(|| CliError {
+            code: "invalid_config",
+            field: Some("secret".into()),
+            message: "delivering needs a signing secret: set TIMEHOOK_SECRET (timehook secret new makes one), or pass --no-deliver".into(),
+        })?;
+        builder = builder
+            .secret(Secret::parse(secret).map_err(|e| CliError::invalid("secret", e.to_string()))?);
+    }
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .ok();
+    let scheduler = builder.open().await?;
+    if !args.no_deliver {
+        scheduler.start()?;
+    }
+    let app = Arc::new(App {
+        scheduler,
+        keys: has_keys.then_some(keys),
+        metrics,
+        profile_secrets: [
+            ("runlater", args.runlater_secret),
+            ("runlater-eu", args.runlater_eu_secret),
+        ]
+        .into_iter()
+        .filter_map(|(name, secret)| Some((name, secret?)))
+        .collect(),
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| CliError {
+            code: "invalid_config",
+            field: Some("listen".into()),
+            message: format!("cannot listen on {}: {e}", args.listen),
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::invalid("listen", e.to_string()))?;
+    // The address goes to stdout, on its own line, for scripts (and tests) to read.
+    println!("listening on http://{addr}");
+    tracing::info!(
+        %addr,
+        deliver = !args.no_deliver,
+        auth = app.keys.is_some(),
+        "timehook serve"
+    );
+    let router = router(app.clone(), args.body_limit, args.request_timeout);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| CliError {
+            code: "store_error",
+            field: None,
+            message: format!("the server stopped: {e}"),
+        })?;
+    tracing::info!("shutting down: letting deliveries in flight finish");
+    app.scheduler.shutdown(args.grace).await?;
+    Ok(exit::OK)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
