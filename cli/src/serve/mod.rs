@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod compat;
+mod dashboard;
 pub mod problem;
 
 use std::net::SocketAddr;
@@ -49,6 +50,13 @@ pub struct ServeArgs {
     /// Runlater.eu's webhook secret, likewise for `POST /api/v1/jobs`.
     #[arg(long, env = "TIMEHOOK_RUNLATER_EU_SECRET", hide_env_values = true)]
     pub runlater_eu_secret: Option<String>,
+    /// Disable an endpoint whose every attempt has failed for this long (its jobs are held until
+    /// it is enabled; default 5 days).
+    #[arg(long, value_parser = crate::time::parse_duration)]
+    pub disable_endpoints_after: Option<Duration>,
+    /// ... and at least this many times.
+    #[arg(long, default_value_t = timehook::DEFAULT_ENDPOINT_DISABLE_MIN_FAILURES)]
+    pub disable_endpoints_min_failures: u32,
     /// How long deliveries in flight may take to finish on shutdown.
     #[arg(long, default_value = "30s", value_parser = crate::time::parse_duration)]
     pub grace: Duration,
@@ -60,6 +68,8 @@ pub struct App {
     /// `None`: no keys file, or one without keys, on loopback: every request may do everything.
     pub keys: Option<Keys>,
     pub metrics: Option<PrometheusHandle>,
+    /// Random per process: the dashboard's CSRF tokens are hashes of it and the viewer's key.
+    pub csrf_secret: [u8; 32],
     /// Secrets of the services' profiles, for jobs made through their drop-in routes.
     pub profile_secrets: std::collections::HashMap<&'static str, String>,
 }
@@ -71,6 +81,7 @@ pub fn router(app: AppState, body_limit: usize, timeout: Duration) -> Router {
     let (api, openapi) = api::routes(app.clone()).split_for_parts();
     let openapi = Arc::new(openapi);
     api.merge(compat::routes(app.clone()))
+        .merge(dashboard::routes())
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -109,6 +120,9 @@ pub async fn run(db: String, allow_private: bool, args: ServeArgs) -> CliResult<
         });
     }
     let mut builder = Scheduler::builder(&db).allow_private_targets(allow_private);
+    if let Some(after) = args.disable_endpoints_after {
+        builder = builder.disable_endpoints_after(after, args.disable_endpoints_min_failures);
+    }
     if !args.no_deliver {
         let secret = args.secret.as_deref().ok_or_else(|| CliError {
             code: "invalid_config",
@@ -129,6 +143,15 @@ pub async fn run(db: String, allow_private: bool, args: ServeArgs) -> CliResult<
         scheduler,
         keys: has_keys.then_some(keys),
         metrics,
+        csrf_secret: {
+            let mut s = [0u8; 32];
+            getrandom::fill(&mut s).map_err(|e| CliError {
+                code: "store_error",
+                field: None,
+                message: format!("no randomness: {e}"),
+            })?;
+            s
+        },
         profile_secrets: [
             ("runlater", args.runlater_secret),
             ("runlater-eu", args.runlater_eu_secret),
