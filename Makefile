@@ -7,7 +7,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test test-all lint test-rust wasm-check test-wasm test-python test-node test-dashboard bench bench-rust bench-postgres fmt
+.PHONY: demo test test-all lint test-rust wasm-check test-wasm test-python test-node test-dashboard test-api-schema bench bench-rust bench-postgres fmt
 
 demo:
 	$(CARGO) run --release -p timehook --example demo
@@ -17,7 +17,7 @@ demo:
 test: lint
 	bash tests/with-postgres.sh $(MAKE) --no-print-directory test-all
 
-test-all: test-rust wasm-check test-wasm test-python test-node test-dashboard
+test-all: test-rust wasm-check test-wasm test-python test-node test-dashboard test-api-schema
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -48,6 +48,10 @@ test-node:
 # The dashboard of `timehook serve` in headless Chromium (Debian's), driven by playwright-core.
 test-dashboard:
 	bash cli/tests/dashboard/test.sh
+
+# schemathesis against the served /openapi.json: no 5xx, no answer that breaks the document.
+test-api-schema:
+	bash cli/tests/api-schema.sh
 
 bench: bench-rust bench-postgres
 	bash wasm/bench.sh

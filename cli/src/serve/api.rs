@@ -40,7 +40,6 @@ pub struct ApiQuery<T>(pub T);
 #[derive(OpenApi)]
 #[openapi(
     info(title = "timehook", description = "Durable webhook scheduling: one-time and cron webhooks, signed, retried and recorded."),
-    modifiers(&BearerAuth),
     security(("bearer" = [])),
     tags(
         (name = "jobs", description = "Schedule, list and change jobs"),
@@ -53,15 +52,74 @@ pub struct ApiQuery<T>(pub T);
 )]
 pub struct ApiDoc;
 
-struct BearerAuth;
+/// Completes the document once every route is in it: the bearer scheme, and the problems any
+/// operation may answer.
+pub struct Finish;
 
-impl Modify for BearerAuth {
+impl Modify for Finish {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        // What any operation may answer besides its own responses: problems for a missing or
+        // too small key, a bad or oversized body, a slow request, and a store that is down.
+        let problem = |what: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(what)
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                let open = op.security.as_ref().is_some_and(|s| {
+                    s.iter().all(|r| {
+                        serde_json::to_value(r)
+                            .is_ok_and(|v| v.as_object().is_some_and(serde_json::Map::is_empty))
+                    })
+                });
+                let r = &mut op.responses.responses;
+                if !open {
+                    r.entry("401".into())
+                        .or_insert_with(|| problem("No API key, or an unknown or revoked one"));
+                    r.entry("403".into())
+                        .or_insert_with(|| problem("The key's scope does not allow this"));
+                }
+                if op.request_body.is_some() {
+                    r.entry("400".into()).or_insert_with(|| {
+                        problem("The body is not valid JSON, or a field is wrong or unknown")
+                    });
+                    r.entry("413".into())
+                        .or_insert_with(|| problem("The body is too large"));
+                    r.entry("415".into())
+                        .or_insert_with(|| problem("The body is not JSON"));
+                }
+                if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    r.entry("400".into())
+                        .or_insert_with(|| problem("A parameter is wrong or unknown"));
+                }
+                r.entry("408".into())
+                    .or_insert_with(|| problem("The request took too long"));
+                r.entry("503".into())
+                    .or_insert_with(|| problem("The store does not answer"));
+            }
+        }
     }
 }
 
@@ -519,6 +577,7 @@ impl std::io::Write for ChannelWriter {
     responses(
         (status = 200, description = "The attempts", content(("text/csv"), ("application/jsonl"))),
         (status = 400, description = "Bad filter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn export_attempts(
     State(app): State<AppState>,

@@ -78,7 +78,8 @@ pub type AppState = Arc<App>;
 
 /// The whole HTTP surface, for a scheduler that is already open.
 pub fn router(app: AppState, body_limit: usize, timeout: Duration) -> Router {
-    let (api, openapi) = api::routes(app.clone()).split_for_parts();
+    let (api, mut openapi) = api::routes(app.clone()).split_for_parts();
+    utoipa::Modify::modify(&api::Finish, &mut openapi);
     let openapi = Arc::new(openapi);
     api.merge(compat::routes(app.clone()))
         .merge(dashboard::routes())
