@@ -213,6 +213,12 @@ fn attempts_endpoints_recover_purge_and_export() {
         "{out}"
     );
 
+    let (code, out, _) = run(&["endpoints", "--db", &db]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("ORIGIN") && out.contains(&receiver.url) && out.contains("failing"),
+        "{out}"
+    );
     let endpoints = json(&["endpoints", "--db", &db, "--json"]);
     assert_eq!(endpoints[0]["origin"], receiver.url.as_str());
     assert_eq!(endpoints[0]["health"], "failing");
@@ -239,6 +245,8 @@ fn attempts_endpoints_recover_purge_and_export() {
         ])["count"],
         0
     );
+    let (code, out, _) = run(&["recover", "--db", &db, "--since", "1h", "--label", "team-b"]);
+    assert_eq!((code, out.as_str()), (0, "RECOVERED\n0\n"));
     assert_eq!(
         json(&["recover", "--db", &db, "--since", "1h", "--json"])["count"],
         1

@@ -274,6 +274,18 @@ fn a_job_made_over_http_is_delivered_signed_and_its_attempts_are_served() {
     });
     let (_, job) = server.json("GET", &format!("/v1/jobs/{id}"), None, None);
     assert_eq!(job["payload"], json!({ "user": 42, "note": "naïve" }));
+    // The CLI works on the file the server has open (SQLite WAL), and sees the same job.
+    let (code, out, err) = run(&["jobs", "show", &id, "--db", &db, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["job"]["state"],
+        "succeeded"
+    );
+    let (code, _, err) = run(&["jobs", "cancel", &id, "--db", &db]);
+    assert_eq!(
+        code, 1,
+        "a finished job cannot be cancelled, from either side: {err}"
+    );
     let (_, attempts) = server.json("GET", &format!("/v1/jobs/{id}/attempts"), None, None);
     assert_eq!(attempts["attempts"][0]["status"], 204);
     assert_eq!(attempts["attempts"][0]["execution_id"], job["execution_id"]);

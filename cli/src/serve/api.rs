@@ -557,12 +557,14 @@ struct ExportQuery {
     job: Option<String>,
 }
 
-/// A writer that hands each chunk to the response body.
-struct ChannelWriter(tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>);
+/// A writer that hands each chunk on towards the response body. It blocks (a plain channel) when
+/// the client reads slowly; the core writes from where blocking is allowed, and the last flush
+/// (when the core drops the writer) happens on the export's own blocking thread.
+struct ChannelWriter(std::sync::mpsc::SyncSender<Result<Vec<u8>, std::io::Error>>);
 
 impl std::io::Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.blocking_send(Ok(buf.to_vec())).map_err(|_| {
+        self.0.send(Ok(buf.to_vec())).map_err(|_| {
             std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
         })?;
         Ok(buf.len())
@@ -602,12 +604,22 @@ async fn export_attempts(
     if let Some(j) = &q.job {
         filter = filter.job(job_id(j)?);
     }
+    // The export runs on a blocking thread of its own; a second one forwards its chunks to the
+    // body's (async) channel, so no runtime thread ever waits on a slow client.
     let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let (chunks, from_export) = std::sync::mpsc::sync_channel(16);
+    tokio::task::spawn_blocking(move || {
+        for chunk in from_export {
+            if tx.blocking_send(chunk).is_err() {
+                break;
+            }
+        }
+    });
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let writer = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(tx.clone()));
+        let writer = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(chunks.clone()));
         if let Err(e) = handle.block_on(app.scheduler.export_attempts(&filter, format, writer)) {
-            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            let _ = chunks.send(Err(std::io::Error::other(e.to_string())));
         }
     });
     let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
