@@ -30,6 +30,8 @@ done
 url="$(sed -n 's/^listening on //p' "$work/serve.out")"
 [ -n "$url" ] || { cat "$work/serve.err" >&2; echo "api-schema: the server did not start" >&2; exit 1; }
 
+# From the temporary directory: schemathesis keeps a .schemathesis/ state directory where it runs.
+cd "$work"
 "$TH_VENV/bin/schemathesis" run "$url/openapi.json" \
   --header "Authorization: Bearer $key" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
