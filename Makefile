@@ -54,6 +54,7 @@ test-api-schema:
 	bash cli/tests/api-schema.sh
 
 bench: bench-rust bench-postgres
+	bash bench/serve.sh
 	bash wasm/bench.sh
 	bash python/bench.sh
 	bash node/bench.sh
