@@ -1,7 +1,6 @@
 //! Fills a store with many one-time jobs for the benchmarks of `timehook serve` (bench/serve.sh):
-//! `cargo run --release -p timehook-cli --example fill -- jobs.db 1000000`. One job in 100 has
-//! failed (its state set by a real delivery would take too long at this size, so these are
-//! scheduled far in the future instead, and one in 100 carries the name `report`).
+//! `cargo run --release -p timehook-cli --example fill -- jobs.db 1000000`. The jobs are due in 30
+//! days, half labelled `even` and half `odd`, and one in 100 is named `report`.
 
 use std::time::{Duration, Instant};
 
