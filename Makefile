@@ -55,6 +55,7 @@ test-api-schema:
 
 bench: bench-rust bench-postgres
 	bash bench/serve.sh
+	bash bench/deliveries.sh
 	bash wasm/bench.sh
 	bash python/bench.sh
 	bash node/bench.sh

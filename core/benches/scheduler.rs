@@ -77,6 +77,12 @@ fn main() {
         if run("deliveries") {
             deliveries(sizes.deliveries).await;
         }
+        // Only with a receiver of its own process (bench/deliveries.sh starts one).
+        if let Ok(url) = std::env::var("TIMEHOOK_BENCH_RECEIVER") {
+            if picked.contains(&"deliveries_external") {
+                deliveries_external(&url, 20_000).await;
+            }
+        }
         if run("backlog") {
             backlog(sizes.pending / 2).await;
         }
@@ -135,14 +141,18 @@ async fn schedule_single(n: usize) {
             .unwrap(),
     );
     let seq = n / 4;
+    // The floor: one small write and fdatasync after another, on the same file system, in the
+    // same run (what a durable commit costs at least).
+    let fsyncs = fsync_rate(dir.path(), seq.min(2000));
     let start = Instant::now();
     for i in 0..seq {
         s.schedule(spec(i)).await.unwrap();
     }
     let secs = start.elapsed().as_secs_f64();
+    let rate = seq as f64 / secs;
     println!(
-        "single schedule, one caller, durable commit each ({seq} jobs): {:.0} jobs/s",
-        seq as f64 / secs
+        "single schedule, one caller, durable commit each ({seq} jobs): {rate:.0} jobs/s; fdatasync floor {fsyncs:.0}/s on the same file system: {:.0}% of it",
+        100.0 * rate / fsyncs
     );
     let callers = 64;
     let start = Instant::now();
@@ -163,6 +173,20 @@ async fn schedule_single(n: usize) {
         "single schedule, {callers} concurrent callers, each call returns after its commit ({n} jobs): {:.0} jobs/s",
         n as f64 / secs
     );
+}
+
+/// Writes 4 KB and `fdatasync`s it, `n` times, in a file in `dir`: the rate.
+fn fsync_rate(dir: &std::path::Path, n: usize) -> f64 {
+    use std::io::{Seek, Write};
+    let mut f = std::fs::File::create(dir.join("fsync-probe")).unwrap();
+    let page = [7u8; 4096];
+    let start = Instant::now();
+    for _ in 0..n {
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.write_all(&page).unwrap();
+        f.sync_data().unwrap();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
 }
 
 /// A receiver that answers 200 at once and records when each request arrived.
@@ -234,6 +258,33 @@ async fn deliveries(n: usize) {
     s.shutdown(Duration::from_secs(5)).await.unwrap();
     println!(
         "deliveries to a loopback receiver, signed, each attempt recorded ({n} jobs, receiver in the same process): {:.0}/s",
+        n as f64 / secs
+    );
+}
+
+/// `n` jobs due at once for the receiver at `url`, in a process of its own (not sharing this
+/// one), with the default bounds (64 in flight per host): signed, sent, each attempt recorded
+/// durably.
+async fn deliveries_external(url: &str, n: usize) {
+    let dir = tmp();
+    let s = Scheduler::builder(dir.path().join("jobs.db"))
+        .allow_private_targets(true)
+        .open()
+        .await
+        .unwrap();
+    s.schedule_many(
+        (0..n).map(|i| JobSpec::post(format!("{url}/d")).body(format!("{{\"n\":{i}}}"))),
+    )
+    .await
+    .unwrap();
+    let events = s.events();
+    let start = Instant::now();
+    s.start().unwrap();
+    wait_for_attempts(&s, events, n).await;
+    let secs = start.elapsed().as_secs_f64();
+    s.shutdown(Duration::from_secs(5)).await.unwrap();
+    println!(
+        "deliveries to the receiver process, signed, each attempt recorded ({n} jobs, 64 in flight): {:.0}/s",
         n as f64 / secs
     );
 }
