@@ -51,7 +51,7 @@ export default {
       return refused ?? Response.json({ ok: true, profile });
     }
     if (request.method === "POST" && pathname === "/corpus") {
-      return Response.json(runCorpus(api, await request.json()));
+      return Response.json(await runCorpus(api, await request.json()));
     }
     if (pathname === "/version") {
       return Response.json({ version: api.version() });

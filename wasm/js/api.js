@@ -4,6 +4,10 @@
 // WebAssembly binding takes (a list of key strings, the body as bytes, the headers as
 // [name, value, name, value, ...]); every check and every error code comes from timehook's Rust
 // core. No Node-only API is used here, so the same file runs in workerd, browsers, Deno and Node.
+//
+// One exception, for speed: `verifyAsync` first tries a Standard Webhooks fast path here, with
+// WebCrypto's native HMAC, that accepts only what the core accepts (a strict subset of its rules);
+// anything else, every failure included, goes to the core's `verify`, so the errors are its own.
 
 import {
   WasmSigner,
@@ -148,6 +152,92 @@ function options(value) {
   return value;
 }
 
+const subtle = globalThis.crypto?.subtle;
+
+/** Standard base64 to bytes (atob: no Node-only API). */
+function base64ToBytes(b64) {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function bytesToBase64(bytes) {
+  let bin = "";
+  for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+  return btoa(bin);
+}
+
+/** Equal strings of equal length, compared without an early exit. */
+function sameText(a, b) {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** The HMAC secrets of a Standard Webhooks verifier as bytes, each as the core parses it
+ * (`normalizeKey`); `null` when there is none. Public keys (`whpk_`) are left to the core. */
+function hmacSecrets(keys) {
+  const secrets = [];
+  for (const key of keys) {
+    if (key.trim().startsWith("whpk_")) continue;
+    try {
+      secrets.push(base64ToBytes(wasmNormalizeKey("secret", key).slice("whsec_".length)));
+    } catch {
+      return null;
+    }
+  }
+  return secrets.length ? secrets : null;
+}
+
+const PRINTABLE = /^[\t\x20-\x7e]*$/;
+const STANDARD_NAMES = ["webhook-id", "svix-id", "webhook-timestamp", "svix-timestamp", "webhook-signature", "svix-signature"];
+
+/** A header value as the core reads it (trimmed of spaces and tabs), or `null` when the core
+ * would refuse it (not printable ASCII). */
+function headerText(value) {
+  if (!PRINTABLE.test(value)) return null;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  return first === 32 || first === 9 || last === 32 || last === 9 ? value.replace(/^[ \t]+|[ \t]+$/g, "") : value;
+}
+
+/** The id, timestamp and signature headers as the core reads them (each webhook-* name, else its
+ * svix-* alias), from a flat [name, value, ...] list; `null` whenever the core might read them
+ * differently or refuse them (a value that is not printable ASCII, an id or timestamp repeated
+ * with different values, a missing header): the core then decides. */
+function standardHeaders(list) {
+  const found = [[], [], [], [], [], []];
+  for (let i = 0; i < list.length; i += 2) {
+    const index = STANDARD_NAMES.indexOf(list[i].trim().toLowerCase());
+    if (index < 0) continue;
+    const value = headerText(list[i + 1]);
+    if (value === null) return null;
+    found[index].push(value);
+  }
+  const pick = (i) => (found[2 * i].length ? found[2 * i] : found[2 * i + 1]);
+  const single = (values) => (values.length && values.every((v) => v === values[0]) ? values[0] : null);
+  const id = single(pick(0));
+  const ts = single(pick(1));
+  const signatures = pick(2);
+  if (id === null || ts === null || !signatures.length) return null;
+  return { id, ts, signatures: signatures.join(" ") };
+}
+
+/** The same from a WHATWG `Headers`, whose `get` gives what its iteration gives (names
+ * lower-cased, repeated headers joined), so the core would see the same values. */
+function standardHeadersOf(headers) {
+  const read = (name, alias) => {
+    const v = headers.get(name) ?? headers.get(alias);
+    return v === null ? null : headerText(v);
+  };
+  const id = read("webhook-id", "svix-id");
+  const ts = read("webhook-timestamp", "svix-timestamp");
+  const signatures = read("webhook-signature", "svix-signature");
+  return id === null || ts === null || signatures === null ? null : { id, ts, signatures };
+}
+
 /**
  * Verifies webhook deliveries signed with Standard Webhooks (`v1` HMAC secrets and `v1a` ed25519
  * public keys) or a compatibility scheme. Give every active secret during a rotation: any match
@@ -155,13 +245,20 @@ function options(value) {
  */
 export class Verifier {
   #inner;
+  /** For `verifyAsync`'s fast path: the HMAC secrets' bytes (Standard Webhooks only), or null. */
+  #secrets = null;
+  /** The secrets imported into WebCrypto, once. */
+  #cryptoKeys = null;
+  /** The tolerance, read once (a call into WebAssembly). */
+  #tolerance = 0;
 
   constructor(secretOrSecrets, opts) {
     assertReady();
     const { toleranceSeconds, scheme } = options(opts);
     const [kind, header, prefix, timestampHeader] = schemeParts(scheme);
+    const keys = keyList(secretOrSecrets);
     this.#inner = new WasmVerifier(
-      keyList(secretOrSecrets),
+      keys,
       toleranceSeconds === undefined || toleranceSeconds === null
         ? undefined
         : number(toleranceSeconds, "toleranceSeconds"),
@@ -170,6 +267,8 @@ export class Verifier {
       prefix,
       timestampHeader,
     );
+    this.#tolerance = this.#inner.toleranceSeconds;
+    if (kind === "standard" && subtle) this.#secrets = hmacSecrets(keys);
   }
 
   /**
@@ -180,6 +279,73 @@ export class Verifier {
   verify(body, headers, nowSeconds) {
     const now = nowSeconds === undefined || nowSeconds === null ? Date.now() / 1000 : nowSeconds;
     this.#inner.verify(bodyBytes(body), headerList(headers), number(now, "nowSeconds"));
+  }
+
+  /**
+   * `verify`, resolving or rejecting with the same errors, with the HMAC computed by WebCrypto
+   * (`crypto.subtle`, native code) where the runtime has it: faster for large bodies. Where it
+   * has not, or for other schemes and ed25519 keys, it is `verify`.
+   */
+  async verifyAsync(body, headers, nowSeconds) {
+    const now = nowSeconds === undefined || nowSeconds === null ? Date.now() / 1000 : nowSeconds;
+    const bytes = bodyBytes(body);
+    if (this.#secrets && typeof now === "number" && Number.isFinite(now) && headers !== null && typeof headers === "object") {
+      const h =
+        typeof Headers === "function" && headers instanceof Headers
+          ? standardHeadersOf(headers)
+          : standardHeaders(headerList(headers));
+      const content = h && this.#signedContent(h, bytes, Math.floor(now));
+      if (content) {
+        const keys = this.#cryptoKeys ?? (await this.#importKeys());
+        for (const key of keys ?? []) {
+          const mac = bytesToBase64(new Uint8Array(await subtle.sign("HMAC", key, content)));
+          let matched = false;
+          for (const c of content.candidates) matched = sameText(c, mac) || matched;
+          if (matched) return;
+        }
+      }
+    }
+    this.#inner.verify(bytes, headerList(headers), number(now, "nowSeconds"));
+  }
+
+  /** The signed content `id.timestamp.body` (with the header's `v1` candidates attached) when
+   * the core would accept the headers as read and the timestamp is within the tolerance; `null`
+   * means "let the core decide", never "refused". */
+  #signedContent(h, bytes, now) {
+    // The core's rules for ids (visible ASCII, no '.') and timestamps (digits; these fit a
+    // double exactly).
+    // (Both are printable ASCII already.)
+    if (!h.id || /[ \t.]/.test(h.id) || !/^[0-9]{1,15}$/.test(h.ts)) return null;
+    const ts = Number(h.ts);
+    if (ts < now - this.#tolerance || ts > now + this.#tolerance) return null;
+    // A signature the core accepts decodes to the MAC: its canonical base64 is the entry.
+    const candidates = [];
+    const entries = /[ \t]/.test(h.signatures) ? h.signatures.split(/[ \t]+/) : [h.signatures];
+    for (const entry of entries) {
+      if (entry.length === 47 && entry.startsWith("v1,")) candidates.push(entry.slice(3));
+    }
+    if (!candidates.length) return null;
+    const prefix = encoder.encode(`${h.id}.${h.ts}.`);
+    const content = new Uint8Array(prefix.length + bytes.length);
+    content.set(prefix);
+    content.set(bytes, prefix.length);
+    content.candidates = candidates;
+    return content;
+  }
+
+  /** The secrets as WebCrypto keys, imported once; `null` (and no fast path from then on) when
+   * this runtime's WebCrypto will not take them. */
+  async #importKeys() {
+    try {
+      this.#cryptoKeys = await Promise.all(
+        this.#secrets.map((raw) =>
+          subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
+        ),
+      );
+    } catch {
+      this.#secrets = null;
+    }
+    return this.#cryptoKeys;
   }
 
   /** Like `verify`, without the timestamp check (for replaying stored deliveries). */

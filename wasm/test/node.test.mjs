@@ -45,9 +45,9 @@ describe("shared corpus (tests/vectors/signatures.json) in Node", () => {
   });
   let ran = 0;
   for (const c of corpus.cases) {
-    test(`case ${c.id}`, () => {
+    test(`case ${c.id}`, async () => {
       ran++;
-      assert.deepEqual(runCase(api, c).failures, []);
+      assert.deepEqual((await runCase(api, c)).failures, []);
     });
   }
   for (const k of corpus.key_cases) {
@@ -296,5 +296,66 @@ describe("package", () => {
     await api.init();
     api.initSync();
     new Verifier(SECRET).verify(BODY, HEADERS, TS);
+  });
+});
+
+describe("verifyAsync", () => {
+  /** Counts WebCrypto HMAC computations while `fn` runs. */
+  async function countingSubtle(fn) {
+    const subtle = globalThis.crypto.subtle;
+    const original = subtle.sign;
+    let calls = 0;
+    subtle.sign = function (...args) {
+      calls++;
+      return original.apply(this, args);
+    };
+    try {
+      await fn();
+    } finally {
+      subtle.sign = original;
+    }
+    return calls;
+  }
+
+  test("a valid delivery is verified by WebCrypto's HMAC; a rotation's old secret too", async () => {
+    const v = new Verifier([OLD_SECRET, SECRET]);
+    const calls = await countingSubtle(() => v.verifyAsync(BODY, HEADERS, TS));
+    assert.ok(calls >= 1, "the fast path ran");
+    const big = "x".repeat(64 * 1024);
+    await v.verifyAsync(new TextEncoder().encode(big), signHeaders(OLD_SECRET, "msg_big", TS, big), TS);
+    await v.verifyAsync(BODY, new Headers(HEADERS), TS);
+  });
+
+  test("every refusal is verify's own error", async () => {
+    const v = new Verifier(SECRET);
+    const cases = [
+      [BODY.replace("2", "3"), HEADERS, TS, "no_matching_signature"],
+      [BODY, HEADERS, TS + 301, "timestamp_too_old"],
+      [BODY, HEADERS, TS - 301, "timestamp_too_new"],
+      [BODY, { ...HEADERS, "webhook-id": undefined }, TS, "missing_header"],
+      [BODY, [["webhook-id", ID], ["webhook-id", "msg_other"], ["webhook-timestamp", String(TS)], ["webhook-signature", SIG]], TS, "invalid_header"],
+      [BODY, { ...HEADERS, "webhook-timestamp": "+1614265330" }, TS, "invalid_header"],
+      [BODY, { ...HEADERS, "webhook-id": "msg.dotted" }, TS, "invalid_header"],
+    ];
+    for (const [body, headers, now, code] of cases) {
+      let sync;
+      try {
+        v.verify(body, headers, now);
+      } catch (e) {
+        sync = e;
+      }
+      assert.equal(sync?.code, code, JSON.stringify(headers));
+      await assert.rejects(v.verifyAsync(body, headers, now), (e) => e.code === code && e.name === sync.name && e.message === sync.message);
+    }
+    await assert.rejects(v.verifyAsync(42, HEADERS, TS), { code: "invalid_argument" });
+  });
+
+  test("ed25519 keys and the compatibility schemes are verified as verify does", async () => {
+    const v1a = signHeaders(SIGNING_KEY, ID, TS, BODY);
+    await new Verifier(PUBLIC_KEY).verifyAsync(BODY, v1a, TS);
+    await new Verifier([SECRET, PUBLIC_KEY]).verifyAsync(BODY, v1a, TS);
+    const github = signHeaders("gh-secret", "unused", TS, BODY, { scheme: "github" });
+    await new Verifier("gh-secret", { scheme: "github" }).verifyAsync(BODY, github, TS);
+    await assert.rejects(new Verifier("other", { scheme: "github" }).verifyAsync(BODY, github, TS), { code: "no_matching_signature" });
   });
 });
