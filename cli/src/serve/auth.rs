@@ -16,9 +16,16 @@ fn bearer(req: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// Whether requests need a key: on a public address always, on loopback once a key exists.
+pub fn required(app: &AppState) -> bool {
+    app.public || app.keys.as_ref().is_some_and(crate::keys::Keys::any)
+}
+
 /// Checks the request's key against `needed`; `None` when it may go on.
 pub fn refuse(app: &AppState, req: &Request, needed: Scope) -> Option<Problem> {
-    let keys = app.keys.as_ref()?;
+    if !required(app) {
+        return None;
+    }
     let Some(token) = bearer(req) else {
         return Some(Problem::new(
             StatusCode::UNAUTHORIZED,
@@ -26,7 +33,7 @@ pub fn refuse(app: &AppState, req: &Request, needed: Scope) -> Option<Problem> {
             "an API key is needed: Authorization: Bearer <key>",
         ));
     };
-    let Some(entry) = keys.check(token) else {
+    let Some(entry) = app.keys.as_ref().and_then(|k| k.check(token)) else {
         return Some(Problem::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

@@ -60,11 +60,11 @@ fn cookie_key(headers: &HeaderMap) -> Option<String> {
 
 /// Who is looking: `Ok(key)` (empty without keys configured), or the login redirect.
 fn viewer(app: &AppState, headers: &HeaderMap, needed: Scope) -> Result<String, Response> {
-    let Some(keys) = &app.keys else {
+    if !super::auth::required(app) {
         return Ok(String::new());
-    };
+    }
     let key = cookie_key(headers).unwrap_or_default();
-    match keys.check(&key) {
+    match app.keys.as_ref().and_then(|k| k.check(&key)) {
         Some(entry) if entry.scope >= needed => Ok(key),
         Some(_) => Err((
             StatusCode::FORBIDDEN,
@@ -200,10 +200,11 @@ struct LoginForm {
 }
 
 async fn login(State(app): State<AppState>, Form(f): Form<LoginForm>) -> Response {
-    let valid = app
-        .keys
-        .as_ref()
-        .is_none_or(|k| k.check(f.key.trim()).is_some());
+    let valid = !super::auth::required(&app)
+        || app
+            .keys
+            .as_ref()
+            .is_some_and(|k| k.check(f.key.trim()).is_some());
     if !valid {
         return (
             StatusCode::UNAUTHORIZED,

@@ -8,7 +8,6 @@ mod dashboard;
 pub mod problem;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,8 +64,11 @@ pub struct ServeArgs {
 /// What every handler shares.
 pub struct App {
     pub scheduler: Scheduler,
-    /// `None`: no keys file, or one without keys, on loopback: every request may do everything.
+    /// The keys file (`None` for a PostgreSQL store without `--keys`). Read again when it
+    /// changes, so keys created or revoked while serving count at once.
     pub keys: Option<Keys>,
+    /// Listening on a public address: every request needs a key, even if none exists.
+    pub public: bool,
     pub metrics: Option<PrometheusHandle>,
     /// Random per process: the dashboard's CSRF tokens are hashes of it and the viewer's key.
     pub csrf_secret: [u8; 32],
@@ -107,9 +109,14 @@ pub fn router(app: AppState, body_limit: usize, timeout: Duration) -> Router {
 }
 
 pub async fn run(db: String, allow_private: bool, args: ServeArgs) -> CliResult<u8> {
-    let keys_path: PathBuf = crate::cmd::keys_path(&args.keys, Some(&db))?;
-    let keys = Keys::open(keys_path)?;
-    let has_keys = keys.any();
+    // A SQLite store has its keys file beside it by default; a PostgreSQL store has one only
+    // when --keys names it (without one, no key exists, and only loopback is served).
+    let keys: Option<Keys> = match crate::cmd::keys_path(&args.keys, Some(&db)) {
+        Ok(path) => Some(Keys::open(path)?),
+        Err(_) if crate::cmd::is_url(&db) => None,
+        Err(e) => return Err(e),
+    };
+    let has_keys = keys.as_ref().is_some_and(Keys::any);
     if !args.listen.ip().is_loopback() && !has_keys {
         return Err(CliError {
             code: "invalid_config",
@@ -142,7 +149,8 @@ pub async fn run(db: String, allow_private: bool, args: ServeArgs) -> CliResult<
     }
     let app = Arc::new(App {
         scheduler,
-        keys: has_keys.then_some(keys),
+        keys,
+        public: !args.listen.ip().is_loopback(),
         metrics,
         csrf_secret: {
             let mut s = [0u8; 32];
@@ -176,7 +184,7 @@ pub async fn run(db: String, allow_private: bool, args: ServeArgs) -> CliResult<
     tracing::info!(
         %addr,
         deliver = !args.no_deliver,
-        auth = app.keys.is_some(),
+        auth = app.public || has_keys,
         "timehook serve"
     );
     let router = router(app.clone(), args.body_limit, args.request_timeout);
