@@ -362,8 +362,17 @@ fn a_job_made_over_http_is_delivered_signed_and_its_attempts_are_served() {
     assert!(metrics.contains("timehook_attempts_total"), "{metrics}");
     // Open on loopback while no key exists; the first key created closes it, without a restart.
     let write = key(&db, "write");
-    assert_eq!(server.call("GET", "/v1/jobs", None, None).status().as_u16(), 401);
-    assert_eq!(server.call("GET", "/v1/jobs", Some(&write), None).status().as_u16(), 200);
+    assert_eq!(
+        server.call("GET", "/v1/jobs", None, None).status().as_u16(),
+        401
+    );
+    assert_eq!(
+        server
+            .call("GET", "/v1/jobs", Some(&write), None)
+            .status()
+            .as_u16(),
+        200
+    );
 }
 
 #[test]
