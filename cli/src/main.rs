@@ -175,7 +175,7 @@ pub(crate) struct ScheduleArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum JobsCommand {
-    /// List jobs, newest first.
+    /// List jobs, oldest first (in creation order).
     #[command(
         after_help = "Examples:\n  timehook jobs list --state failed\n  timehook jobs list --name billing --limit 20 --json"
     )]

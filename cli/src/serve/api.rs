@@ -219,7 +219,7 @@ struct JobQuery {
     cursor: Option<String>,
 }
 
-/// List jobs, newest first.
+/// List jobs, oldest first (in creation order).
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(JobQuery),
     responses(
         (status = 200, description = "A page of jobs (bodies left out)", body = JobPage),
