@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Deliveries against one receiver that is not the bottleneck: the benchmarks' receiver
 # (core/examples/bench_receiver.rs, axum answering 204) in a process of its own on 127.0.0.1.
-# Its own ceiling is measured first with oha at the same concurrency (64, keep-alive); then the
-# core delivers 20k jobs due at once to it (sign, send, record each attempt durably, 64 in flight).
-# ROUNDS (default 3) interleaved rounds; prints each figure and the ratio to the ceiling.
+# Its own ceiling is measured first with oha at the same concurrency (64, keep-alive); then 20k
+# jobs due at once are delivered to it by the core from Rust and from Node (sign, send, record
+# each attempt durably, 64 in flight), and by BullMQ (a Worker with concurrency 64 posting with a
+# node:http keep-alive Agent; Redis from Debian with AOF everysec, on a free loopback port).
+# ROUNDS (default 3) interleaved rounds; prints each figure, the ratio to the ceiling and to BullMQ.
+# The peers are installed on first use: redis-server (apt, as root), bullmq and ioredis (npm).
 #
 #   bash bench/deliveries.sh       (make bench runs it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${TIMEHOOK_CACHE:-$HOME/.cache/timehook}
 OHA_VERSION=1.16.0
+BULLMQ_VERSION=6.7.6
+IOREDIS_VERSION=5.8.2
 ROUNDS=${ROUNDS:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 
@@ -18,33 +23,66 @@ if [ "$("$oha" --version 2>/dev/null)" != "oha $OHA_VERSION" ]; then
   echo "bench: installing oha $OHA_VERSION into $CACHE/tools" >&2
   CARGO_TARGET_DIR="$CACHE/oha-target" cargo install oha --version "$OHA_VERSION" --locked --root "$CACHE/tools" >&2
 fi
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bench: installing Debian's redis-server" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+  else
+    echo "bench: redis-server is missing (Debian's redis-server package)" >&2
+    exit 1
+  fi
+fi
+peers="$CACHE/bench-peers"
+if ! grep -q "\"version\": \"$BULLMQ_VERSION\"" "$peers/node_modules/bullmq/package.json" 2>/dev/null; then
+  echo "bench: installing bullmq $BULLMQ_VERSION and ioredis $IOREDIS_VERSION into $peers" >&2
+  mkdir -p "$peers"
+  [ -f "$peers/package.json" ] || echo '{"private": true}' >"$peers/package.json"
+  npm install --prefix "$peers" --no-audit --no-fund "bullmq@$BULLMQ_VERSION" "ioredis@$IOREDIS_VERSION" >&2
+fi
+cp bench/peers/bullmq-deliver.mjs "$peers/"
+bash node/scripts/build.sh >&2
 cargo build -q --release -p timehook --example bench_receiver
 cargo bench -q -p timehook --bench scheduler --no-run 2>/dev/null
 
 work="$(mktemp -d)"
 "$CARGO_TARGET_DIR/release/examples/bench_receiver" >"$work/port" &
 receiver=$!
-trap 'kill $receiver 2>/dev/null; rm -rf "$work"' EXIT
+redis_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec \
+  --dir "$work" --daemonize no >"$work/redis.log" 2>&1 &
+redis=$!
+trap 'kill $receiver $redis 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 url="http://127.0.0.1:$(cat "$work/port")"
 
 ceilings=()
 ours=()
+nodes=()
+bullmqs=()
 for round in $(seq "$ROUNDS"); do
   "$oha" --no-tui --output-format json -z 10s -c 64 "$url/d" >"$work/oha.json"
   ceiling="$(python3 -c "import json; print(round(json.load(open('$work/oha.json'))['summary']['requestsPerSec']))")"
   line="$(TIMEHOOK_BENCH_RECEIVER="$url" cargo bench -q -p timehook --bench scheduler -- deliveries_external 2>/dev/null | grep 'deliveries to the receiver process')"
   rate="$(sed -E 's/.*: ([0-9]+)\/s$/\1/' <<<"$line")"
-  echo "round $round: receiver ceiling (oha, c=64) ${ceiling}/s; timehook ${rate}/s"
+  node_rate="$(node bench/peers/timehook-deliver.mjs "$url" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')"
+  bullmq_rate="$(node "$peers/bullmq-deliver.mjs" "$url" "$redis_port" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')"
+  echo "round $round: receiver ceiling (oha, c=64) ${ceiling}/s; timehook ${rate}/s (Rust), ${node_rate}/s (Node); BullMQ ${bullmq_rate}/s"
   ceilings+=("$ceiling")
   ours+=("$rate")
+  nodes+=("$node_rate")
+  bullmqs+=("$bullmq_rate")
 done
-python3 - "${ceilings[*]}" "${ours[*]}" <<'PY'
+python3 - "${ceilings[*]}" "${ours[*]}" "${nodes[*]}" "${bullmqs[*]}" <<'PY'
 import statistics, sys
-c = [int(x) for x in sys.argv[1].split()]
-o = [int(x) for x in sys.argv[2].split()]
-mc, mo = statistics.median(c), statistics.median(o)
+c, o, n, b = ([int(x) for x in a.split()] for a in sys.argv[1:5])
+mc, mo, mn, mb = (statistics.median(x) for x in (c, o, n, b))
 print(f"receiver ceiling (oha, 64 keep-alive connections): median {mc:.0f}/s  (runs: {c})")
-print(f"timehook deliveries, 20k jobs, 64 in flight:        median {mo:.0f}/s  (runs: {o})")
-print(f"timehook / ceiling: {mo / mc:.0%} (goal >= 60%)")
+print(f"timehook from Rust, 20k jobs, 64 in flight:         median {mo:.0f}/s  (runs: {o})")
+print(f"timehook from Node, 20k jobs, 64 in flight:         median {mn:.0f}/s  (runs: {n})")
+print(f"BullMQ Worker, concurrency 64, keep-alive Agent:    median {mb:.0f}/s  (runs: {b})")
+print(f"timehook (Rust) / ceiling: {mo / mc:.0%} (goal >= 60%)")
+print(f"timehook (Node) / timehook (Rust): {mn / mo:.0%} (goal: within 10%)")
+print(f"timehook (Node) / BullMQ: {mn / mb:.2f}x (goal >= 2x)")
 PY
