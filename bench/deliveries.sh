@@ -42,6 +42,10 @@ if ! grep -q "\"version\": \"$BULLMQ_VERSION\"" "$peers/node_modules/bullmq/pack
 fi
 cp bench/peers/bullmq-deliver.mjs "$peers/"
 bash node/scripts/build.sh >&2
+# The Python package (the venv and wheel python/test.sh uses).
+source python/env.sh
+th_venv >&2
+th_wheel >&2
 cargo build -q --release -p timehook --example bench_receiver
 cargo bench -q -p timehook --bench scheduler --no-run 2>/dev/null
 
@@ -60,6 +64,7 @@ url="http://127.0.0.1:$(cat "$work/port")"
 ceilings=()
 ours=()
 nodes=()
+pythons=()
 bullmqs=()
 for round in $(seq "$ROUNDS"); do
   "$oha" --no-tui --output-format json -z 10s -c 64 "$url/d" >"$work/oha.json"
@@ -67,22 +72,26 @@ for round in $(seq "$ROUNDS"); do
   line="$(TIMEHOOK_BENCH_RECEIVER="$url" cargo bench -q -p timehook --bench scheduler -- deliveries_external 2>/dev/null | grep 'deliveries to the receiver process')"
   rate="$(sed -E 's/.*: ([0-9]+)\/s$/\1/' <<<"$line")"
   node_rate="$(node bench/peers/timehook-deliver.mjs "$url" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')"
+  python_rate="$("$TH_PYTHON" bench/peers/timehook_deliver.py "$url" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')"
   bullmq_rate="$(node "$peers/bullmq-deliver.mjs" "$url" "$redis_port" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')"
-  echo "round $round: receiver ceiling (oha, c=64) ${ceiling}/s; timehook ${rate}/s (Rust), ${node_rate}/s (Node); BullMQ ${bullmq_rate}/s"
+  echo "round $round: receiver ceiling (oha, c=64) ${ceiling}/s; timehook ${rate}/s (Rust), ${node_rate}/s (Node), ${python_rate}/s (Python); BullMQ ${bullmq_rate}/s"
   ceilings+=("$ceiling")
   ours+=("$rate")
   nodes+=("$node_rate")
+  pythons+=("$python_rate")
   bullmqs+=("$bullmq_rate")
 done
-python3 - "${ceilings[*]}" "${ours[*]}" "${nodes[*]}" "${bullmqs[*]}" <<'PY'
+python3 - "${ceilings[*]}" "${ours[*]}" "${nodes[*]}" "${bullmqs[*]}" "${pythons[*]}" <<'PY'
 import statistics, sys
-c, o, n, b = ([int(x) for x in a.split()] for a in sys.argv[1:5])
-mc, mo, mn, mb = (statistics.median(x) for x in (c, o, n, b))
+c, o, n, b, p = ([int(x) for x in a.split()] for a in sys.argv[1:6])
+mc, mo, mn, mb, mp = (statistics.median(x) for x in (c, o, n, b, p))
 print(f"receiver ceiling (oha, 64 keep-alive connections): median {mc:.0f}/s  (runs: {c})")
 print(f"timehook from Rust, 20k jobs, 64 in flight:         median {mo:.0f}/s  (runs: {o})")
 print(f"timehook from Node, 20k jobs, 64 in flight:         median {mn:.0f}/s  (runs: {n})")
+print(f"timehook from Python, 20k jobs, 64 in flight:       median {mp:.0f}/s  (runs: {p})")
 print(f"BullMQ Worker, concurrency 64, keep-alive Agent:    median {mb:.0f}/s  (runs: {b})")
 print(f"timehook (Rust) / ceiling: {mo / mc:.0%} (goal >= 60%)")
 print(f"timehook (Node) / timehook (Rust): {mn / mo:.0%} (goal: within 10%)")
+print(f"timehook (Python) / timehook (Rust): {mp / mo:.0%} (goal: within 10%)")
 print(f"timehook (Node) / BullMQ: {mn / mb:.2f}x (goal >= 2x)")
 PY
