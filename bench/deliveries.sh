@@ -12,17 +12,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${TIMEHOOK_CACHE:-$HOME/.cache/timehook}
-OHA_VERSION=1.16.0
 BULLMQ_VERSION=6.7.6
 IOREDIS_VERSION=5.8.2
 ROUNDS=${ROUNDS:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 
-oha="$CACHE/tools/bin/oha"
-if [ "$("$oha" --version 2>/dev/null)" != "oha $OHA_VERSION" ]; then
-  echo "bench: installing oha $OHA_VERSION into $CACHE/tools" >&2
-  CARGO_TARGET_DIR="$CACHE/oha-target" cargo install oha --version "$OHA_VERSION" --locked --root "$CACHE/tools" >&2
-fi
+source bench/oha.sh
 if ! command -v redis-server >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "bench: installing Debian's redis-server" >&2

@@ -8,16 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${TIMEHOOK_CACHE:-$HOME/.cache/timehook}
-OHA_VERSION=1.16.0
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 JOBS_1M=${JOBS_1M:-1000000}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 
-oha="$CACHE/tools/bin/oha"
-if [ "$("$oha" --version 2>/dev/null)" != "oha $OHA_VERSION" ]; then
-  echo "bench: installing oha $OHA_VERSION into $CACHE/tools" >&2
-  CARGO_TARGET_DIR="$CACHE/oha-target" cargo install oha --version "$OHA_VERSION" --locked --root "$CACHE/tools" >&2
-fi
+source bench/oha.sh
 cargo build --quiet --release -p timehook-cli --example fill
 bin="$CARGO_TARGET_DIR/release/timehook"
 cargo build --quiet --release -p timehook-cli

@@ -246,42 +246,32 @@ async fn wait_for_attempts(
 }
 
 async fn deliveries(n: usize) {
-    let dir = tmp();
     let (base, _) = receiver().await;
     // One receiver takes every delivery: give it every slot (the default bound per host is 64).
-    let s = Scheduler::builder(dir.path().join("jobs.db"))
-        .allow_private_targets(true)
-        .per_host_concurrency(256)
-        .open()
-        .await
-        .unwrap();
-    s.schedule_many(
-        (0..n).map(|i| JobSpec::post(format!("{base}/d")).body(format!("{{\"n\":{i}}}"))),
-    )
-    .await
-    .unwrap();
-    let events = s.events();
-    let start = Instant::now();
-    s.start().unwrap();
-    wait_for_attempts(&s, events, n).await;
-    let secs = start.elapsed().as_secs_f64();
-    s.shutdown(Duration::from_secs(5)).await.unwrap();
+    let rate = deliver_all(&base, n, Some(256)).await;
     println!(
-        "deliveries to a loopback receiver, signed, each attempt recorded ({n} jobs, receiver in the same process): {:.0}/s",
-        n as f64 / secs
+        "deliveries to a loopback receiver, signed, each attempt recorded ({n} jobs, receiver in the same process): {rate:.0}/s"
     );
 }
 
 /// `n` jobs due at once for the receiver at `url`, in a process of its own (not sharing this
-/// one), with the default bounds (64 in flight per host): signed, sent, each attempt recorded
-/// durably.
+/// one), with the default bounds (64 in flight per host).
 async fn deliveries_external(url: &str, n: usize) {
+    let rate = deliver_all(url, n, None).await;
+    println!(
+        "deliveries to the receiver process, signed, each attempt recorded ({n} jobs, 64 in flight): {rate:.0}/s"
+    );
+}
+
+/// Schedules `n` jobs due at once for `url` into a new file, starts the scheduler, and returns
+/// the attempts per second until the last one (signed, sent, each attempt recorded durably).
+async fn deliver_all(url: &str, n: usize, per_host: Option<usize>) -> f64 {
     let dir = tmp();
-    let s = Scheduler::builder(dir.path().join("jobs.db"))
-        .allow_private_targets(true)
-        .open()
-        .await
-        .unwrap();
+    let mut builder = Scheduler::builder(dir.path().join("jobs.db")).allow_private_targets(true);
+    if let Some(bound) = per_host {
+        builder = builder.per_host_concurrency(bound);
+    }
+    let s = builder.open().await.unwrap();
     s.schedule_many(
         (0..n).map(|i| JobSpec::post(format!("{url}/d")).body(format!("{{\"n\":{i}}}"))),
     )
@@ -293,10 +283,7 @@ async fn deliveries_external(url: &str, n: usize) {
     wait_for_attempts(&s, events, n).await;
     let secs = start.elapsed().as_secs_f64();
     s.shutdown(Duration::from_secs(5)).await.unwrap();
-    println!(
-        "deliveries to the receiver process, signed, each attempt recorded ({n} jobs, 64 in flight): {:.0}/s",
-        n as f64 / secs
-    );
+    n as f64 / secs
 }
 
 /// A backlog of `n` jobs all due now for one endpoint, delivered with the default bounds (64 in
