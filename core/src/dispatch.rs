@@ -128,9 +128,11 @@ impl Dispatcher {
             }
         };
         // An IP-literal URL reaches no resolver: it passes the guard here, on every attempt.
+        // Parsed once, for the guard and for the request.
+        let parsed = url::Url::parse(&c.url);
         if let Some(targets) = &self.targets
-            && let Ok(url) = url::Url::parse(&c.url)
-            && let Err(blocked) = targets.check_url(&url)
+            && let Ok(url) = &parsed
+            && let Err(blocked) = targets.check_url(url)
         {
             result.error = Some(AttemptError::Blocked);
             result.message = Some(blocked.to_string());
@@ -139,9 +141,12 @@ impl Dispatcher {
         }
         let method = reqwest::Method::from_bytes(c.method.as_str().as_bytes())
             .unwrap_or(reqwest::Method::POST);
-        let request = self
-            .client
-            .request(method, &c.url)
+        let request = match parsed {
+            Ok(url) => self.client.request(method, url),
+            // reqwest reports what is wrong with it.
+            Err(_) => self.client.request(method, &c.url),
+        };
+        let request = request
             .headers(headers)
             .timeout(c.timeout)
             .body(c.body.clone());

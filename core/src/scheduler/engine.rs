@@ -74,6 +74,11 @@ pub(crate) struct Tick {
     pub unreadable: usize,
     /// Events raised by executions failed for being interrupted too often.
     pub events: Vec<Event>,
+    /// Whether the tick wrote what must survive a power cut before its claims are sent: cron
+    /// occurrences (each has a new id, its webhook-id) or rescued executions. A tick that only
+    /// claimed need not wait for its own fsync: a claim lost with the power is claimed again, with
+    /// the same webhook-id, and the first record after it makes it durable anyway.
+    pub durable: bool,
 }
 
 /// One pass: rescue executions whose worker died, turn due cron occurrences into executions, then
@@ -95,7 +100,7 @@ pub(crate) async fn tick<T: Tx>(
         // Before cron, whose held jobs then make no occurrences.
         tx.hold(&state.disabled).await?;
     }
-    let unreadable = materialize_cron(tx, p.now, p.missed_grace).await?;
+    let (cron_changed, unreadable) = materialize_cron(tx, p.now, p.missed_grace).await?;
     let plan = flow.plan(&state, p.now);
     // No more than the endpoints' rooms can take: the claim then reads no more candidates than
     // it may use (one more endpoint's room for those it has not seen yet).
@@ -136,6 +141,7 @@ pub(crate) async fn tick<T: Tx>(
         blocked: next.blocked,
         refill: next.refill,
         unreadable,
+        durable: cron_changed || interrupted.requeued + interrupted.failed > 0,
         events: interrupted.events,
     })
 }
@@ -262,11 +268,18 @@ pub(crate) async fn requeue_interrupted<T: Tx>(
 /// Turns the due occurrences of cron jobs into executions, as each job's missed-run policy says,
 /// and moves each job's next fire time on in the same transaction. A job whose stored expression
 /// or time zone no longer parses (a zone removed from the tz database) is failed, with an
-/// `unreadable` attempt saying why, rather than failing every tick; returns how many were.
-async fn materialize_cron<T: Tx>(tx: &mut T, now: i64, grace: chrono::Duration) -> Result<usize> {
+/// `unreadable` attempt saying why, rather than failing every tick. Returns whether any cron job
+/// was due, and how many were failed so.
+async fn materialize_cron<T: Tx>(
+    tx: &mut T,
+    now: i64,
+    grace: chrono::Duration,
+) -> Result<(bool, usize)> {
     let mut unreadable = 0;
     let mut made = 0;
-    for job in tx.due_cron(now, CRON_BATCH).await? {
+    let due = tx.due_cron(now, CRON_BATCH).await?;
+    let changed = !due.is_empty();
+    for job in due {
         if made >= OCCURRENCE_BUDGET {
             // Its next fire time is unchanged: still due, it comes first in the next tick.
             break;
@@ -297,7 +310,7 @@ async fn materialize_cron<T: Tx>(tx: &mut T, now: i64, grace: chrono::Duration) 
         tx.set_next_fire(&job.id, due.next_fire.map(|t| t.timestamp_millis()), now)
             .await?;
     }
-    Ok(unreadable)
+    Ok((changed, unreadable))
 }
 
 /// Fails a cron job whose schedule cannot be read, recording why as an attempt of the
@@ -575,27 +588,33 @@ async fn report_outcome<T: Tx>(
             let signing = own.map(|s| s.to_db());
             insert_internal(tx, p, url, &body, Internal::Callback, signing, now).await?;
         }
-        let body = if p.shape == crate::profile::Shape::CronFlow {
-            // A completion says when a cron job runs next.
-            let next_run_at = match outcome.status {
-                OutcomeStatus::Success => tx
-                    .cron_of(&outcome.job_id)
-                    .await?
-                    .and_then(|(expr, tz)| CronSchedule::parse(&expr, &tz).ok())
-                    .and_then(|schedule| schedule.next_after(from_ms(now))),
-                _ => None,
+        // The event's payload is built only when some subscription wants it.
+        let urls = subscribers(tx, event, batch).await?;
+        if !urls.is_empty() {
+            let body = if p.shape == crate::profile::Shape::CronFlow {
+                // A completion says when a cron job runs next.
+                let next_run_at = match outcome.status {
+                    OutcomeStatus::Success => tx
+                        .cron_of(&outcome.job_id)
+                        .await?
+                        .and_then(|(expr, tz)| CronSchedule::parse(&expr, &tz).ok())
+                        .and_then(|schedule| schedule.next_after(from_ms(now))),
+                    _ => None,
+                };
+                serde_json::json!({
+                    "event": event.as_str(),
+                    "timestamp": from_ms(now).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "job_id": outcome.job_id.as_str(),
+                    "environment": p.environment,
+                    "data": outcome.cronflow_data(next_run_at),
+                })
+            } else {
+                event_body(event, outcome.to_json(p.environment.as_deref()), now)
             };
-            serde_json::json!({
-                "event": event.as_str(),
-                "timestamp": from_ms(now).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "job_id": outcome.job_id.as_str(),
-                "environment": p.environment,
-                "data": outcome.cronflow_data(next_run_at),
-            })
-        } else {
-            event_body(event, outcome.to_json(p.environment.as_deref()), now)
-        };
-        publish(tx, p, event, body, now, batch).await?;
+            for url in urls {
+                insert_internal(tx, p, &url, &body, Internal::Event, None, now).await?;
+            }
+        }
         events.push(Event::Job { event, outcome });
     }
     // An interrupted or unreadable job says nothing about its endpoint's health.
@@ -623,21 +642,24 @@ async fn publish<T: Tx>(
     now: i64,
     batch: &mut BatchCache,
 ) -> Result<()> {
-    let urls = match batch.subscribers.get(&event) {
-        Some(urls) => urls.clone(),
-        None => {
-            let urls = tx.subscribers(event).await?;
-            batch.subscribers.insert(event, urls.clone());
-            urls
-        }
-    };
-    if urls.is_empty() {
-        return Ok(());
-    }
-    for url in urls {
+    for url in subscribers(tx, event, batch).await? {
         insert_internal(tx, p, &url, &body, Internal::Event, None, now).await?;
     }
     Ok(())
+}
+
+/// The URLs of the subscriptions that want `event`, read once per batch.
+async fn subscribers<T: Tx>(
+    tx: &mut T,
+    event: EventType,
+    batch: &mut BatchCache,
+) -> Result<Vec<String>> {
+    if let Some(urls) = batch.subscribers.get(&event) {
+        return Ok(urls.clone());
+    }
+    let urls = tx.subscribers(event).await?;
+    batch.subscribers.insert(event, urls.clone());
+    Ok(urls)
 }
 
 /// A Standard Webhooks event payload: `{"type", "timestamp", "data"}`.

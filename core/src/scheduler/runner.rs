@@ -116,7 +116,7 @@ impl Inner {
                 .unwrap_or(chrono::Duration::MAX),
         };
         let inner = self.clone();
-        let mut tick = transact!(&self.store, |tx| engine::tick(
+        let mut tick = transact!(relaxed |t: &Tick| t.durable, &self.store, |tx| engine::tick(
             tx,
             &params,
             &inner.flow,
@@ -466,5 +466,50 @@ async fn drain(
         Err(e) => {
             tracing::warn!(error = %e, "shutdown: cannot release deliveries; their leases will expire")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{JobSpec, ManualClock, Scheduler};
+
+    /// A tick that only claims may commit without its own fsync; one that made cron occurrences
+    /// (new ids: the webhook-ids a retry after a power cut must keep) may not.
+    #[tokio::test]
+    async fn only_ticks_that_made_cron_occurrences_or_rescued_work_need_their_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T12:00:00.500Z")
+            .unwrap()
+            .to_utc();
+        let clock = ManualClock::new(start);
+        let s = Scheduler::builder(dir.path().join("jobs.db"))
+            .allow_private_targets(true)
+            .clock(clock.clone())
+            .open()
+            .await
+            .unwrap();
+        s.schedule(JobSpec::post("http://127.0.0.1:9/once"))
+            .await
+            .unwrap();
+        let tick = s.inner.tick(8).await.unwrap();
+        assert_eq!(tick.claimed.len(), 1);
+        assert!(!tick.durable, "a tick that only claimed");
+
+        let cron = s
+            .schedule(JobSpec::cron("http://127.0.0.1:9/cron", "* * * * * *"))
+            .await
+            .unwrap();
+        clock.advance(std::time::Duration::from_secs(1));
+        let tick = s.inner.tick(8).await.unwrap();
+        assert_eq!(tick.claimed.len(), 1);
+        assert!(tick.durable, "a tick that made a cron occurrence");
+
+        // No cron job is left; the one-time job's lease runs out while nobody delivers it.
+        s.cancel(&cron).await.unwrap();
+        clock.advance(std::time::Duration::from_secs(3600));
+        let tick = s.inner.tick(0).await.unwrap();
+        assert!(tick.durable, "a tick that rescued an expired lease");
+        let tick = s.inner.tick(0).await.unwrap();
+        assert!(!tick.durable, "a tick with nothing to do");
     }
 }

@@ -194,6 +194,28 @@ impl Store {
 /// runs on a pooled connection in a transaction of its own. If the body fails, nothing it did is
 /// kept. Variables the body uses are moved into it.
 macro_rules! transact {
+    // As below, for work that may be lost in a power cut unless `$needs_sync` (a `fn(&T) -> bool`
+    // of its result) says otherwise: on SQLite it need not wait for its own fsync
+    // (`Db::call_relaxed`); PostgreSQL commits it as any other.
+    (relaxed $needs_sync:expr, $store:expr, |$tx:ident| $body:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::store::Tx as _;
+        match $store {
+            $crate::store::Store::Sqlite(db) => {
+                db.call_relaxed(
+                    move |conn| {
+                        let mut tx = $crate::store::sqlite::SqliteTx::new(conn);
+                        let $tx = &mut tx;
+                        $crate::store::sqlite::ready($body)
+                    },
+                    $needs_sync,
+                )
+                .await
+            }
+            #[cfg(feature = "postgres")]
+            $crate::store::Store::Postgres(pg) => $crate::store::transact_pg!(pg, |$tx| $body),
+        }
+    }};
     ($store:expr, |$tx:ident| $body:expr) => {{
         #[allow(unused_imports)]
         use $crate::store::Tx as _;
@@ -207,22 +229,30 @@ macro_rules! transact {
                 .await
             }
             #[cfg(feature = "postgres")]
-            $crate::store::Store::Postgres(pg) => {
-                async {
-                    let mut client = pg.client().await?;
-                    let mut tx = pg.begin(&mut client).await?;
-                    let result = {
-                        let $tx = &mut tx;
-                        $body.await
-                    };
-                    tx.finish(result).await
-                }
-                .await
-            }
+            $crate::store::Store::Postgres(pg) => $crate::store::transact_pg!(pg, |$tx| $body),
         }
     }};
 }
 pub(crate) use transact;
+
+/// [`transact!`] on PostgreSQL: the body runs on a pooled connection in a transaction of its own.
+#[cfg(feature = "postgres")]
+macro_rules! transact_pg {
+    ($pg:expr, |$tx:ident| $body:expr) => {
+        async {
+            let mut client = $pg.client().await?;
+            let mut tx = $pg.begin(&mut client).await?;
+            let result = {
+                let $tx = &mut tx;
+                $body.await
+            };
+            tx.finish(result).await
+        }
+        .await
+    };
+}
+#[cfg(feature = "postgres")]
+pub(crate) use transact_pg;
 
 /// The operations the engine performs inside one transaction. Every method either does all of its
 /// work or fails; a failure aborts the whole transaction. Time is always a parameter (milliseconds

@@ -51,6 +51,11 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 trait Task: Send {
     /// Runs the task in the group's transaction; returns its error, if it failed.
     fn run(&mut self, conn: &Connection) -> Option<Failure>;
+    /// Whether the task may commit without waiting for its fsync (until it has run and said
+    /// otherwise: [`Task::needs_sync`]).
+    fn relaxed(&self) -> bool;
+    /// Whether what the task did (it has run) must be on disk before it is answered.
+    fn needs_sync(&self) -> bool;
     fn finish(self: Box<Self>, committed: std::result::Result<(), Failure>);
 }
 
@@ -58,6 +63,8 @@ struct Call<T, F> {
     f: Option<F>,
     result: Option<Result<T>>,
     reply: oneshot::Sender<Result<T>>,
+    /// For a relaxed call, which of its results need their fsync; `None`: every result does.
+    needs_sync: Option<fn(&T) -> bool>,
 }
 
 impl<T, F> Task for Call<T, F>
@@ -74,6 +81,19 @@ where
         });
         self.result = Some(result);
         failure
+    }
+
+    fn relaxed(&self) -> bool {
+        self.needs_sync.is_some()
+    }
+
+    fn needs_sync(&self) -> bool {
+        match (self.needs_sync, &self.result) {
+            (None, _) => true,
+            (Some(needs), Some(Ok(result))) => needs(result),
+            // It failed: nothing of it was kept.
+            (Some(_), _) => false,
+        }
     }
 
     fn finish(self: Box<Self>, committed: std::result::Result<(), Failure>) {
@@ -291,9 +311,11 @@ impl Db {
             _ => None,
         };
         let (tx, rx) = queue::channel::<Box<dyn Task>>(QUEUE);
+        // Relaxed groups matter only where commits are synced and the store is a file.
+        let full = durability == Durability::Full && checkpointer.is_some();
         let thread = std::thread::Builder::new()
             .name("timehook-store".into())
-            .spawn(move || serve(conn, rx, checkpointer))
+            .spawn(move || serve(conn, rx, checkpointer, full))
             .map_err(|e| {
                 Error::Store(StoreError::with_source(
                     StoreErrorKind::Other,
@@ -314,11 +336,32 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.submit(f, None).await
+    }
+
+    /// As [`Db::call`], for work that may be lost in a power cut without harm unless
+    /// `needs_sync` says otherwise of its result: a group of such calls alone commits without
+    /// waiting for its fsync (`synchronous = NORMAL`; the next synced commit makes it durable),
+    /// and is synced before its answer only if one of them needs it.
+    pub(crate) async fn call_relaxed<T, F>(&self, f: F, needs_sync: fn(&T) -> bool) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.submit(f, Some(needs_sync)).await
+    }
+
+    async fn submit<T, F>(&self, f: F, needs_sync: Option<fn(&T) -> bool>) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
         let (reply, rx) = oneshot::channel();
         let task = Box::new(Call {
             f: Some(f),
             result: None,
             reply,
+            needs_sync,
         });
         self.tx.send(task).await.map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?
@@ -399,8 +442,10 @@ fn serve(
     mut conn: Connection,
     mut rx: queue::Receiver<Box<dyn Task>>,
     checkpointer: Option<Checkpointer>,
+    full: bool,
 ) {
     let mut group: Vec<Box<dyn Task>> = Vec::new();
+    let mut synced = Synchronous::new(full);
     while let Some(first) = rx.blocking_recv() {
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -409,7 +454,16 @@ fn serve(
                 Err(_) => break,
             }
         }
-        let committed = run_group(&conn, &mut group);
+        // A group of relaxed tasks alone commits without its fsync; if one of them then turns out
+        // to need it, an empty synced commit right after makes the group durable before anyone
+        // is answered.
+        let relaxed = full && group.iter().all(|t| t.relaxed());
+        let mut committed = synced
+            .set(&conn, !relaxed)
+            .and_then(|()| run_group(&conn, &mut group));
+        if relaxed && committed.is_ok() && group.iter().any(|t| t.needs_sync()) {
+            committed = synced.set(&conn, true).and_then(|()| sync_log(&conn));
+        }
         for task in group.drain(..) {
             task.finish(committed.clone());
         }
@@ -419,6 +473,55 @@ fn serve(
     }
     // All handles are gone: fold the WAL back into the main file so it is left tidy.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+}
+
+/// The store connection's `synchronous` setting when its durability is full: `FULL` (each commit
+/// waits for its fsync) except for groups of relaxed tasks (`NORMAL`).
+struct Synchronous {
+    /// Whether the store's durability is full (else this never changes anything).
+    durable: bool,
+    /// Whether the setting is `FULL` now.
+    full: bool,
+}
+
+impl Synchronous {
+    fn new(durable: bool) -> Self {
+        Synchronous {
+            durable,
+            full: durable,
+        }
+    }
+
+    /// Sets `FULL` (`full`) or `NORMAL`, if not set already. SQLite refuses the change inside a
+    /// transaction: called between groups.
+    fn set(&mut self, conn: &Connection, full: bool) -> std::result::Result<(), Failure> {
+        if !self.durable || self.full == full {
+            return Ok(());
+        }
+        conn.execute_batch(if full {
+            "PRAGMA synchronous = FULL"
+        } else {
+            "PRAGMA synchronous = NORMAL"
+        })
+        .map_err(|e| Failure::new("cannot set synchronous", e))?;
+        self.full = full;
+        Ok(())
+    }
+}
+
+/// Commits a change that is undone in the same transaction, with `synchronous = FULL`: the
+/// commit waits for the fsync of the WAL, and so of every commit before it.
+fn sync_log(conn: &Connection) -> std::result::Result<(), Failure> {
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         INSERT OR REPLACE INTO meta (key, value) VALUES ('timehook.sync', '');
+         DELETE FROM meta WHERE key = 'timehook.sync';
+         COMMIT;",
+    )
+    .map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        Failure::new("cannot sync the log", e)
+    })
 }
 
 /// Runs a group of tasks in one transaction, each in a savepoint of its own, so one that fails
@@ -627,6 +730,73 @@ mod tests {
     fn memory_is_no_file() {
         let location = Location::parse(":memory:".into()).unwrap();
         assert!(matches!(location, Location::Memory), "{location:?}");
+    }
+
+    /// A relaxed call commits with `synchronous = NORMAL` (no fsync of its own), a plain one with
+    /// `FULL`; a relaxed call whose result needs its fsync is followed by a synced commit (one more
+    /// WAL frame) before it is answered.
+    #[tokio::test]
+    async fn relaxed_calls_skip_their_fsync_unless_their_result_needs_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.db");
+        let db = Db::open(Location::File(path.clone()), Durability::Full).unwrap();
+        let wal_len = || std::fs::metadata(dir.path().join("jobs.db-wal")).map_or(0, |m| m.len());
+        let write = |key: &'static str| {
+            move |conn: &Connection| -> Result<(i64, bool)> {
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, 'v')",
+                    [key],
+                )
+                .map_err(SqlError::from)?;
+                let level = conn
+                    .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                    .map_err(SqlError::from)?;
+                Ok((level, key == "needs"))
+            }
+        };
+        let needs = |r: &(i64, bool)| r.1;
+        // Warm up: the first commits write the pages the next ones rewrite.
+        db.call(write("plain")).await.unwrap();
+        db.call_relaxed(write("relaxed"), needs).await.unwrap();
+        db.call_relaxed(write("needs"), needs).await.unwrap();
+
+        let before = wal_len();
+        let (level, _) = db.call_relaxed(write("relaxed"), needs).await.unwrap();
+        let relaxed_growth = wal_len() - before;
+        assert_eq!(level, 1, "a relaxed group runs with synchronous = NORMAL");
+
+        let before = wal_len();
+        let (level, _) = db.call_relaxed(write("needs"), needs).await.unwrap();
+        let synced_growth = wal_len() - before;
+        assert_eq!(level, 1);
+        assert!(
+            synced_growth > relaxed_growth,
+            "the synced commit after it wrote nothing: {synced_growth} vs {relaxed_growth} bytes"
+        );
+
+        let (level, _) = db.call(write("plain")).await.unwrap();
+        assert_eq!(level, 2, "a plain call runs with synchronous = FULL");
+        // The sync's marker row is gone.
+        let markers: i64 = db
+            .call(|conn| {
+                conn.query_row(
+                    "SELECT count(*) FROM meta WHERE key = 'timehook.sync'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(|e| SqlError::from(e).into())
+            })
+            .await
+            .unwrap();
+        assert_eq!(markers, 0);
+
+        // With durability normal, nothing changes.
+        drop(db);
+        let db = Db::open(Location::File(path), Durability::Normal).unwrap();
+        let (level, _) = db.call(write("plain")).await.unwrap();
+        assert_eq!(level, 1);
+        let (level, _) = db.call_relaxed(write("needs"), needs).await.unwrap();
+        assert_eq!(level, 1);
     }
 
     #[tokio::test]
