@@ -109,6 +109,63 @@ conformance! {
 }
 
 conformance! {
+    /// A large batch (on SQLite its first transaction is fed part by part while the rest is
+    /// validated): keys repeated across parts and across transactions, and a bad job anywhere
+    /// in it, in the first part, a later part or a later transaction, changes nothing.
+    #[tokio::test]
+    async fn a_large_batch_is_all_or_nothing_and_keys_match_across_its_parts(store) {
+        let clock = ManualClock::new(t0());
+        let s = manual(&store, &clock).await;
+        let n = 12_500;
+        let spec = |i: usize| {
+            let spec = JobSpec::post(format!("https://example.com/hook/{}", i % 7)).after(secs(60));
+            match i {
+                500 | 1_500 => spec.idempotency_key("parts"),
+                9_999 | 10_001 => spec.idempotency_key("transactions"),
+                _ => spec,
+            }
+        };
+        for bad in [3, 1_200, 7_000, 11_000] {
+            let specs = (0..n).map(|i| {
+                if i == bad {
+                    JobSpec::post("not a url")
+                } else {
+                    spec(i)
+                }
+            });
+            let err = s.schedule_many(specs).await.unwrap_err();
+            assert!(matches!(err, timehook::Error::InvalidJob { field: "url", .. }), "{err}");
+            assert!(
+                s.list(&ListFilter::default().limit(10)).await.unwrap().is_empty(),
+                "a bad job at {bad} left jobs behind"
+            );
+        }
+        let submitted = s.submit_many((0..n).map(spec)).await.unwrap();
+        assert_eq!(submitted.len(), n);
+        assert_eq!(submitted[500].id, submitted[1_500].id);
+        assert!(!submitted[500].existing && submitted[1_500].existing);
+        assert_eq!(submitted[9_999].id, submitted[10_001].id);
+        assert!(submitted[10_001].existing);
+        let existing = submitted.iter().filter(|s| s.existing).count();
+        assert_eq!(existing, 2);
+        let mut stored = 0;
+        let mut filter = ListFilter::default().limit(1000);
+        loop {
+            let page = s.list(&filter).await.unwrap();
+            let Some(last) = page.last() else { break };
+            stored += page.len();
+            filter = filter.after(last.id.clone());
+        }
+        assert_eq!(stored, n - 2);
+        // In the batch's order.
+        for i in [0, 999, 1_000, 4_321, 10_000, 12_499] {
+            let job = s.get(&submitted[i].id).await.unwrap();
+            assert_eq!(job.url, format!("https://example.com/hook/{}", i % 7));
+        }
+    }
+}
+
+conformance! {
     #[tokio::test]
     async fn cancel_stops_a_pending_job_and_unknown_ids_are_not_found(store) {
         let clock = ManualClock::new(t0());

@@ -30,7 +30,7 @@ use crate::job::{Attempt, ExecutionId, Job, JobId, JobSpec, ListFilter};
 use crate::outcome::{Endpoint, EventType, Subscription};
 use crate::retry::RetryPolicy;
 use crate::signing::{Secret, Verifier};
-use crate::store::{EXPORT_COLUMNS, Store, to_ms, transact};
+use crate::store::{EXPORT_COLUMNS, NewJob, Store, to_ms, transact};
 use engine::ReportParams;
 
 /// Default per-attempt timeout.
@@ -231,16 +231,34 @@ impl Scheduler {
     ) -> Result<Vec<Submitted>> {
         let now = self.inner.clock.now();
         let mut seen_urls = validate::SeenUrls::default();
-        let jobs = specs
-            .into_iter()
-            .map(|spec| {
-                let (config, retry) = (&self.inner.config, &self.inner.default_retry);
-                validate::validate(spec, config, retry, now, &mut seen_urls)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let (config, retry) = (&self.inner.config, &self.inner.default_retry);
+        let mut specs = specs.into_iter();
+        let mut validate_next = |n: usize| -> Result<Vec<NewJob>> {
+            specs
+                .by_ref()
+                .take(n)
+                .map(|spec| validate::validate(spec, config, retry, now, &mut seen_urls))
+                .collect()
+        };
+        let first = validate_next(STREAM_CHUNK)?;
         let now_ms = to_ms(now);
-        let mut ids = Vec::with_capacity(jobs.len());
-        let mut jobs = jobs.into_iter();
+        let mut ids = Vec::with_capacity(first.len());
+        let rest = match &self.inner.store {
+            // A SQLite file inserts the first transaction's jobs while the rest are validated:
+            // each part goes to the store thread once validated, and the transaction commits
+            // only once the whole batch is (bad input still changes nothing).
+            Store::Sqlite(db) if first.len() == STREAM_CHUNK => {
+                let (rest, first_ids) = self.stream_first(db, first, validate_next, now_ms).await?;
+                ids.extend(first_ids);
+                rest
+            }
+            _ => {
+                let mut all = first;
+                all.extend(validate_next(usize::MAX)?);
+                all
+            }
+        };
+        let mut jobs = rest.into_iter();
         loop {
             let chunk: Vec<_> = jobs.by_ref().take(INSERT_CHUNK).collect();
             if chunk.is_empty() {
@@ -266,20 +284,89 @@ impl Scheduler {
                 ),
                 e => e,
             })?;
-            ids.extend(
-                chunk_ids
-                    .into_iter()
-                    .zip(fresh)
-                    .map(|(id, fresh)| Submitted {
-                        existing: id != fresh,
-                        id,
-                    }),
-            );
+            ids.extend(submitted(chunk_ids, fresh));
             if let Some(due) = earliest {
                 self.inner.nudge_if_before(due);
             }
         }
         Ok(ids)
+    }
+
+    /// Inserts the first transaction of a batch (up to `INSERT_CHUNK` jobs) on the store thread
+    /// while `validate_next` validates the rest of the batch here, in parts of `STREAM_CHUNK`; the
+    /// transaction commits once every job is valid, and is rolled back if one is not. Returns the
+    /// jobs left for the next transactions, and what the first one stored.
+    async fn stream_first(
+        &self,
+        db: &crate::store::sqlite::Db,
+        first: Vec<NewJob>,
+        mut validate_next: impl FnMut(usize) -> Result<Vec<NewJob>>,
+        now_ms: i64,
+    ) -> Result<(Vec<NewJob>, Vec<Submitted>)> {
+        enum Feed {
+            Jobs(Vec<NewJob>),
+            Commit,
+        }
+        // Room for every part and the commit: sending never blocks this thread.
+        let (feed, fed) = std::sync::mpsc::sync_channel::<Feed>(INSERT_CHUNK / STREAM_CHUNK + 2);
+        let store_side = db.call(move |conn| {
+            use crate::store::Tx as _;
+            let mut tx = crate::store::sqlite::SqliteTx::new(conn);
+            let mut stored = Vec::new();
+            let mut parts = Vec::new();
+            loop {
+                match fed.recv() {
+                    Ok(Feed::Jobs(part)) => {
+                        let fresh = part.iter().map(|j| j.id.clone());
+                        let ids = crate::store::sqlite::ready(tx.insert_jobs(&part, now_ms))?;
+                        stored.extend(submitted(ids, fresh.collect()));
+                        parts.push(part);
+                    }
+                    Ok(Feed::Commit) => break,
+                    // The batch failed validation, or its caller went away: nothing is kept.
+                    Err(_) => return Err(Error::Closed),
+                }
+            }
+            // The jobs are freed by the caller, not on the store thread.
+            Ok((stored, parts))
+        });
+        let feeding = async move {
+            let mut sent = first.len();
+            let mut earliest = first.iter().map(|j| j.due_at).min();
+            let _ = feed.send(Feed::Jobs(first));
+            let mut rest = Vec::new();
+            loop {
+                // Lets the store side run on a runtime with one thread.
+                tokio::task::yield_now().await;
+                let take = if sent < INSERT_CHUNK {
+                    STREAM_CHUNK.min(INSERT_CHUNK - sent)
+                } else {
+                    usize::MAX
+                };
+                let part = validate_next(take)?;
+                if part.is_empty() {
+                    break;
+                }
+                if sent < INSERT_CHUNK {
+                    sent += part.len();
+                    earliest = earliest.min(part.iter().map(|j| j.due_at).min());
+                    let _ = feed.send(Feed::Jobs(part));
+                } else {
+                    rest = part;
+                    break;
+                }
+            }
+            let _ = feed.send(Feed::Commit);
+            Ok::<_, Error>((rest, earliest))
+        };
+        let (stored, fed) = tokio::join!(store_side, feeding);
+        // A validation error is the answer when there is one: it ended the transaction.
+        let (rest, earliest) = fed?;
+        let (stored, _parts) = stored?;
+        if let Some(due) = earliest {
+            self.inner.nudge_if_before(due);
+        }
+        Ok((rest, stored))
     }
 
     /// One job.
@@ -663,6 +750,17 @@ impl Scheduler {
 /// Jobs stored in one transaction by `schedule_many`: about 50 ms of writing, short enough
 /// for deliveries and lease renewals to go on beside a batch of millions.
 const INSERT_CHUNK: usize = 10_000;
+/// Jobs validated before they are handed to the store thread, when a batch is streamed to it.
+const STREAM_CHUNK: usize = 1_000;
+
+/// What a transaction stored, against the ids the batch's jobs were given: an id that differs is
+/// an existing job's (its idempotency key matched).
+fn submitted(ids: Vec<JobId>, fresh: Vec<JobId>) -> impl Iterator<Item = Submitted> {
+    ids.into_iter().zip(fresh).map(|(id, fresh)| Submitted {
+        existing: id != fresh,
+        id,
+    })
+}
 /// Jobs (and cron occurrences) deleted in one transaction by `prune`.
 const PRUNE_CHUNK: usize = 1_000;
 

@@ -24,15 +24,31 @@ use crate::store::{
 /// exists already is not inserted; the existing job's id is returned in its place.
 pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> SqlResult<Vec<JobId>> {
     let mut find_key = conn.prepare_cached("SELECT id FROM jobs WHERE idempotency_key = ?1")?;
-    let mut insert_job = conn.prepare_cached(
-        "INSERT INTO jobs (id, kind, state, name, labels, url, method, headers, body, timeout_ms, retry,
-                           idempotency_key, cron_expr, cron_tz, missed, next_fire_at, created_at, updated_at,
-                           signing, origin, on_success_url, on_failure_url, internal, exec_id, exec_state, due_at)
-         VALUES (?1, ?2, 'scheduled', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16,
-                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
-    )?;
     let mut ids = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    let mut rest = jobs;
+    while !rest.is_empty() {
+        // Jobs without an idempotency key go in statements of `INSERT_ROWS` rows: SQLite opens
+        // the table's and its ten indexes' cursors once per statement, not once per job.
+        let keyless = rest
+            .iter()
+            .take(INSERT_ROWS)
+            .take_while(|j| j.idempotency_key.is_none())
+            .count();
+        if keyless == INSERT_ROWS {
+            let mut insert = conn.prepare_cached(&INSERT_MANY)?;
+            let (these, after) = rest.split_at(INSERT_ROWS);
+            let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(INSERT_ROWS * 24);
+            let columns: Vec<_> = these.iter().map(|job| job_columns(job, now)).collect();
+            for c in &columns {
+                values.extend(c.as_params());
+            }
+            insert.execute(values.as_slice())?;
+            ids.extend(these.iter().map(|j| j.id.clone()));
+            rest = after;
+            continue;
+        }
+        let (job, after) = rest.split_first().expect("not empty");
+        rest = after;
         if let Some(key) = &job.idempotency_key
             && let Some(existing) = find_key
                 .query_row([key], |r| r.get::<_, String>(0))
@@ -41,36 +57,115 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> SqlRe
             ids.push(JobId::from_db(existing));
             continue;
         }
-        let cron = job.kind == JobKind::Cron;
-        insert_job.execute(params![
-            job.id.as_str(),
-            job.kind.as_str(),
-            job.name,
-            job.labels,
-            job.url,
-            job.method.as_str(),
-            job.headers,
-            job.body,
-            job.timeout_ms,
-            job.retry,
-            job.idempotency_key,
-            job.cron_expr,
-            job.cron_tz,
-            job.missed.map(missed_to_db),
-            cron.then_some(job.due_at),
-            now,
-            job.signing,
-            job.origin,
-            job.on_success_url,
-            job.on_failure_url,
-            job.internal as i64,
-            job.execution_id.as_ref().map(ExecutionId::as_str),
-            job.execution_id.as_ref().map(|_| "pending"),
-            job.execution_id.as_ref().map(|_| job.due_at),
-        ])?;
+        let columns = job_columns(job, now);
+        conn.prepare_cached(&INSERT_ONE)?
+            .execute(columns.as_params().as_slice())?;
         ids.push(job.id.clone());
     }
     Ok(ids)
+}
+
+/// Rows per multi-row `INSERT` of jobs (24 values each, well under SQLite's limit of bound
+/// values).
+const INSERT_ROWS: usize = 64;
+
+/// The columns an inserted job sets; [`job_row`] gives their values.
+const INSERTED_COLUMNS: &str =
+    "id, kind, state, name, labels, url, method, headers, body, timeout_ms,
+    retry, idempotency_key, cron_expr, cron_tz, missed, next_fire_at, created_at, updated_at,
+    signing, origin, on_success_url, on_failure_url, internal, exec_id, exec_state, due_at";
+
+/// One job's row, its values bound from `?first` on in the order of [`JobValues::as_params`]:
+/// `state` is 'scheduled', and `now` is both `created_at` and `updated_at`.
+fn job_row(first: usize) -> String {
+    let p: Vec<String> = (first..first + 24).map(|i| format!("?{i}")).collect();
+    format!(
+        "({}, {}, 'scheduled', {}, {}, {})",
+        p[0],
+        p[1],
+        p[2..=15].join(", "),
+        p[15],
+        p[16..].join(", ")
+    )
+}
+
+static INSERT_ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO jobs ({INSERTED_COLUMNS}) VALUES {}",
+        job_row(1)
+    )
+});
+
+static INSERT_MANY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let rows: Vec<String> = (0..INSERT_ROWS).map(|r| job_row(1 + r * 24)).collect();
+    format!(
+        "INSERT INTO jobs ({INSERTED_COLUMNS}) VALUES {}",
+        rows.join(", ")
+    )
+});
+
+/// The values of a job's row, borrowed from it.
+struct JobValues<'a> {
+    job: &'a NewJob,
+    id: &'a str,
+    kind: &'static str,
+    method: &'static str,
+    execution_id: Option<&'a str>,
+    missed: Option<String>,
+    next_fire_at: Option<i64>,
+    now: i64,
+    internal: i64,
+    exec_state: Option<&'static str>,
+    due_at: Option<i64>,
+}
+
+fn job_columns(job: &NewJob, now: i64) -> JobValues<'_> {
+    let once = job.execution_id.is_some();
+    JobValues {
+        job,
+        id: job.id.as_str(),
+        kind: job.kind.as_str(),
+        method: job.method.as_str(),
+        execution_id: job.execution_id.as_ref().map(ExecutionId::as_str),
+        missed: job.missed.map(missed_to_db),
+        next_fire_at: (job.kind == JobKind::Cron).then_some(job.due_at),
+        now,
+        internal: job.internal as i64,
+        exec_state: once.then_some("pending"),
+        due_at: once.then_some(job.due_at),
+    }
+}
+
+impl JobValues<'_> {
+    fn as_params(&self) -> [&dyn rusqlite::ToSql; 24] {
+        let job = self.job;
+        [
+            &self.id,
+            &self.kind,
+            &job.name,
+            &job.labels,
+            &job.url,
+            &self.method,
+            &job.headers,
+            &job.body,
+            &job.timeout_ms,
+            &job.retry,
+            &job.idempotency_key,
+            &job.cron_expr,
+            &job.cron_tz,
+            &self.missed,
+            &self.next_fire_at,
+            &self.now,
+            &job.signing,
+            &job.origin,
+            &job.on_success_url,
+            &job.on_failure_url,
+            &self.internal,
+            &self.execution_id,
+            &self.exec_state,
+            &self.due_at,
+        ]
+    }
 }
 
 /// Executions in flight that `which` selects: another worker's whose lease has expired, or this
