@@ -56,6 +56,7 @@ test-api-schema:
 bench: bench-rust bench-postgres
 	bash bench/serve.sh
 	bash bench/deliveries.sh
+	bash bench/peers.sh
 	bash wasm/bench.sh
 	bash python/bench.sh
 	bash node/bench.sh

@@ -12,29 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${TIMEHOOK_CACHE:-$HOME/.cache/timehook}
-BULLMQ_VERSION=6.7.6
-IOREDIS_VERSION=5.8.2
 ROUNDS=${ROUNDS:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 
 source bench/oha.sh
-if ! command -v redis-server >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "bench: installing Debian's redis-server" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null 2>&1 ||
-      { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
-  else
-    echo "bench: redis-server is missing (Debian's redis-server package)" >&2
-    exit 1
-  fi
-fi
-peers="$CACHE/bench-peers"
-if ! grep -q "\"version\": \"$BULLMQ_VERSION\"" "$peers/node_modules/bullmq/package.json" 2>/dev/null; then
-  echo "bench: installing bullmq $BULLMQ_VERSION and ioredis $IOREDIS_VERSION into $peers" >&2
-  mkdir -p "$peers"
-  [ -f "$peers/package.json" ] || echo '{"private": true}' >"$peers/package.json"
-  npm install --prefix "$peers" --no-audit --no-fund "bullmq@$BULLMQ_VERSION" "ioredis@$IOREDIS_VERSION" >&2
-fi
+source bench/redis.sh
 cp bench/peers/bullmq-deliver.mjs "$peers/"
 bash node/scripts/build.sh >&2
 # The Python package (the venv and wheel python/test.sh uses).
@@ -47,12 +29,9 @@ cargo bench -q -p timehook --bench scheduler --no-run 2>/dev/null
 work="$(mktemp -d)"
 "$CARGO_TARGET_DIR/release/examples/bench_receiver" >"$work/port" &
 receiver=$!
-redis_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec \
-  --dir "$work" --daemonize no >"$work/redis.log" 2>&1 &
-redis=$!
+redis=
 trap 'kill $receiver $redis 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+redis_start "$work"
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 url="http://127.0.0.1:$(cat "$work/port")"
 
