@@ -73,7 +73,10 @@ pub(crate) const RESPONSE_BODY_LIMIT: usize = 1024;
 #[non_exhaustive]
 pub enum Durability {
     /// A commit survives a crash of the process and of the machine (power loss). The default.
-    /// SQLite: `synchronous = FULL`; PostgreSQL: `synchronous_commit` as the server sets it.
+    /// SQLite: `synchronous = FULL`; PostgreSQL: `synchronous_commit` as the server sets it. On
+    /// SQLite the delivery loop's own claims do not wait for their fsync (a claim lost with the
+    /// power is made again, and its delivery keeps its `webhook-id`); everything a call stores,
+    /// every attempt and every cron occurrence does.
     #[default]
     Full,
     /// A commit survives a crash or `kill -9` of the process, but the last commits before a power
