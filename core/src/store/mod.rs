@@ -199,7 +199,8 @@ impl Store {
 macro_rules! transact {
     // As below, for work that may be lost in a power cut unless `$needs_sync` (a `fn(&T) -> bool`
     // of its result) says otherwise: on SQLite it need not wait for its own fsync
-    // (`Db::call_relaxed`); PostgreSQL commits it as any other.
+    // (`Db::call_relaxed`); on PostgreSQL its commit need not wait for the WAL's flush
+    // (`PgTx::finish_relaxed`).
     (relaxed $needs_sync:expr, $store:expr, |$tx:ident| $body:expr) => {{
         #[allow(unused_imports)]
         use $crate::store::Tx as _;
@@ -216,7 +217,18 @@ macro_rules! transact {
                 .await
             }
             #[cfg(feature = "postgres")]
-            $crate::store::Store::Postgres(pg) => $crate::store::transact_pg!(pg, |$tx| $body),
+            $crate::store::Store::Postgres(pg) => {
+                async {
+                    let mut client = pg.client().await?;
+                    let mut tx = pg.begin(&mut client).await?;
+                    let result = {
+                        let $tx = &mut tx;
+                        $body.await
+                    };
+                    tx.finish_relaxed(result, $needs_sync).await
+                }
+                .await
+            }
         }
     }};
     ($store:expr, |$tx:ident| $body:expr) => {{

@@ -41,6 +41,25 @@ impl<'c> PgTx<'c> {
         }
     }
 
+    /// As [`PgTx::finish`], but a result that `needs_sync` says may be lost in a crash of the
+    /// server commits without waiting for the WAL's flush (`synchronous_commit = off` for this
+    /// transaction): the next commit that waits flushes it too.
+    pub(crate) async fn finish_relaxed<T>(
+        self,
+        result: Result<T>,
+        needs_sync: fn(&T) -> bool,
+    ) -> Result<T> {
+        if let Ok(v) = &result
+            && !needs_sync(v)
+        {
+            self.tx
+                .batch_execute("SET LOCAL synchronous_commit = off")
+                .await
+                .map_err(PgError::from)?;
+        }
+        self.finish(result).await
+    }
+
     /// Commits if `result` is `Ok` (sending the `NOTIFY` it asked for), rolls back otherwise.
     pub(crate) async fn finish<T>(self, result: Result<T>) -> Result<T> {
         match result {
