@@ -29,6 +29,7 @@ pub fn listen(
 ) -> PyResult<NativeListener> {
     let inner = handle
         .listen(kinds, move |record| {
+            keep_thread_state();
             // While the interpreter shuts down there is nobody left to tell.
             Python::try_attach(|py| {
                 let called =
@@ -40,6 +41,37 @@ pub fn listen(
         })
         .map_err(IntoPyErr::into_py_err)?;
     Ok(NativeListener { inner })
+}
+
+thread_local! {
+    /// Whether this listener thread holds a Python thread state of its own.
+    static THREAD_STATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Gives the listener's thread a Python thread state that lasts as long as the thread, without
+/// holding the GIL. Otherwise every event's `Python::try_attach` creates a thread state and
+/// destroys it again, and CPython 3.11+ maps and unmaps its frame stack each time: an `munmap` per
+/// event, whose TLB shootdowns interrupted the delivery threads too (a fifth of the listener's
+/// samples, and Python delivered at 79 % of Rust's rate). Each event then only takes the GIL.
+fn keep_thread_state() {
+    if THREAD_STATE.get() {
+        return;
+    }
+    // Not while the interpreter is missing or stopping (where `try_attach` below gives up too).
+    if Python::try_attach(|_| ()).is_none() {
+        return;
+    }
+    // SAFETY: the interpreter is initialized and this thread holds no GIL and no PyO3 attach
+    // (the call above has returned): `PyGILState_Ensure` creates the thread's state and takes the
+    // GIL, and `PyEval_SaveThread` releases the GIL while keeping the state, which the thread's
+    // later `PyGILState_Ensure` calls (PyO3's attach) find and reuse. The state is never
+    // released: the interpreter frees it when it finalizes.
+    #[allow(unsafe_code)]
+    unsafe {
+        pyo3::ffi::PyGILState_Ensure();
+        pyo3::ffi::PyEval_SaveThread();
+    }
+    THREAD_STATE.set(true);
 }
 
 #[pymethods]
