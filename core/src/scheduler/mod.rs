@@ -233,6 +233,9 @@ impl Scheduler {
         let mut seen_urls = validate::SeenUrls::default();
         let (config, retry) = (&self.inner.config, &self.inner.default_retry);
         let mut specs = specs.into_iter();
+        // Streamed only when the batch is known to fit in one transaction: a larger one would
+        // hold the store thread (and the file's write lock) while the rest of it is validated.
+        let fits = specs.size_hint().1.is_some_and(|n| n <= INSERT_CHUNK);
         let mut validate_next = |n: usize| -> Result<Vec<NewJob>> {
             specs
                 .by_ref()
@@ -244,10 +247,10 @@ impl Scheduler {
         let now_ms = to_ms(now);
         let mut ids = Vec::with_capacity(first.len());
         let rest = match &self.inner.store {
-            // A SQLite file inserts the first transaction's jobs while the rest are validated:
-            // each part goes to the store thread once validated, and the transaction commits
-            // only once the whole batch is (bad input still changes nothing).
-            Store::Sqlite(db) if first.len() == STREAM_CHUNK => {
+            // A SQLite file inserts a batch of one transaction while it is validated: each part
+            // goes to the store thread once validated, and the transaction commits only once the
+            // whole batch is (bad input still changes nothing).
+            Store::Sqlite(db) if fits && first.len() == STREAM_CHUNK => {
                 let (rest, first_ids) = self.stream_first(db, first, validate_next, now_ms).await?;
                 ids.extend(first_ids);
                 rest
