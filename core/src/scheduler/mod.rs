@@ -245,23 +245,19 @@ impl Scheduler {
         };
         let first = validate_next(STREAM_CHUNK)?;
         let now_ms = to_ms(now);
-        let mut ids = Vec::with_capacity(first.len());
-        let rest = match &self.inner.store {
-            // A SQLite file inserts a batch of one transaction while it is validated: each part
-            // goes to the store thread once validated, and the transaction commits only once the
-            // whole batch is (bad input still changes nothing).
-            Store::Sqlite(db) if fits && first.len() == STREAM_CHUNK => {
-                let (rest, first_ids) = self.stream_first(db, first, validate_next, now_ms).await?;
-                ids.extend(first_ids);
-                rest
-            }
-            _ => {
-                let mut all = first;
-                all.extend(validate_next(usize::MAX)?);
-                all
-            }
-        };
-        let mut jobs = rest.into_iter();
+        // A SQLite file inserts a batch of one transaction while it is validated: each part goes
+        // to the store thread once validated, and the transaction commits only once the whole
+        // batch is (bad input still changes nothing).
+        if let Store::Sqlite(db) = &self.inner.store
+            && fits
+            && first.len() == STREAM_CHUNK
+        {
+            return self.stream_batch(db, first, validate_next, now_ms).await;
+        }
+        let mut all = first;
+        all.extend(validate_next(usize::MAX)?);
+        let mut ids = Vec::with_capacity(all.len());
+        let mut jobs = all.into_iter();
         loop {
             let chunk: Vec<_> = jobs.by_ref().take(INSERT_CHUNK).collect();
             if chunk.is_empty() {
@@ -295,22 +291,22 @@ impl Scheduler {
         Ok(ids)
     }
 
-    /// Inserts the first transaction of a batch (up to `INSERT_CHUNK` jobs) on the store thread
-    /// while `validate_next` validates the rest of the batch here, in parts of `STREAM_CHUNK`; the
-    /// transaction commits once every job is valid, and is rolled back if one is not. Returns the
-    /// jobs left for the next transactions, and what the first one stored.
-    async fn stream_first(
+    /// Inserts a batch of one transaction on the store thread while `validate_next` validates it
+    /// here, in parts of `STREAM_CHUNK` (`first` is the first part); the transaction commits once
+    /// every job is valid, and is rolled back if one is not.
+    async fn stream_batch(
         &self,
         db: &crate::store::sqlite::Db,
         first: Vec<NewJob>,
         mut validate_next: impl FnMut(usize) -> Result<Vec<NewJob>>,
         now_ms: i64,
-    ) -> Result<(Vec<NewJob>, Vec<Submitted>)> {
+    ) -> Result<Vec<Submitted>> {
         enum Feed {
             Jobs(Vec<NewJob>),
             Commit,
         }
-        // Room for every part and the commit: sending never blocks this thread.
+        // Room for every part of a batch of `INSERT_CHUNK` jobs and the commit: sending never
+        // blocks this thread (the batch's size hint said it is no larger).
         let (feed, fed) = std::sync::mpsc::sync_channel::<Feed>(INSERT_CHUNK / STREAM_CHUNK + 2);
         let store_side = db.call(move |conn| {
             use crate::store::Tx as _;
@@ -334,42 +330,29 @@ impl Scheduler {
             Ok((stored, parts))
         });
         let feeding = async move {
-            let mut sent = first.len();
             let mut earliest = first.iter().map(|j| j.due_at).min();
             let _ = feed.send(Feed::Jobs(first));
-            let mut rest = Vec::new();
             loop {
                 // Lets the store side run on a runtime with one thread.
                 tokio::task::yield_now().await;
-                let take = if sent < INSERT_CHUNK {
-                    STREAM_CHUNK.min(INSERT_CHUNK - sent)
-                } else {
-                    usize::MAX
-                };
-                let part = validate_next(take)?;
+                let part = validate_next(STREAM_CHUNK)?;
                 if part.is_empty() {
                     break;
                 }
-                if sent < INSERT_CHUNK {
-                    sent += part.len();
-                    earliest = earliest.min(part.iter().map(|j| j.due_at).min());
-                    let _ = feed.send(Feed::Jobs(part));
-                } else {
-                    rest = part;
-                    break;
-                }
+                earliest = earliest.min(part.iter().map(|j| j.due_at).min());
+                let _ = feed.send(Feed::Jobs(part));
             }
             let _ = feed.send(Feed::Commit);
-            Ok::<_, Error>((rest, earliest))
+            Ok::<_, Error>(earliest)
         };
         let (stored, fed) = tokio::join!(store_side, feeding);
         // A validation error is the answer when there is one: it ended the transaction.
-        let (rest, earliest) = fed?;
+        let earliest = fed?;
         let (stored, _parts) = stored?;
         if let Some(due) = earliest {
             self.inner.nudge_if_before(due);
         }
-        Ok((rest, stored))
+        Ok(stored)
     }
 
     /// One job.
