@@ -218,16 +218,8 @@ macro_rules! transact {
             }
             #[cfg(feature = "postgres")]
             $crate::store::Store::Postgres(pg) => {
-                async {
-                    let mut client = pg.client().await?;
-                    let mut tx = pg.begin(&mut client).await?;
-                    let result = {
-                        let $tx = &mut tx;
-                        $body.await
-                    };
-                    tx.finish_relaxed(result, $needs_sync).await
-                }
-                .await
+                $crate::store::transact_pg!(pg, |$tx| $body, |tx, result| tx
+                    .finish_relaxed(result, $needs_sync))
             }
         }
     }};
@@ -250,18 +242,22 @@ macro_rules! transact {
 }
 pub(crate) use transact;
 
-/// [`transact!`] on PostgreSQL: the body runs on a pooled connection in a transaction of its own.
+/// [`transact!`] on PostgreSQL: the body runs on a pooled connection in a transaction of its own,
+/// which `|tx, result| …` ends (by default `PgTx::finish`).
 #[cfg(feature = "postgres")]
 macro_rules! transact_pg {
     ($pg:expr, |$tx:ident| $body:expr) => {
+        $crate::store::transact_pg!($pg, |$tx| $body, |tx, result| tx.finish(result))
+    };
+    ($pg:expr, |$tx:ident| $body:expr, |$t:ident, $r:ident| $finish:expr) => {
         async {
             let mut client = $pg.client().await?;
-            let mut tx = $pg.begin(&mut client).await?;
-            let result = {
-                let $tx = &mut tx;
+            let mut $t = $pg.begin(&mut client).await?;
+            let $r = {
+                let $tx = &mut $t;
                 $body.await
             };
-            tx.finish(result).await
+            $finish.await
         }
         .await
     };
