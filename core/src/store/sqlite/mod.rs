@@ -372,6 +372,49 @@ impl Db {
 /// the store thread (which every caller waits for) does not: SQLite would otherwise run that
 /// checkpoint inside the commit that crosses the threshold. A passive checkpoint never blocks the
 /// writer, and commits stay durable in the WAL whether or not it has run.
+/// What the store thread does about the WAL after a commit.
+#[derive(Debug, PartialEq, Eq)]
+enum CheckpointStep {
+    None,
+    /// Wake the checkpointer.
+    Nudge,
+    /// Copy the rest of the log itself, now: most of it has been copied by now, and with no
+    /// commit in between the next transaction starts the log from its beginning.
+    Finish,
+}
+
+/// When to checkpoint, from the log's length (in frames) after each commit.
+#[derive(Default)]
+struct CheckpointPolicy {
+    /// The log's length when the checkpointer was last nudged (0 once the log restarted).
+    nudged_at: std::ffi::c_int,
+    /// The log's length after the previous commit.
+    last_len: std::ffi::c_int,
+    over_limit: bool,
+}
+
+impl CheckpointPolicy {
+    fn after_commit(&mut self, pages: std::ffi::c_int) -> CheckpointStep {
+        if pages < self.last_len {
+            self.nudged_at = 0;
+        }
+        self.last_len = pages;
+        let was_over_limit = std::mem::replace(&mut self.over_limit, pages >= WAL_LIMIT_PAGES);
+        if self.over_limit && was_over_limit {
+            CheckpointStep::Finish
+        } else if pages >= self.nudged_at + CHECKPOINT_PAGES {
+            // Once per CHECKPOINT_PAGES new frames, not after every commit past that length: a
+            // checkpoint that runs while the next commit is written cannot restart the log, so a
+            // lone caller's commits each set off one more checkpoint (two more fsyncs) until the
+            // log reached the limit.
+            self.nudged_at = pages;
+            CheckpointStep::Nudge
+        } else {
+            CheckpointStep::None
+        }
+    }
+}
+
 struct Checkpointer {
     thread: JoinHandle<()>,
 }
@@ -406,22 +449,23 @@ impl Checkpointer {
                     e,
                 ))
             })?;
-        let mut over_limit = false;
+        let mut policy = CheckpointPolicy::default();
         conn.wal_hook(Some(
             move |wal: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
-                let was_over_limit = std::mem::replace(&mut over_limit, pages >= WAL_LIMIT_PAGES);
-                if over_limit && was_over_limit {
-                    // Most of the log has been copied by now; this copies the rest with no commit
-                    // in between, so the next transaction starts the log from its beginning.
-                    let _turn = store_turn
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    if let Err(e) = wal.checkpoint_v2(CheckpointMode::PASSIVE) {
-                        tracing::warn!("checkpoint failed: {e}");
+                match policy.after_commit(pages) {
+                    CheckpointStep::None => {}
+                    CheckpointStep::Nudge => {
+                        // Full means a nudge is waiting already.
+                        let _ = nudge.try_send(());
                     }
-                } else if pages >= CHECKPOINT_PAGES {
-                    // Full means a nudge is waiting already.
-                    let _ = nudge.try_send(());
+                    CheckpointStep::Finish => {
+                        let _turn = store_turn
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if let Err(e) = wal.checkpoint_v2(CheckpointMode::PASSIVE) {
+                            tracing::warn!("checkpoint failed: {e}");
+                        }
+                    }
                 }
                 Ok(())
             },
@@ -797,6 +841,51 @@ mod tests {
         assert_eq!(level, 1);
         let (level, _) = db.call_relaxed(write("needs"), needs).await.unwrap();
         assert_eq!(level, 1);
+    }
+
+    #[test]
+    fn the_checkpointer_is_nudged_once_per_thousand_new_frames_and_the_store_finishes_at_the_limit()
+    {
+        let mut policy = CheckpointPolicy::default();
+        let mut steps = Vec::new();
+        // A lone caller's commits of four frames each, until the log restarts, then again.
+        for round in 0..2 {
+            let mut pages = 0;
+            loop {
+                pages += 4;
+                let step = policy.after_commit(pages);
+                let finished = step == CheckpointStep::Finish;
+                if step != CheckpointStep::None {
+                    steps.push((round, pages, step));
+                }
+                if finished {
+                    break;
+                }
+            }
+        }
+        use CheckpointStep::*;
+        assert_eq!(
+            steps,
+            [
+                (0, 1000, Nudge),
+                (0, 2000, Nudge),
+                (0, 3000, Nudge),
+                (0, 4000, Nudge),
+                (0, 4004, Finish),
+                (1, 1000, Nudge),
+                (1, 2000, Nudge),
+                (1, 3000, Nudge),
+                (1, 4000, Nudge),
+                (1, 4004, Finish),
+            ]
+        );
+        // If the log did not restart (a reader held it), the store tries again after each commit.
+        assert_eq!(policy.after_commit(4008), Finish);
+        assert_eq!(policy.after_commit(4012), Finish);
+        // One large commit alone crosses the limit: the checkpointer gets its chance first.
+        let mut policy = CheckpointPolicy::default();
+        assert_eq!(policy.after_commit(5000), Nudge);
+        assert_eq!(policy.after_commit(5010), Finish);
     }
 
     #[tokio::test]
