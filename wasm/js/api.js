@@ -162,10 +162,9 @@ function base64ToBytes(b64) {
   return out;
 }
 
+/** Base64 of a short byte array (a MAC). */
 function bytesToBase64(bytes) {
-  let bin = "";
-  for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
-  return btoa(bin);
+  return btoa(String.fromCharCode.apply(null, bytes));
 }
 
 /** Equal strings of equal length, compared without an early exit. */
@@ -191,7 +190,13 @@ function hmacSecrets(keys) {
   return secrets.length ? secrets : null;
 }
 
+/** The largest signed content `verifyAsync` keeps a scratch buffer for (larger ones get their own). */
+const SCRATCH_MAX = 1 << 20;
+
 const PRINTABLE = /^[\t\x20-\x7e]*$/;
+/** An id the core takes as it is: visible ASCII but '.', not empty. */
+const ID = /^[\x21-\x2d\x2f-\x7e]+$/;
+const TIMESTAMP = /^[0-9]{1,15}$/;
 const STANDARD_NAMES = ["webhook-id", "svix-id", "webhook-timestamp", "svix-timestamp", "webhook-signature", "svix-signature"];
 
 /** A header value as the core reads it (trimmed of spaces and tabs), or `null` when the core
@@ -226,15 +231,13 @@ function standardHeaders(list) {
 }
 
 /** The same from a WHATWG `Headers`, whose `get` gives what its iteration gives (names
- * lower-cased, repeated headers joined), so the core would see the same values. */
+ * lower-cased, repeated headers joined), so the core would see the same values. Values are
+ * returned untrimmed: `#candidates`' patterns refuse any surrounding whitespace (and anything
+ * not printable), which leaves such headers to the core. */
 function standardHeadersOf(headers) {
-  const read = (name, alias) => {
-    const v = headers.get(name) ?? headers.get(alias);
-    return v === null ? null : headerText(v);
-  };
-  const id = read("webhook-id", "svix-id");
-  const ts = read("webhook-timestamp", "svix-timestamp");
-  const signatures = read("webhook-signature", "svix-signature");
+  const id = headers.get("webhook-id") ?? headers.get("svix-id");
+  const ts = headers.get("webhook-timestamp") ?? headers.get("svix-timestamp");
+  const signatures = headers.get("webhook-signature") ?? headers.get("svix-signature");
   return id === null || ts === null || signatures === null ? null : { id, ts, signatures };
 }
 
@@ -251,6 +254,8 @@ export class Verifier {
   #cryptoKeys = null;
   /** The tolerance, read once (a call into WebAssembly). */
   #tolerance = 0;
+  /** Where `verifyAsync` assembles the signed content. */
+  #scratch = new Uint8Array(0);
 
   constructor(secretOrSecrets, opts) {
     assertReady();
@@ -294,13 +299,16 @@ export class Verifier {
         typeof Headers === "function" && headers instanceof Headers
           ? standardHeadersOf(headers)
           : standardHeaders(headerList(headers));
-      const content = h && this.#signedContent(h, bytes, Math.floor(now));
-      if (content) {
+      const candidates = h && this.#candidates(h, Math.floor(now));
+      if (candidates) {
         const keys = this.#cryptoKeys ?? (await this.#importKeys());
         for (const key of keys ?? []) {
-          const mac = bytesToBase64(new Uint8Array(await subtle.sign("HMAC", key, content)));
+          // `sign` copies its input before it returns (WebCrypto copies the bytes of a
+          // BufferSource argument synchronously), so the scratch buffer is free again at once,
+          // even for calls that overlap.
+          const mac = bytesToBase64(new Uint8Array(await subtle.sign("HMAC", key, this.#content(h, bytes))));
           let matched = false;
-          for (const c of content.candidates) matched = sameText(c, mac) || matched;
+          for (const c of candidates) matched = sameText(c, mac) || matched;
           if (matched) return;
         }
       }
@@ -308,14 +316,13 @@ export class Verifier {
     this.#inner.verify(bytes, headerList(headers), number(now, "nowSeconds"));
   }
 
-  /** The signed content `id.timestamp.body` (with the header's `v1` candidates attached) when
-   * the core would accept the headers as read and the timestamp is within the tolerance; `null`
-   * means "let the core decide", never "refused". */
-  #signedContent(h, bytes, now) {
+  /** The header's `v1` signatures that could match, when the core would accept the headers as
+   * read and the timestamp is within the tolerance; `null` means "let the core decide", never
+   * "refused". */
+  #candidates(h, now) {
     // The core's rules for ids (visible ASCII, no '.') and timestamps (digits; these fit a
-    // double exactly).
-    // (Both are printable ASCII already.)
-    if (!h.id || /[ \t.]/.test(h.id) || !/^[0-9]{1,15}$/.test(h.ts)) return null;
+    // double exactly), and a signature header the core reads (printable ASCII).
+    if (!ID.test(h.id) || !TIMESTAMP.test(h.ts) || !PRINTABLE.test(h.signatures)) return null;
     const ts = Number(h.ts);
     if (ts < now - this.#tolerance || ts > now + this.#tolerance) return null;
     // A signature the core accepts decodes to the MAC: its canonical base64 is the entry.
@@ -324,13 +331,23 @@ export class Verifier {
     for (const entry of entries) {
       if (entry.length === 47 && entry.startsWith("v1,")) candidates.push(entry.slice(3));
     }
-    if (!candidates.length) return null;
-    const prefix = encoder.encode(`${h.id}.${h.ts}.`);
-    const content = new Uint8Array(prefix.length + bytes.length);
-    content.set(prefix);
-    content.set(bytes, prefix.length);
-    content.candidates = candidates;
-    return content;
+    return candidates.length ? candidates : null;
+  }
+
+  /** The signed content `id.timestamp.body`, written into a scratch buffer kept between calls
+   * (no allocation and no zero-filling per call) unless it is larger than SCRATCH_MAX. */
+  #content(h, bytes) {
+    // id and timestamp are printable ASCII: one byte per character.
+    const prefix = h.id.length + h.ts.length + 2;
+    const length = prefix + bytes.length;
+    let buffer = this.#scratch;
+    if (buffer.length < length) {
+      buffer = new Uint8Array(length);
+      if (length <= SCRATCH_MAX) this.#scratch = buffer;
+    }
+    encoder.encodeInto(`${h.id}.${h.ts}.`, buffer);
+    buffer.set(bytes, prefix);
+    return buffer.subarray(0, length);
   }
 
   /** The secrets as WebCrypto keys, imported once; `null` (and no fast path from then on) when

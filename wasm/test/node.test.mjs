@@ -326,6 +326,28 @@ describe("verifyAsync", () => {
     await v.verifyAsync(BODY, new Headers(HEADERS), TS);
   });
 
+  test("overlapping calls on one verifier each check their own body (the signed content's buffer is reused)", async () => {
+    const v = new Verifier([OLD_SECRET, SECRET]);
+    const cases = [];
+    for (const size of [10, 3000, 100, 70_000, 1, 2_000_000, 500, 64 * 1024]) {
+      const body = "b".repeat(size - 1) + String(size % 10);
+      const headers = signHeaders(size % 2 ? OLD_SECRET : SECRET, `msg_${size}`, TS, body);
+      cases.push([body, headers, null]);
+      // The same headers on a body that differs in its last byte, and on a shorter one.
+      cases.push([body.slice(0, -1) + "x", headers, "no_matching_signature"]);
+      cases.push([body.slice(1), headers, "no_matching_signature"]);
+    }
+    let outcomes;
+    const calls = await countingSubtle(async () => {
+      outcomes = await Promise.allSettled(cases.map(([body, headers]) => v.verifyAsync(body, headers, TS)));
+    });
+    assert.ok(calls >= cases.length, `WebCrypto ran for each call (${calls})`);
+    cases.forEach(([, , code], i) => {
+      if (code === null) assert.equal(outcomes[i].status, "fulfilled", `case ${i}: ${outcomes[i].reason}`);
+      else assert.equal(outcomes[i].reason?.code, code, `case ${i}`);
+    });
+  });
+
   test("every refusal is verify's own error", async () => {
     const v = new Verifier(SECRET);
     const cases = [
