@@ -368,10 +368,6 @@ impl Db {
     }
 }
 
-/// Copies the WAL back into the database file on a thread of its own, with its own connection, so
-/// the store thread (which every caller waits for) does not: SQLite would otherwise run that
-/// checkpoint inside the commit that crosses the threshold. A passive checkpoint never blocks the
-/// writer, and commits stay durable in the WAL whether or not it has run.
 /// What the store thread does about the WAL after a commit.
 #[derive(Debug, PartialEq, Eq)]
 enum CheckpointStep {
@@ -415,6 +411,10 @@ impl CheckpointPolicy {
     }
 }
 
+/// Copies the WAL back into the database file on a thread of its own, with its own connection, so
+/// the store thread (which every caller waits for) does not: SQLite would otherwise run that
+/// checkpoint inside the commit that crosses the threshold. A passive checkpoint never blocks the
+/// writer, and commits stay durable in the WAL whether or not it has run.
 struct Checkpointer {
     thread: JoinHandle<()>,
 }
