@@ -30,6 +30,38 @@ where
     F: Future<Output = timehook_bindings::Result<T>> + Send + 'static,
     C: FnOnce(T) -> V + Send + 'static,
 {
+    settle(env, input, convert, false)
+}
+
+/// As [`promise`], for a call whose first steps are short (one job): they run at once on the
+/// JavaScript thread, which hands the job to the store thread without waiting for a runtime
+/// thread to wake up ([`timehook_bindings::start_then`]); the rest runs on the runtime.
+pub fn promise_eager<'env, T, V, F, C>(
+    env: &'env Env,
+    input: ConvResult<F>,
+    convert: C,
+) -> napi::Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue + 'static,
+    F: Future<Output = timehook_bindings::Result<T>> + Send + 'static,
+    C: FnOnce(T) -> V + Send + 'static,
+{
+    settle(env, input, convert, true)
+}
+
+fn settle<'env, T, V, F, C>(
+    env: &'env Env,
+    input: ConvResult<F>,
+    convert: C,
+    eager: bool,
+) -> napi::Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue + 'static,
+    F: Future<Output = timehook_bindings::Result<T>> + Send + 'static,
+    C: FnOnce(T) -> V + Send + 'static,
+{
     // Checked first: once the deferred exists, it must be settled.
     timehook_bindings::runtime().map_err(|e| e.into_napi(env))?;
     let (deferred, promise) = env.create_deferred::<V, Resolver<V>>()?;
@@ -41,12 +73,17 @@ where
             return Ok(promise);
         }
     };
-    let spawned = timehook_bindings::spawn_then(fut, move |outcome| {
+    let done = move |outcome: timehook_bindings::Result<T>| {
         deferred.resolve(Box::new(move |env| match outcome {
             Ok(value) => Ok(convert(value)),
             Err(e) => Err(e.into_napi(&env)),
         }));
-    });
+    };
+    let spawned = if eager {
+        timehook_bindings::start_then(fut, done)
+    } else {
+        timehook_bindings::spawn_then(fut, done)
+    };
     // Cannot fail: the runtime was checked above.
     spawned.map_err(|e| e.into_napi(env))?;
     Ok(promise)

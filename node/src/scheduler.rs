@@ -10,7 +10,7 @@ use napi::{Env, ValueType};
 use napi_derive::napi;
 use timehook_bindings::{DEFAULT_CLOSE_GRACE, SchedulerHandle};
 
-use crate::bridge::promise;
+use crate::bridge::{promise, promise_eager};
 use crate::errors::IntoNapi;
 use crate::events::Hub;
 use crate::jobs::{JobReader, list_query, scheduler_options};
@@ -80,7 +80,7 @@ impl Scheduler {
         let input = JobReader::new(env)
             .job(job, false)
             .map(|job| self.handle.schedule_many(vec![job]));
-        promise(env, input, first)
+        promise_eager(env, input, first)
     }
 
     /// As `schedule`, and tells whether the job was created or its idempotency key matched a job
@@ -94,7 +94,7 @@ impl Scheduler {
         let input = JobReader::new(env)
             .job(job, false)
             .map(|job| self.handle.submit_many(vec![job]));
-        promise(env, input, |mut all| {
+        promise_eager(env, input, |mut all| {
             let (id, existing) = all.pop().unwrap_or_default();
             Submitted { id, existing }
         })
@@ -158,7 +158,7 @@ impl Scheduler {
             job.cron = Some(expr);
             Ok(self.handle.schedule_many(vec![job]))
         })();
-        promise(env, input, first)
+        promise_eager(env, input, first)
     }
 
     /// One job; rejects with `not_found` for an unknown id.
