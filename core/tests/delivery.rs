@@ -425,3 +425,36 @@ conformance! {
         assert_eq!(a[0].response_body.as_deref(), Some(&[b'x'; 10][..]));
     }
 }
+
+conformance! {
+    /// An endpoint at its in-flight bound with a backlog longer than the wake-up's window (the
+    /// backlog fills the first rows in due order) does not hide another endpoint's job due
+    /// later: the loop wakes for it at its due time, not at the next poll (an hour away here).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_blocked_endpoints_backlog_does_not_hide_another_endpoints_next_job(store) {
+        let blocked = Receiver::start().await;
+        let other = Receiver::start().await;
+        let s = store
+            .builder()
+            .allow_private_targets(true)
+            .per_host_concurrency(1)
+            .poll_interval(Duration::from_secs(3600))
+            .open()
+            .await
+            .unwrap();
+        s.schedule_many((0..300).map(|i| JobSpec::post(blocked.url("/hang")).name(format!("b{i}"))))
+            .await
+            .unwrap();
+        s.start().unwrap();
+        // The first of the backlog is in flight (and hangs); the rest wait for its slot.
+        blocked.next().await;
+        s.schedule(JobSpec::post(other.url("/later")).after(Duration::from_millis(300)))
+            .await
+            .unwrap();
+        let got = other.next().await;
+        assert_eq!(got.path, "/later");
+        assert_eq!(blocked.seen().len(), 1, "the blocked endpoint stayed at its bound");
+        blocked.stop_hanging();
+        s.shutdown(Duration::from_secs(1)).await.unwrap();
+    }
+}

@@ -803,8 +803,9 @@ fn load_claimed(conn: &Connection, mut rows: Vec<ClaimRow>, now: i64) -> SqlResu
 }
 
 /// Pending rows looked at, in due order, for the next due one-time job of an origin that is not
-/// excluded, before looking per origin instead.
-const WAKE_SCAN: i64 = 256;
+/// excluded, before looking per origin instead. Each costs a lookup of its row (the due index
+/// does not hold the origin), on every tick while an endpoint at its bound has a backlog.
+const WAKE_SCAN: i64 = 64;
 
 /// When the next one-time job of an origin that is not excluded falls due. As in
 /// [`job_candidates`], a backlog of excluded origins is stepped over per origin, not row by row.
@@ -812,17 +813,23 @@ pub(crate) fn next_job_due(
     conn: &Connection,
     excluded: &HashSet<String>,
 ) -> SqlResult<Option<i64>> {
-    let window: Vec<(String, i64)> = conn
-        .prepare_cached(
-            "SELECT origin, due_at FROM jobs WHERE exec_state = 'pending' AND held = 0
-             ORDER BY due_at LIMIT CAST(?1 AS INTEGER)",
-        )?
-        .query_map([WAKE_SCAN], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    if let Some((_, due)) = window.iter().find(|(o, _)| !excluded.contains(o)) {
-        return Ok(Some(*due));
+    let mut window = conn.prepare_cached(
+        "SELECT origin, due_at FROM jobs WHERE exec_state = 'pending' AND held = 0
+         ORDER BY due_at LIMIT CAST(?1 AS INTEGER)",
+    )?;
+    let mut rows = window.query([WAKE_SCAN])?;
+    let mut seen = 0;
+    // Row by row, each origin read in place: the first row of an origin that is not excluded
+    // ends the scan.
+    while let Some(r) = rows.next()? {
+        seen += 1;
+        let origin = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        if !excluded.contains(origin) {
+            return Ok(Some(r.get(1)?));
+        }
     }
-    if i64::try_from(window.len()).unwrap_or(i64::MAX) < WAKE_SCAN {
+    drop(rows);
+    if seen < WAKE_SCAN {
         return Ok(None);
     }
     let mut first_of = conn.prepare_cached(
