@@ -103,6 +103,15 @@ fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
+/// A scheduler on a new file in `dir`, allowed to send to loopback, with every other default.
+async fn open_in(dir: &tempfile::TempDir) -> Scheduler {
+    Scheduler::builder(dir.path().join("jobs.db"))
+        .allow_private_targets(true)
+        .open()
+        .await
+        .unwrap()
+}
+
 fn spec(i: usize) -> JobSpec {
     JobSpec::post("http://127.0.0.1:9/hook")
         .json(&serde_json::json!({"n": i}))
@@ -112,11 +121,7 @@ fn spec(i: usize) -> JobSpec {
 
 async fn schedule_many(n: usize) {
     let dir = tmp();
-    let s = Scheduler::builder(dir.path().join("jobs.db"))
-        .allow_private_targets(true)
-        .open()
-        .await
-        .unwrap();
+    let s = open_in(&dir).await;
     let batch = 10_000;
     let start = Instant::now();
     for chunk in (0..n).collect::<Vec<_>>().chunks(batch) {
@@ -134,11 +139,7 @@ async fn schedule_many(n: usize) {
     // are built inside the timing, as the bindings convert theirs inside theirs.
     for one in [20_000, 100_000] {
         let dir = tmp();
-        let s = Scheduler::builder(dir.path().join("jobs.db"))
-            .allow_private_targets(true)
-            .open()
-            .await
-            .unwrap();
+        let s = open_in(&dir).await;
         let start = Instant::now();
         let specs: Vec<JobSpec> = (0..one).map(spec).collect();
         s.schedule_many(specs).await.unwrap();
@@ -152,13 +153,7 @@ async fn schedule_many(n: usize) {
 
 async fn schedule_single(n: usize) {
     let dir = tmp();
-    let s = Arc::new(
-        Scheduler::builder(dir.path().join("jobs.db"))
-            .allow_private_targets(true)
-            .open()
-            .await
-            .unwrap(),
-    );
+    let s = Arc::new(open_in(&dir).await);
     let seq = n / 4;
     // The floors: one 4 KB write and fdatasync after another on the same file system, in the
     // same run, rewriting one block (the cheapest durable write) and appending (what a commit to
@@ -318,11 +313,7 @@ async fn backlog(n: usize) {
     let dir = tmp();
     let (base, _) = receiver().await;
     let (other, seen) = receiver().await;
-    let s = Scheduler::builder(dir.path().join("jobs.db"))
-        .allow_private_targets(true)
-        .open()
-        .await
-        .unwrap();
+    let s = open_in(&dir).await;
     for chunk in (0..n).collect::<Vec<_>>().chunks(20_000) {
         s.schedule_many(
             chunk
