@@ -134,6 +134,8 @@ pub(crate) async fn tick<T: Tx>(
         }
     }
     let next = flow.plan(&after, p.now);
+    // The tick's last statement: on PostgreSQL it turns planner settings off for the rest of
+    // the transaction.
     let next_wake = tx.next_wake(&next.excluded).await?;
     Ok(Tick {
         claimed,
