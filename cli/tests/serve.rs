@@ -469,9 +469,45 @@ fn bad_input_never_yields_a_500() {
         );
     };
     // Oversized.
+    // Oversized, announced by Content-Length and not (chunked): refused once the body has been
+    // read, so the client sees the answer and its pooled connection stays usable.
     let big = json!({ "url": "https://example.com/a", "body": "x".repeat(100_000) });
-    let (status, v) = server.json("POST", "/v1/jobs", None, Some(&big));
-    assert_eq!(status, 413, "{v}");
+    for _ in 0..3 {
+        let res = server.call("POST", "/v1/jobs", None, Some(&big));
+        assert_eq!(res.status().as_u16(), 413);
+        assert!(res.headers().get("connection").is_none());
+        problem(413, &res.json().unwrap());
+        assert_eq!(server.json("GET", "/v1/nothing", None, None).0, 404);
+        let chunked = std::io::Cursor::new(big.to_string().into_bytes());
+        let res = server
+            .client
+            .post(format!("{}/v1/jobs", server.url))
+            .header("content-type", "application/json")
+            .body(reqwest::blocking::Body::new(chunked))
+            .send()
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 413);
+        problem(413, &res.json().unwrap());
+        assert_eq!(server.json("GET", "/v1/nothing", None, None).0, 404);
+    }
+    // Far past the limit (more than 8 times it), the server stops reading and closes the
+    // connection: the client sees a 413 that says so, or a reset; its next request is answered.
+    let huge = json!({ "url": "https://example.com/a", "body": "x".repeat(1_000_000) });
+    let res = server
+        .client
+        .post(format!("{}/v1/jobs", server.url))
+        .json(&huge)
+        .send();
+    if let Ok(res) = res {
+        assert_eq!(res.status().as_u16(), 413);
+        assert_eq!(res.headers()["connection"], "close");
+    }
+    assert_eq!(server.json("GET", "/v1/nothing", None, None).0, 404);
+    assert_eq!(
+        server.json("GET", "/v1/jobs?limit=1", None, None).1["jobs"],
+        json!([]),
+        "nothing refused was stored"
+    );
     // Malformed JSON.
     let res = server
         .client
@@ -539,6 +575,33 @@ fn bad_input_never_yields_a_500() {
         Some(&json!({ "url": "https://example.com/e", "events": ["job.exploded"] })),
     );
     assert_eq!(status, 400);
+}
+
+#[test]
+fn the_body_limit_is_the_one_configured() {
+    // axum's extractors cap bodies at 2 MB of their own accord; --body-limit must win, up and
+    // down.
+    let d = Dir::new();
+    let server = Server::start(&d.db(), &["--no-deliver", "--body-limit", "4000000"]);
+    let padded = |n: usize| {
+        format!(
+            "{{\"url\": \"https://example.com/a\",{}\"body\": \"x\"}}",
+            " ".repeat(n)
+        )
+    };
+    let post = |body: String| {
+        server
+            .client
+            .post(format!("{}/v1/jobs", server.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post(padded(3_000_000)), 201);
+    assert_eq!(post(padded(4_000_000)), 413);
 }
 
 #[test]

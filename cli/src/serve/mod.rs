@@ -12,11 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use clap::Args;
 use metrics_exporter_prometheus::PrometheusHandle;
 use timehook::Scheduler;
 use timehook::signing::Secret;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -93,19 +96,85 @@ pub fn router(app: AppState, body_limit: usize, timeout: Duration) -> Router {
             }),
         )
         .fallback(|| async {
-            problem::Problem::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "not_found",
-                "no such route",
-            )
+            problem::Problem::new(StatusCode::NOT_FOUND, "not_found", "no such route")
         })
-        .layer(RequestBodyLimitLayer::new(body_limit))
+        // The extractors' own 2 MB cap would override --body-limit; the layer below enforces it.
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit,
+            read_body_within,
+        ))
         .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
+            StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// How much of a body over the limit is read and thrown away, as a multiple of the limit.
+const DRAIN_FACTOR: usize = 8;
+
+/// Reads each request's body, up to `limit` bytes, before routing it.
+///
+/// A longer body is refused with 413 only after the rest of it has been read and thrown away
+/// (up to [`DRAIN_FACTOR`] times the limit): a server that answers early and closes a connection
+/// with unread data resets it, and a client still sending then gets a reset, not the answer, or
+/// reuses a pooled connection that is closing. Past that budget the answer says
+/// `Connection: close`.
+async fn read_body_within(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    use tokio_stream::StreamExt;
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let mut over = declared.is_some_and(|n| n > limit as u64);
+    let mut buf = Vec::with_capacity(if over {
+        0
+    } else {
+        declared.unwrap_or(0) as usize
+    });
+    let mut read = 0usize;
+    let mut drained = true;
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(_) if over => break,
+            Err(e) => {
+                return problem::Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("the request body could not be read: {e}"),
+                )
+                .into_response();
+            }
+        };
+        read = read.saturating_add(chunk.len());
+        over |= read > limit;
+        if !over {
+            buf.extend_from_slice(&chunk);
+        } else if read > limit.saturating_mul(DRAIN_FACTOR) {
+            drained = false;
+            break;
+        }
+    }
+    if over {
+        let mut res = problem::Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+        .into_response();
+        if !drained {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return res;
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(buf)))
+        .await
 }
 
 pub async fn run(db: String, allow_private: bool, args: ServeArgs) -> CliResult<u8> {
