@@ -115,6 +115,7 @@ type ErrorClass = FunctionRef<ErrorArgs, Unknown<'static>>;
 /// What the module keeps per environment.
 struct Instance {
     error_class: ErrorClass,
+    plain_batch: crate::batch::PlainBatch,
 }
 
 /// Defines `TimehookError`, keeps it for later, and adds it with the code tables to `exports`.
@@ -123,6 +124,7 @@ pub fn register(env: &Env, exports: &mut Object<'_>) -> napi::Result<()> {
     env.set_instance_data(
         Instance {
             error_class: class.create_ref()?,
+            plain_batch: crate::batch::compile(env)?,
         },
         (),
         |_| {},
@@ -158,10 +160,20 @@ impl IntoNapi for BindingError {
     }
 }
 
-fn timehook_error(env: &Env, e: &BindingError) -> napi::Result<napi::Error> {
+fn instance(env: &Env) -> napi::Result<&'static Instance> {
     let instance = env.get_instance_data::<Instance>()?.ok_or_else(|| {
         napi::Error::from_reason("timehook is not initialised in this environment")
     })?;
+    Ok(instance)
+}
+
+/// The check of plain job batches (`batch`), as evaluated in this environment.
+pub fn plain_batch(env: &Env) -> napi::Result<&'static crate::batch::PlainBatch> {
+    Ok(&instance(env)?.plain_batch)
+}
+
+fn timehook_error(env: &Env, e: &BindingError) -> napi::Result<napi::Error> {
+    let instance = instance(env)?;
     let class = instance.error_class.borrow_back(env)?;
     let value = class.new_instance(FnArgs::from((
         e.message.clone(),

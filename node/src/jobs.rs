@@ -159,6 +159,20 @@ impl<'e> JobReader<'e> {
         Ok(job)
     }
 
+    /// An array of job objects, read the fast way when every job holds only plain values
+    /// (`batch`), else object by object.
+    pub fn batch(&self, value: Unknown<'e>) -> ConvResult<Vec<JobInput>> {
+        let env = self.ctx.env;
+        // The check declining, or failing (a getter that throws), leaves the slow way, which
+        // reads the same values and gives the precise error.
+        if let Ok(Some(jobs)) =
+            crate::errors::plain_batch(env).and_then(|check| crate::batch::read(env, check, value))
+        {
+            return Ok(jobs);
+        }
+        self.jobs(value)
+    }
+
     /// An array of job objects; an error names the position of the job at fault.
     pub fn jobs(&self, value: Unknown<'e>) -> ConvResult<Vec<JobInput>> {
         if !value.is_array()? {

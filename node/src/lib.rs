@@ -8,6 +8,7 @@
 // napi registers exported items only outside `cfg(test)`, so a test build sees them unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod batch;
 mod bridge;
 mod clock;
 mod errors;

@@ -109,7 +109,7 @@ impl Scheduler {
         jobs: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Vec<Submitted>>> {
         let input = JobReader::new(env)
-            .jobs(jobs)
+            .batch(jobs)
             .map(|jobs| self.handle.submit_many(jobs));
         promise(env, input, |all| {
             all.into_iter()
@@ -129,7 +129,7 @@ impl Scheduler {
         jobs: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Vec<String>>> {
         let input = JobReader::new(env)
-            .jobs(jobs)
+            .batch(jobs)
             .map(|jobs| self.handle.schedule_many(jobs));
         promise(env, input, |ids| ids)
     }
