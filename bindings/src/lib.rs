@@ -6,7 +6,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`runtime`] | the process's one tokio runtime; [`block_on`] for blocking calls, [`spawn_then`] (and [`start_then`], which polls once on the caller's thread first) for asynchronous ones |
+//! | [`runtime`] | the process's one tokio runtime; [`block_on`] for blocking calls, [`spawn_then`] (and [`start_polled_by`], which polls on the caller's thread) for asynchronous ones |
 //! | [`data`] | plain records ([`JobRecord`], [`AttemptRecord`]): epoch milliseconds, strings, bytes; [`RetrySpec`] / [`RetryInput`]; missed-run policies as `skip` / `run_once` / `catch_up:N` |
 //! | [`jobs`] | [`JobInput`] → `JobSpec` (payload kinds choose the `content-type`), [`ListQuery`] → `ListFilter` |
 //! | [`metrics`] | a Prometheus recorder for the core's `metrics` ([`metrics::enable`], [`metrics::render`]) |
@@ -40,7 +40,7 @@ pub use outcomes::{
     DeadLetterQuery, EndpointLimitInput, EndpointRecord, EventRecord, ExportQuery, ExportStream,
     LISTENER_EVENTS, Listener, OutcomeRecord, SubscriptionRecord,
 };
-pub use runtime::{block_on, runtime, spawn_then, start_then};
+pub use runtime::{Pollable, Poller, block_on, runtime, spawn_then, start_polled_by};
 pub use scheduler::SchedulerHandle;
 pub use signing::{HeaderFilter, HeaderPairs, SchemeInput};
 

@@ -7,7 +7,8 @@
 //! queues the outcome for the language's event loop).
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tokio::runtime::{Builder, Runtime};
 
@@ -72,37 +73,90 @@ where
     Ok(())
 }
 
-/// As [`spawn_then`], but polls `fut` once on the calling thread first (within the runtime), and
-/// spawns it only if it is not done by then. For calls whose first poll is short (one job): its
-/// checks and its hand-off to the store thread happen at once, instead of after a runtime thread
-/// has woken up to run them, which on a small VM costs tens of microseconds. `done` may then run
-/// on the calling thread.
+/// A task started by [`start_polled_by`], polled by whoever its [`Poller`] hands it to.
+pub trait Pollable: Send + Sync {
+    /// Polls the task once (on the thread that runs it); a finished task ignores the call.
+    fn poll(self: Arc<Self>);
+}
+
+/// Hands a task to the thread that polls it (Node: queues it for the JavaScript thread). It
+/// must not poll the task itself: it may be called while the task is being polled.
+pub type Poller = Arc<dyn Fn(Arc<dyn Pollable>) + Send + Sync>;
+
+/// Runs `fut` with every poll on the thread `poller` hands it to, the first one at once on the
+/// calling thread, within the runtime; `done` receives the outcome on the thread of the last
+/// poll. For calls whose steps are short (one job): a Node `schedule` is polled on the
+/// JavaScript thread, which hands the job to the store thread, and is polled again there when the
+/// store answers, instead of through a runtime thread woken in between (waking a thread costs
+/// tens of microseconds on a small VM). A panic reaches `done` as an `internal` error. If the
+/// poller drops the task (its environment is going away), `done` is never called.
 ///
 /// # Errors
 /// `internal` if the runtime is unavailable; `done` is then not called.
-pub fn start_then<T, F, D>(fut: F, done: D) -> Result<()>
+pub fn start_polled_by<T, F, D>(fut: F, done: D, poller: Poller) -> Result<()>
 where
     T: Send + 'static,
     F: Future<Output = Result<T>> + Send + 'static,
     D: FnOnce(Result<T>) + Send + 'static,
 {
-    use std::task::{Context, Poll, Waker};
-    let rt = runtime()?;
-    let mut fut = Box::pin(fut);
-    // The waker of this first poll wakes nothing: the runtime polls the spawned task at least
-    // once, and so sees whatever completed in between.
-    let first = {
-        let _entered = rt.enter();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
-        }))
-    };
-    match first {
-        Ok(Poll::Ready(outcome)) => done(outcome),
-        Err(_) => done(Err(task_failed(true))),
-        Ok(Poll::Pending) => spawn_task_then(rt, fut, done),
-    }
+    let task = Arc::new(Polled {
+        slot: Mutex::new(Some((Box::pin(fut), done))),
+        poller,
+        runtime: runtime()?.handle().clone(),
+    });
+    task.poll();
     Ok(())
+}
+
+/// A future polled by its poller's thread, with what to do with its outcome.
+struct Polled<F, D> {
+    slot: Mutex<Option<(Pin<Box<F>>, D)>>,
+    poller: Poller,
+    runtime: tokio::runtime::Handle,
+}
+
+impl<T, F, D> Pollable for Polled<F, D>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+    D: FnOnce(Result<T>) + Send + 'static,
+{
+    fn poll(self: Arc<Self>) {
+        use std::task::{Context, Poll, Waker};
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some((fut, _)) = slot.as_mut() else {
+            return;
+        };
+        let waker = Waker::from(self.clone());
+        let polled = {
+            let _entered = self.runtime.enter();
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                fut.as_mut().poll(&mut Context::from_waker(&waker))
+            }))
+        };
+        let outcome = match polled {
+            Ok(Poll::Pending) => return,
+            Ok(Poll::Ready(outcome)) => outcome,
+            Err(_) => Err(task_failed(true)),
+        };
+        let Some((_, done)) = slot.take() else {
+            return;
+        };
+        drop(slot);
+        done(outcome);
+    }
+}
+
+impl<T, F, D> std::task::Wake for Polled<F, D>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+    D: FnOnce(Result<T>) + Send + 'static,
+{
+    fn wake(self: Arc<Self>) {
+        let poller = self.poller.clone();
+        poller(self);
+    }
 }
 
 fn task_failed(panicked: bool) -> BindingError {
@@ -209,24 +263,40 @@ mod tests {
         assert_eq!(got[1], Ok(7));
     }
 
-    #[test]
-    fn start_then_polls_once_on_the_caller_and_finishes_on_the_runtime() {
-        let caller = std::thread::current().id();
-        // Ready at its first poll: done runs at once, on the calling thread.
-        let (tx, rx) = std::sync::mpsc::channel();
-        start_then(async { Ok(std::thread::current().id()) }, move |r| {
-            tx.send((r, std::thread::current().id())).expect("send");
-        })
-        .expect("start");
-        let (polled_on, done_on) = rx
-            .try_recv()
-            .expect("done was called before start_then returned");
-        assert_eq!(polled_on, Ok(caller));
-        assert_eq!(done_on, caller);
+    /// A poller that queues tasks for the test's thread, as Node's queues them for its
+    /// JavaScript thread, and the loop that runs them there.
+    fn queue() -> (Poller, std::sync::mpsc::Receiver<Arc<dyn Pollable>>) {
+        let (tx, rx) = std::sync::mpsc::channel::<Arc<dyn Pollable>>();
+        let tx = Mutex::new(tx);
+        let poller: Poller = Arc::new(move |task| {
+            let _ = tx.lock().expect("lock").send(task);
+        });
+        (poller, rx)
+    }
 
-        // Pending at its first poll (the waker of which wakes nothing): the runtime finishes it,
-        // whether what it waits for arrives before the task is spawned or after.
+    #[test]
+    fn start_polled_by_polls_on_the_caller_then_on_the_pollers_thread() {
+        let caller = std::thread::current().id();
+        // Ready at its first poll: done runs at once, on the calling thread, within the runtime.
+        let (poller, tasks) = queue();
+        let (tx, rx) = std::sync::mpsc::channel();
+        start_polled_by(
+            async { Ok(tokio::runtime::Handle::try_current().is_ok()) },
+            move |r| tx.send((r, std::thread::current().id())).expect("send"),
+            poller,
+        )
+        .expect("start");
+        let (in_runtime, done_on) = rx.try_recv().expect("done before start returned");
+        assert_eq!((in_runtime, done_on), (Ok(true), caller));
+        assert!(
+            tasks.try_recv().is_err(),
+            "a finished task is not polled again"
+        );
+
+        // Pending at its first poll: the value sent from another thread wakes it, the poller
+        // queues it, and the next poll, on this thread, finishes it; no runtime thread polls it.
         for late in [false, true] {
+            let (poller, tasks) = queue();
             let (first_tx, first_rx) = std::sync::mpsc::channel();
             let (value_tx, value_rx) = tokio::sync::oneshot::channel::<i32>();
             let (tx, rx) = std::sync::mpsc::channel();
@@ -237,24 +307,41 @@ mod tests {
                 }
                 value_tx.send(5).expect("receiver alive");
             });
-            start_then(
+            start_polled_by(
                 async move {
-                    first_tx.send(std::thread::current().id()).expect("send");
-                    Ok(value_rx.await.expect("sent") + 1)
+                    first_tx.send(()).expect("send");
+                    let v = value_rx.await.expect("sent");
+                    Ok((v + 1, std::thread::current().id()))
                 },
-                move |r| tx.send(r).expect("send"),
+                move |r| tx.send((r, std::thread::current().id())).expect("send"),
+                poller,
             )
             .expect("start");
-            let got = rx
-                .recv_timeout(std::time::Duration::from_secs(5))
-                .expect("done called");
-            assert_eq!(got, Ok(6), "late = {late}");
+            let mut polls = 0;
+            let got = loop {
+                if let Ok(got) = rx.try_recv() {
+                    break got;
+                }
+                let task = tasks
+                    .recv_timeout(std::time::Duration::from_secs(5))
+                    .expect("woken");
+                polls += 1;
+                task.poll();
+            };
+            assert_eq!(got, (Ok((6, caller)), caller), "late = {late}");
+            assert!(polls >= 1, "late = {late}");
             sender.join().expect("sender");
+            // Wakes after the end (here: none pending) find nothing to poll.
+            while let Ok(task) = tasks.try_recv() {
+                task.poll();
+            }
+            assert!(rx.try_recv().is_err(), "done called once");
         }
 
-        // A panic in the first poll reaches done as an internal error.
+        // A panic in a poll reaches done as an internal error.
+        let (poller, _tasks) = queue();
         let (tx, rx) = std::sync::mpsc::channel();
-        start_then(
+        start_polled_by(
             async {
                 if std::hint::black_box(true) {
                     panic!("boom");
@@ -262,6 +349,7 @@ mod tests {
                 Ok(0)
             },
             move |r| tx.send(r).expect("send"),
+            poller,
         )
         .expect("start");
         assert_eq!(

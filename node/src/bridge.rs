@@ -7,9 +7,12 @@
 //! the event loop alive, so a process exits only after its operations have settled.
 
 use std::future::Future;
+use std::sync::Arc;
 
-use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
-use napi::{Env, JsValue};
+use napi::bindgen_prelude::{Function, PromiseRaw, ToNapiValue};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, JsValue, Status};
+use timehook_bindings::{Pollable, Poller};
 
 use crate::errors::IntoNapi;
 use crate::value::ConvResult;
@@ -33,9 +36,10 @@ where
     settle(env, input, convert, false)
 }
 
-/// As [`promise`], for a call whose first steps are short (one job): they run at once on the
-/// JavaScript thread, which hands the job to the store thread without waiting for a runtime
-/// thread to wake up ([`timehook_bindings::start_then`]); the rest runs on the runtime.
+/// As [`promise`], for a call whose steps are short (one job): it is polled on the JavaScript
+/// thread, at once and again whenever it is woken ([`timehook_bindings::start_polled_by`]), so
+/// the job goes to the store thread, and the store's answer back, without a runtime thread woken
+/// in between.
 pub fn promise_eager<'env, T, V, F, C>(
     env: &'env Env,
     input: ConvResult<F>,
@@ -64,6 +68,11 @@ where
 {
     // Checked first: once the deferred exists, it must be settled.
     timehook_bindings::runtime().map_err(|e| e.into_napi(env))?;
+    let poller = if eager {
+        Some(crate::errors::poller(env)?)
+    } else {
+        None
+    };
     let (deferred, promise) = env.create_deferred::<V, Resolver<V>>()?;
     let promise = PromiseRaw::new(env.raw(), promise.raw());
     let fut = match input {
@@ -79,12 +88,32 @@ where
             Err(e) => Err(e.into_napi(&env)),
         }));
     };
-    let spawned = if eager {
-        timehook_bindings::start_then(fut, done)
-    } else {
-        timehook_bindings::spawn_then(fut, done)
+    let spawned = match poller {
+        Some(poller) => timehook_bindings::start_polled_by(fut, done, poller),
+        None => timehook_bindings::spawn_then(fut, done),
     };
     // Cannot fail: the runtime was checked above.
     spawned.map_err(|e| e.into_napi(env))?;
     Ok(promise)
+}
+
+/// Polls tasks on the JavaScript thread: the callback of a threadsafe function of a function
+/// that does nothing. Weak: a pending promise keeps the event loop alive, not this.
+type PollQueue = ThreadsafeFunction<Arc<dyn Pollable>, (), (), Status, false, true>;
+
+/// This environment's [`Poller`], made once (kept in the instance data).
+pub fn make_poller(env: &Env) -> napi::Result<Poller> {
+    let nothing: Function<'_, (), ()> = env.run_script("(function () {})")?;
+    let queue: PollQueue = nothing
+        .build_threadsafe_function::<Arc<dyn Pollable>>()
+        .weak::<true>()
+        .callee_handled::<false>()
+        .build_callback(|ctx| {
+            ctx.value.poll();
+            Ok(())
+        })?;
+    Ok(Arc::new(move |task| {
+        // `Closing`: the environment is going away, and nobody is left to tell.
+        let _ = queue.call(task, ThreadsafeFunctionCallMode::NonBlocking);
+    }))
 }

@@ -116,6 +116,7 @@ type ErrorClass = FunctionRef<ErrorArgs, Unknown<'static>>;
 struct Instance {
     error_class: ErrorClass,
     plain_batch: crate::batch::PlainBatch,
+    poller: timehook_bindings::Poller,
 }
 
 /// Defines `TimehookError`, keeps it for later, and adds it with the code tables to `exports`.
@@ -125,6 +126,7 @@ pub fn register(env: &Env, exports: &mut Object<'_>) -> napi::Result<()> {
         Instance {
             error_class: class.create_ref()?,
             plain_batch: crate::batch::compile(env)?,
+            poller: crate::bridge::make_poller(env)?,
         },
         (),
         |_| {},
@@ -170,6 +172,11 @@ fn instance(env: &Env) -> napi::Result<&'static Instance> {
 /// The check of plain job batches (`batch`), as evaluated in this environment.
 pub fn plain_batch(env: &Env) -> napi::Result<&'static crate::batch::PlainBatch> {
     Ok(&instance(env)?.plain_batch)
+}
+
+/// The poller of this environment's JavaScript thread (`bridge`).
+pub fn poller(env: &Env) -> napi::Result<timehook_bindings::Poller> {
+    Ok(instance(env)?.poller.clone())
 }
 
 fn timehook_error(env: &Env, e: &BindingError) -> napi::Result<napi::Error> {

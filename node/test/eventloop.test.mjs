@@ -2,6 +2,7 @@
 // own threads, so a 1 ms interval timer keeps firing. The store is a real file with full
 // durability (an fsync per commit), so blocking on it would show as a long gap between ticks.
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { test } from 'node:test'
 
 import { Scheduler } from '../index.mjs'
@@ -71,6 +72,40 @@ test('scheduleMany of 10k jobs does not stall the loop either', async (t) => {
     assert.ok(maxGap < MAX_GAP_MS, `the event loop stalled for ${maxGap.toFixed(1)} ms`)
   } finally {
     await s.close()
+    tmp.cleanup()
+  }
+})
+
+test('a process that only awaits its schedule() calls sees each settle, then exits by itself', async () => {
+  // `schedule` is polled on the JavaScript thread, woken when the store answers: nothing but the
+  // pending promise keeps the loop alive meanwhile, and nothing keeps it alive afterwards.
+  const tmp = tempDir()
+  try {
+    const db = tmp.path('jobs.db')
+    const script = `
+      const { Scheduler } = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
+      ;(async () => {
+        const s = await Scheduler.open(${JSON.stringify(db)}, { autostart: false })
+        const ids = []
+        for (let i = 0; i < 50; i++) ids.push(await s.schedule({ url: 'https://example.com/c/' + i, after: 60000 }))
+        const [a, b] = await Promise.all([s.submit({ url: 'https://example.com/k', idempotencyKey: 'k' }),
+          s.cron('https://example.com/cron', '0 * * * *')])
+        console.log(JSON.stringify({ ids, a, b }))
+      })()`
+    const out = await new Promise((resolve, reject) => {
+      execFile(process.execPath, ['-e', script], { timeout: 20_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
+    })
+    const { ids, a, b } = JSON.parse(out)
+    assert.equal(new Set(ids).size, 50)
+    assert.equal(a.existing, false)
+    const s = await Scheduler.open(db, { autostart: false })
+    try {
+      const stored = await s.list({ limit: 100 })
+      assert.deepEqual(stored.map((j) => j.id).sort(), [...ids, a.id, b].sort())
+    } finally {
+      await s.close()
+    }
+  } finally {
     tmp.cleanup()
   }
 })
