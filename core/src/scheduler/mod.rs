@@ -270,7 +270,7 @@ impl Scheduler {
                 earliest.is_some_and(|due| due <= now_ms + millis(self.inner.config.poll_interval));
             // The jobs come back to be freed here rather than on the store thread, which every
             // caller waits for.
-            let (chunk_ids, _chunk) = transact!(&self.inner.store, |tx| async move {
+            let (chunk_ids, _chunk) = transact!(awake, &self.inner.store, |tx| async move {
                 let ids = tx.insert_jobs(&chunk, now_ms).await?;
                 if soon {
                     tx.notify().await?;

@@ -223,12 +223,18 @@ macro_rules! transact {
             }
         }
     }};
-    ($store:expr, |$tx:ident| $body:expr) => {{
+    // As the plain form (the last rule), for an application's own call (storing its jobs): on
+    // SQLite the store thread stays awake a moment afterwards for its next one (`Db::call_awake`).
+    (awake, $store:expr, |$tx:ident| $body:expr) => {
+        $crate::store::transact!(@with call_awake, $store, |$tx| $body)
+    };
+    // The plain form and `awake`, `$call` being the `Db` method that runs the body.
+    (@with $call:ident, $store:expr, |$tx:ident| $body:expr) => {{
         #[allow(unused_imports)]
         use $crate::store::Tx as _;
         match $store {
             $crate::store::Store::Sqlite(db) => {
-                db.call(move |conn| {
+                db.$call(move |conn| {
                     let mut tx = $crate::store::sqlite::SqliteTx::new(conn);
                     let $tx = &mut tx;
                     $crate::store::sqlite::ready($body)
@@ -239,6 +245,9 @@ macro_rules! transact {
             $crate::store::Store::Postgres(pg) => $crate::store::transact_pg!(pg, |$tx| $body),
         }
     }};
+    ($store:expr, |$tx:ident| $body:expr) => {
+        $crate::store::transact!(@with call, $store, |$tx| $body)
+    };
 }
 pub(crate) use transact;
 
