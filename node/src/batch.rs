@@ -55,7 +55,9 @@ const PLAIN_BATCH: &str = r#"(() => {
     }
   };
   return (jobs) => {
-    if (!Array.isArray(jobs)) return undefined;
+    if (!Array.isArray(jobs) || Object.getPrototypeOf(jobs) !== Array.prototype || "toJSON" in jobs) {
+      return undefined;
+    }
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i];
       if (typeof job !== "object" || job === null || !plain(job) || typeof job.url !== "string") {

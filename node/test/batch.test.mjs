@@ -130,6 +130,14 @@ test('a batch of every job schedule accepts stores each as schedule does, in ord
 test('a plain batch is read as one JSON text; one that is not, object by object', async () => {
   const s = await Scheduler.open(':memory:', { autostart: false })
   try {
+    // An array that would serialise as something else is read element by element.
+    const odd = [{ url: `${URL_OK}/real` }]
+    odd.toJSON = () => [{ url: `${URL_OK}/fake` }]
+    const [id] = await s.scheduleMany(odd)
+    assert.equal((await s.get(id)).url, `${URL_OK}/real`)
+    class Jobs extends Array {}
+    const sub = Jobs.from([{ url: `${URL_OK}/sub` }])
+    assert.equal((await s.get((await s.scheduleMany(sub))[0])).url, `${URL_OK}/sub`)
     // A getter shows the way taken: object by object reads each field once; the JSON way reads
     // it in the check and again in JSON.stringify.
     const counted = (extra) => {
