@@ -1,9 +1,11 @@
 //! Running a bindings future for JavaScript: the future runs on the bindings' tokio runtime
-//! ([`timehook_bindings::spawn_then`]) and settles a promise on the JavaScript thread.
+//! ([`timehook_bindings::spawn_then`]), or, for a one-job call, is polled on the JavaScript thread
+//! itself ([`promise_eager`]), and settles a promise on the JavaScript thread.
 //!
-//! The event loop never waits: the calling function returns the promise at once; the runtime
-//! thread that finishes the operation only queues its outcome (napi's threadsafe function), and
-//! the value or the `TimehookError` is built on the JavaScript thread. A pending promise keeps
+//! The event loop never waits: the calling function returns the promise at once; the thread that
+//! finishes the operation only queues its outcome (napi's threadsafe function), and the value or
+//! the `TimehookError` is built on the JavaScript thread. A future polled there never blocks it:
+//! it hands its work to the store thread and is polled again when woken. A pending promise keeps
 //! the event loop alive, so a process exits only after its operations have settled.
 
 use std::future::Future;
