@@ -48,8 +48,11 @@ const WAL_LIMIT_PAGES: i32 = 4 * CHECKPOINT_PAGES;
 /// How long a statement waits for another process holding the write lock.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long the store thread stays awake for the next task after storing an application's jobs
-/// ([`Db::call_awake`]), before it sleeps.
+/// ([`Db::call_awake`]) that came [`SOON`] after the previous task, before it sleeps.
 const STAY_AWAKE: std::time::Duration = std::time::Duration::from_micros(250);
+/// The longest wait for a task that still counts as the next call coming soon (a thread woken
+/// from sleep adds its own wake-up to the gap, so this is longer than [`STAY_AWAKE`]).
+const SOON: std::time::Duration = std::time::Duration::from_micros(500);
 
 trait Task: Send {
     /// Runs the task in the group's transaction; returns its error, if it failed.
@@ -521,7 +524,7 @@ fn serve(
     let mut group: Vec<Box<dyn Task>> = Vec::new();
     let mut synced = Synchronous::new(full);
     let mut awake = false;
-    while let Some(first) = next_task(&mut rx, awake) {
+    while let Some((first, soon)) = next_task(&mut rx, awake) {
         group.push(first);
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -539,7 +542,7 @@ fn serve(
         if relaxed && committed.is_ok() && group.iter().any(|t| t.needs_sync()) {
             committed = synced.set(&conn, true).and_then(|()| sync_log(&conn));
         }
-        awake = group.iter().any(|t| t.stay_awake());
+        awake = soon && group.iter().any(|t| t.stay_awake());
         for task in group.drain(..) {
             task.finish(committed.clone());
         }
@@ -552,22 +555,29 @@ fn serve(
 }
 
 /// The next task, waiting for it asleep; with `awake` (see [`Db::call_awake`]), first awake for
-/// [`STAY_AWAKE`], yielding the core to any other thread that wants it.
-fn next_task(rx: &mut queue::Receiver<Box<dyn Task>>, awake: bool) -> Option<Box<dyn Task>> {
-    if !awake {
-        return rx.blocking_recv();
-    }
-    let until = std::time::Instant::now() + STAY_AWAKE;
-    loop {
-        match rx.try_recv() {
-            Ok(task) => return Some(task),
-            Err(queue::error::TryRecvError::Disconnected) => return None,
-            Err(queue::error::TryRecvError::Empty) if std::time::Instant::now() < until => {
-                std::thread::yield_now();
+/// [`STAY_AWAKE`], yielding the core to any other thread that wants it. Also says whether it came
+/// [`SOON`]: the thread stays awake after a caller's group only while calls come that close
+/// together (one after another), not for a caller that calls every millisecond or so, for which it
+/// would only burn a quarter of a core.
+fn next_task(
+    rx: &mut queue::Receiver<Box<dyn Task>>,
+    awake: bool,
+) -> Option<(Box<dyn Task>, bool)> {
+    let start = std::time::Instant::now();
+    if awake {
+        loop {
+            match rx.try_recv() {
+                Ok(task) => return Some((task, true)),
+                Err(queue::error::TryRecvError::Disconnected) => return None,
+                Err(queue::error::TryRecvError::Empty) if start.elapsed() < STAY_AWAKE => {
+                    std::thread::yield_now();
+                }
+                Err(queue::error::TryRecvError::Empty) => break,
             }
-            Err(queue::error::TryRecvError::Empty) => return rx.blocking_recv(),
         }
     }
+    let task = rx.blocking_recv()?;
+    Some((task, start.elapsed() < SOON))
 }
 
 /// The store connection's `synchronous` setting when its durability is full: `FULL` (each commit
@@ -851,6 +861,31 @@ mod tests {
         }
         db.call_awake(put(1000)).await.unwrap();
         drop(db);
+    }
+
+    /// A task already queued comes at once and counts as soon, whether the thread was awake or
+    /// not; a queue closed while the thread is awake ends it.
+    #[test]
+    fn next_task_takes_what_is_queued_and_ends_with_the_queue() {
+        let task = || -> Box<dyn Task> {
+            let (reply, _) = oneshot::channel();
+            Box::new(Call {
+                f: Some(|_: &Connection| Ok(())),
+                result: None,
+                reply,
+                needs_sync: None,
+                stay_awake: true,
+            })
+        };
+        let (tx, mut rx) = queue::channel::<Box<dyn Task>>(4);
+        for awake in [false, true] {
+            tx.try_send(task()).unwrap();
+            let (got, soon) = next_task(&mut rx, awake).expect("a task");
+            assert!(soon && got.stay_awake(), "awake = {awake}");
+        }
+        drop(tx);
+        assert!(next_task(&mut rx, true).is_none());
+        assert!(next_task(&mut rx, false).is_none());
     }
 
     /// `:memory:` is a store in memory, not a file by that name (creating store files private
