@@ -91,18 +91,12 @@ impl From<timehook::Error> for Problem {
 
 impl From<JsonRejection> for Problem {
     fn from(r: JsonRejection) -> Problem {
+        // Bodies over --body-limit never reach an extractor (`read_body_within`).
         let status = match r {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
             _ => StatusCode::BAD_REQUEST,
         };
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "payload_too_large"
-        } else {
-            "invalid_request"
-        };
+        let code = "invalid_request";
         // serde's message names the field: "unknown field `x`, expected one of ...".
         let detail = r.body_text();
         let field = unknown_field(&detail);
