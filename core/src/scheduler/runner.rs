@@ -163,10 +163,11 @@ fn lease_renewal(inner: &Inner) -> tokio::time::Interval {
 /// flight until its task ends.
 fn spawn_delivery(tasks: &mut JoinSet<()>, inner: &Arc<Inner>, c: Claimed) {
     let in_flight = InFlight::new(inner, &c.execution_id);
-    tasks.spawn(deliver(inner.clone(), c, Some(in_flight)));
+    tasks.spawn(Box::pin(deliver(inner.clone(), c, Some(in_flight))));
 }
 
-/// Sends one claimed execution and records the outcome.
+/// Sends one claimed execution and records the outcome. Its future holds the HTTP client's
+/// (about 8 KB): spawned boxed, so that the task's cell and its stages move a pointer, not that.
 async fn deliver(inner: Arc<Inner>, c: Claimed, in_flight: Option<InFlight>) {
     let execution = c.execution_id.clone();
     match attempt_and_record(&inner, c).await {
@@ -293,7 +294,7 @@ pub(super) async fn run_due(inner: &Arc<Inner>) -> Result<usize> {
             .collect();
         let mut tasks = JoinSet::new();
         for c in tick.claimed {
-            tasks.spawn(deliver(inner.clone(), c, None));
+            tasks.spawn(Box::pin(deliver(inner.clone(), c, None)));
         }
         let mut renew = lease_renewal(inner);
         loop {
