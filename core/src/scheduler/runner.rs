@@ -513,4 +513,36 @@ mod tests {
         let tick = s.inner.tick(0).await.unwrap();
         assert!(!tick.durable, "a tick with nothing to do");
     }
+
+    /// An expired lease is taken back, unless its delivery is still under way in this worker
+    /// (its lease renewal may lag behind a stalled clock or store); then once it no longer is.
+    #[tokio::test]
+    async fn an_expired_lease_is_taken_back_only_when_its_delivery_is_no_longer_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(chrono::Utc::now());
+        let s = Scheduler::builder(dir.path().join("jobs.db"))
+            .allow_private_targets(true)
+            .clock(clock.clone())
+            .open()
+            .await
+            .unwrap();
+        let id = s
+            .schedule(JobSpec::post("http://127.0.0.1:9/once"))
+            .await
+            .unwrap();
+        let tick = s.inner.tick(8).await.unwrap();
+        let in_flight = super::InFlight::new(&s.inner, &tick.claimed[0].execution_id);
+        let state = async || s.get(&id).await.unwrap().state;
+        assert_eq!(state().await, crate::JobState::Running);
+
+        clock.advance(std::time::Duration::from_secs(3600));
+        let tick = s.inner.tick(0).await.unwrap();
+        assert!(!tick.durable, "nothing taken back while it is in flight");
+        assert_eq!(state().await, crate::JobState::Running);
+
+        drop(in_flight);
+        let tick = s.inner.tick(0).await.unwrap();
+        assert!(tick.durable, "taken back once it is not");
+        assert_eq!(state().await, crate::JobState::Scheduled);
+    }
 }

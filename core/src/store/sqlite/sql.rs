@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqlResult;
@@ -176,16 +177,16 @@ pub(crate) fn running(
     now: i64,
     which: Interrupted<'_>,
 ) -> SqlResult<Vec<Running>> {
-    let (in_jobs, in_executions) = match which {
-        Interrupted::Expired { .. } => (
-            "lease_until <= ?2 AND exec_id NOT IN (SELECT value FROM json_each(?1))",
-            "e.lease_until <= ?2 AND e.id NOT IN (SELECT value FROM json_each(?1))",
+    // Expired leases are found through the lease indexes (there are rarely any), and this
+    // worker's deliveries still under way are left out below rather than by an `IN` list, which
+    // SQLite would build into a temporary table on every tick.
+    let (in_jobs, in_executions, arg): (_, _, rusqlite::types::Value) = match which {
+        Interrupted::Expired { .. } => ("lease_until <= ?1", "e.lease_until <= ?1", now.into()),
+        Interrupted::Owned => (
+            "lease_owner = ?1",
+            "e.lease_owner = ?1",
+            owner.to_owned().into(),
         ),
-        Interrupted::Owned => ("lease_owner = ?1", "e.lease_owner = ?1"),
-    };
-    let args: Vec<rusqlite::types::Value> = match which {
-        Interrupted::Expired { in_flight } => vec![ids_json(in_flight).into(), now.into()],
-        Interrupted::Owned => vec![owner.to_owned().into()],
     };
     let row = |in_job_row: bool| {
         move |r: &Row<'_>| {
@@ -217,7 +218,7 @@ pub(crate) fn running(
                     on_success_url, on_failure_url, internal, signing
              FROM jobs WHERE exec_state = 'running' AND {in_jobs}"
         ))?
-        .query_map(rusqlite::params_from_iter(&args), row(true))?
+        .query_map([&arg], row(true))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.extend(
         conn.prepare_cached(&format!(
@@ -227,9 +228,15 @@ pub(crate) fn running(
              FROM executions e LEFT JOIN jobs j ON j.id = e.job_id
              WHERE e.state = 'running' AND {in_executions}"
         ))?
-        .query_map(rusqlite::params_from_iter(&args), row(false))?
+        .query_map([&arg], row(false))?
         .collect::<rusqlite::Result<Vec<_>>>()?,
     );
+    if let Interrupted::Expired { in_flight } = which
+        && !rows.is_empty()
+    {
+        let in_flight: HashSet<&str> = in_flight.iter().map(ExecutionId::as_str).collect();
+        rows.retain(|r| !in_flight.contains(r.exec.execution_id.as_str()));
+    }
     Ok(rows)
 }
 
@@ -410,18 +417,31 @@ pub(crate) fn set_next_fire(
 /// In-flight executions per origin (but `answered`), stored rate states and disabled endpoints.
 pub(crate) fn flow_state(conn: &Connection, answered: &[ExecutionId]) -> SqlResult<FlowState> {
     let mut state = FlowState::default();
-    let answered = ids_json(answered);
+    // Counted here, leaving out `answered` (not by an `IN` list, which SQLite would build into a
+    // temporary table on every tick): the rows are read through the lease indexes either way.
+    let answered: HashSet<&[u8]> = answered.iter().map(|e| e.as_str().as_bytes()).collect();
     for sql in [
-        "SELECT origin, count(*) FROM jobs WHERE exec_state = 'running'
-           AND exec_id NOT IN (SELECT value FROM json_each(?1)) GROUP BY origin",
-        "SELECT origin, count(*) FROM executions WHERE state = 'running'
-           AND id NOT IN (SELECT value FROM json_each(?1)) GROUP BY origin",
+        "SELECT origin, exec_id FROM jobs WHERE exec_state = 'running'",
+        "SELECT origin, id FROM executions WHERE state = 'running'",
     ] {
         let mut stmt = conn.prepare_cached(sql)?;
-        let mut rows = stmt.query([&answered])?;
+        let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let n: i64 = r.get(1)?;
-            *state.running.entry(r.get(0)?).or_default() += usize::try_from(n).unwrap_or(0);
+            if let ValueRef::Text(exec) = r.get_ref(1)?
+                && answered.contains(exec)
+            {
+                continue;
+            }
+            let origin = match r.get_ref(0)? {
+                ValueRef::Text(t) => String::from_utf8_lossy(t),
+                _ => continue,
+            };
+            match state.running.get_mut(origin.as_ref()) {
+                Some(n) => *n += 1,
+                None => {
+                    state.running.insert(origin.into_owned(), 1);
+                }
+            }
         }
     }
     let mut stmt = conn.prepare_cached("SELECT origin, tokens, refilled_at FROM endpoint_rates")?;
@@ -569,16 +589,29 @@ pub(crate) fn pick(
 ) -> SqlResult<Vec<(bool, String)>> {
     let scan = limit.saturating_mul(CLAIM_SCAN_FACTOR);
     let mut candidates = job_candidates(conn, p, limit, scan)?;
-    let mut occurrences = conn.prepare_cached(
-        "SELECT id, origin, due_at FROM executions
-         WHERE state = 'pending' AND held = 0 AND due_at <= ?1
-           AND origin NOT IN (SELECT value FROM json_each(?2))
-         ORDER BY due_at LIMIT CAST(?3 AS INTEGER)",
-    )?;
-    for row in occurrences.query_map(params![p.now, excluded_json(&p.excluded), scan], |r| {
-        Ok((false, r.get(0)?, r.get(1)?, r.get(2)?))
-    })? {
-        candidates.push(row?);
+    let occurrence = |r: &Row<'_>| Ok((false, r.get(0)?, r.get(1)?, r.get(2)?));
+    if p.excluded.is_empty() {
+        // Most ticks: no `IN` list to build into a temporary table.
+        let mut occurrences = conn.prepare_cached(
+            "SELECT id, origin, due_at FROM executions
+             WHERE state = 'pending' AND held = 0 AND due_at <= ?1
+             ORDER BY due_at LIMIT CAST(?2 AS INTEGER)",
+        )?;
+        for row in occurrences.query_map(params![p.now, scan], occurrence)? {
+            candidates.push(row?);
+        }
+    } else {
+        let mut occurrences = conn.prepare_cached(
+            "SELECT id, origin, due_at FROM executions
+             WHERE state = 'pending' AND held = 0 AND due_at <= ?1
+               AND origin NOT IN (SELECT value FROM json_each(?2))
+             ORDER BY due_at LIMIT CAST(?3 AS INTEGER)",
+        )?;
+        for row in
+            occurrences.query_map(params![p.now, excluded_json(&p.excluded), scan], occurrence)?
+        {
+            candidates.push(row?);
+        }
     }
     candidates.sort_by_key(|c| c.3);
     let mut taken: HashMap<String, usize> = HashMap::new();
@@ -654,7 +687,8 @@ pub(crate) fn claim(conn: &Connection, p: &ClaimParams) -> SqlResult<Vec<Claimed
     let mut claimed = Vec::with_capacity(jobs.len() + executions.len());
     if !jobs.is_empty() {
         // A one-time job's execution lives in its row: one statement claims it and returns what
-        // sending it needs.
+        // sending it needs. (One statement for all: per row, each execution would pay for its
+        // own statement journal and the temporary table that holds `RETURNING`'s rows.)
         let mut stmt = conn.prepare_cached(
             "UPDATE jobs
              SET exec_state = 'running', state = 'running', attempt = attempt + 1,
