@@ -96,11 +96,10 @@ impl From<JsonRejection> for Problem {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::BAD_REQUEST,
         };
-        let code = "invalid_request";
         // serde's message names the field: "unknown field `x`, expected one of ...".
         let detail = r.body_text();
         let field = unknown_field(&detail);
-        Problem::new(status, code, detail).with_field(field)
+        Problem::new(status, "invalid_request", detail).with_field(field)
     }
 }
 
