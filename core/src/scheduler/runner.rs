@@ -474,6 +474,16 @@ async fn drain(
 mod tests {
     use crate::{JobSpec, ManualClock, Scheduler};
 
+    /// A scheduler on a file in `dir`, on `clock`, not started: the tests tick it themselves.
+    async fn open(dir: &tempfile::TempDir, clock: &ManualClock) -> Scheduler {
+        Scheduler::builder(dir.path().join("jobs.db"))
+            .allow_private_targets(true)
+            .clock(clock.clone())
+            .open()
+            .await
+            .unwrap()
+    }
+
     /// A tick that only claims may commit without its own fsync; one that made cron occurrences
     /// (new ids: the webhook-ids a retry after a power cut must keep) may not.
     #[tokio::test]
@@ -483,12 +493,7 @@ mod tests {
             .unwrap()
             .to_utc();
         let clock = ManualClock::new(start);
-        let s = Scheduler::builder(dir.path().join("jobs.db"))
-            .allow_private_targets(true)
-            .clock(clock.clone())
-            .open()
-            .await
-            .unwrap();
+        let s = open(&dir, &clock).await;
         s.schedule(JobSpec::post("http://127.0.0.1:9/once"))
             .await
             .unwrap();
@@ -520,12 +525,7 @@ mod tests {
     async fn an_expired_lease_is_taken_back_only_when_its_delivery_is_no_longer_in_flight() {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(chrono::Utc::now());
-        let s = Scheduler::builder(dir.path().join("jobs.db"))
-            .allow_private_targets(true)
-            .clock(clock.clone())
-            .open()
-            .await
-            .unwrap();
+        let s = open(&dir, &clock).await;
         let id = s
             .schedule(JobSpec::post("http://127.0.0.1:9/once"))
             .await
