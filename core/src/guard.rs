@@ -222,17 +222,20 @@ impl Resolver for SystemResolver {
     }
 }
 
-/// The resolver the HTTP client connects through: it looks names up and drops every address the
+/// The resolver the HTTP clients connect through: it looks names up and drops every address the
 /// policy refuses; a name left with none fails with [`Blocked`].
+#[derive(Clone)]
 pub(crate) struct GuardedResolver {
     pub(crate) policy: Arc<TargetPolicy>,
     pub(crate) inner: Arc<dyn Resolver>,
 }
 
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+/// The addresses a guarded lookup allows.
+type Allowed = std::result::Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>>;
+
+impl GuardedResolver {
+    fn lookup(&self, host: String) -> Pin<Box<dyn Future<Output = Allowed> + Send>> {
         let (policy, inner) = (self.policy.clone(), self.inner.clone());
-        let host = name.as_str().to_owned();
         Box::pin(async move {
             let found = inner.lookup(&host).await?;
             let mut refused = None;
@@ -248,12 +251,45 @@ impl reqwest::dns::Resolve for GuardedResolver {
                 .map(|ip| SocketAddr::new(ip, 0))
                 .collect();
             match (allowed.is_empty(), refused) {
+                // Boxed as the error itself (not a box of it), so it can be found by its type.
                 (true, Some(blocked)) => {
                     Err(Box::new(blocked) as Box<dyn std::error::Error + Send + Sync>)
                 }
                 (true, None) => Err(format!("{host} has no address").into()),
-                _ => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
+                _ => Ok(allowed),
             }
+        })
+    }
+}
+
+/// For direct deliveries (hyper's connector).
+impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::result::Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
+        let lookup = self.lookup(name.as_str().to_owned());
+        Box::pin(async move { lookup.await.map(Vec::into_iter) })
+    }
+}
+
+/// For deliveries through a proxy (reqwest), where the proxy's name is what is resolved.
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let lookup = self.lookup(name.as_str().to_owned());
+        Box::pin(async move {
+            lookup
+                .await
+                .map(|allowed| Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
         })
     }
 }

@@ -28,7 +28,7 @@
 //!
 //! | feature     | default | what it adds |
 //! |-------------|---------|--------------|
-//! | `scheduler` | yes     | the durable [`Scheduler`]: the SQLite store (rusqlite, bundled), tokio runtime, reqwest delivery, cron |
+//! | `scheduler` | yes     | the durable [`Scheduler`]: the SQLite store (rusqlite, bundled), tokio runtime, hyper delivery (reqwest through a proxy), cron |
 //! | `postgres`  | yes     | the PostgreSQL store, for `postgresql://` URLs: tokio-postgres, deadpool-postgres, rustls (`sslmode`) |
 //! | `rand`      | yes (via `scheduler`) | generating new secrets and keys |
 //! | `fuzzing`   | no      | hidden entry points for the fuzz targets (`fuzz/`); not a stable API |
@@ -37,7 +37,7 @@
 //! cron are the same code on either, and one conformance suite tests both.
 //!
 //! With `default-features = false` only [`signing`] remains: secrets, signing and verification, with no
-//! tokio, rusqlite or reqwest, and it builds for `wasm32-unknown-unknown`.
+//! tokio, rusqlite or HTTP client, and it builds for `wasm32-unknown-unknown`.
 
 // Without `scheduler` the crate is `no_std` (with `alloc`): what remains, `signing`, needs no
 // operating system, and the WebAssembly verifier (`wasm/`) links no standard library. Unit tests

@@ -288,7 +288,7 @@ pub(crate) fn check_headers(headers: &[(String, Filled)], scheme: &Scheme) -> Re
     );
     for (name, _) in headers {
         let lower = name.trim().to_ascii_lowercase();
-        if reqwest::header::HeaderName::from_bytes(lower.as_bytes()).is_err() {
+        if http::header::HeaderName::from_bytes(lower.as_bytes()).is_err() {
             return Err(Error::invalid(
                 "delivery_headers",
                 format!("{name:?} is not a header name"),

@@ -458,3 +458,40 @@ conformance! {
         s.shutdown(Duration::from_secs(1)).await.unwrap();
     }
 }
+
+/// A receiver that answers 200 with the start of a longer body and then sends nothing more,
+/// keeping the connection open: the status decides the outcome; only the body's excerpt is cut.
+#[tokio::test]
+async fn an_answer_whose_body_stalls_is_decided_by_its_status() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/stall", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0; 8192];
+        let _ = socket.read(&mut buf).await.unwrap();
+        socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npart")
+            .await
+            .unwrap();
+        // Held open, silent, until the test ends.
+        std::future::pending::<()>().await;
+    });
+    let s = Scheduler::in_memory()
+        .allow_private_targets(true)
+        .open()
+        .await
+        .unwrap();
+    let id = s
+        .schedule(JobSpec::post(url).timeout(Duration::from_millis(300)))
+        .await
+        .unwrap();
+    assert_eq!(s.run_due().await.unwrap(), 1);
+    let attempts = s.attempts(&id).await.unwrap();
+    assert_eq!(attempts[0].status, Some(200));
+    assert_eq!(attempts[0].error, None, "{:?}", attempts[0].message);
+    assert_eq!(attempts[0].response_body.as_deref(), Some(&b"part"[..]));
+    assert!(attempts[0].duration >= Duration::from_millis(300));
+    assert_eq!(s.get(&id).await.unwrap().state, JobState::Succeeded);
+    held.abort();
+}

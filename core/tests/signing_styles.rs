@@ -223,4 +223,12 @@ async fn the_user_agent_is_configurable() {
         .unwrap();
     let got = deliver_one(&s, JobSpec::post(r.url("/ok")), &r).await;
     assert_eq!(got.header("user-agent"), Some("acme-billing/2.0"));
+    assert_eq!(got.header("accept"), Some("*/*"));
+    // A job's own headers win over the defaults.
+    let spec = JobSpec::post(r.url("/ok"))
+        .header("User-Agent", "job/1")
+        .header("Accept", "application/json");
+    let got = deliver_one(&s, spec, &r).await;
+    assert_eq!(got.header("user-agent"), Some("job/1"));
+    assert_eq!(got.header("accept"), Some("application/json"));
 }

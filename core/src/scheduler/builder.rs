@@ -388,7 +388,7 @@ impl SchedulerBuilder {
                 "an endpoint's max_in_flight must be at least 1".into(),
             ));
         }
-        reqwest::header::HeaderValue::from_str(&self.user_agent)
+        http::header::HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::Config("user_agent is not a valid header value".into()))?;
         c.default_retry.validate()?;
         c.default_cron_retry.validate()?;

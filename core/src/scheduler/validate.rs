@@ -255,7 +255,7 @@ fn validate_headers(headers: Vec<(String, String)>) -> Result<Vec<(String, Strin
     headers
         .into_iter()
         .map(|(name, value)| {
-            let parsed = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            let parsed = http::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 Error::invalid("headers", format!("{name:?} is not a valid header name"))
             })?;
             if RESERVED_HEADERS.contains(&parsed.as_str()) {
@@ -265,7 +265,7 @@ fn validate_headers(headers: Vec<(String, String)>) -> Result<Vec<(String, Strin
                 ));
             }
             if value.contains(['\r', '\n'])
-                || reqwest::header::HeaderValue::from_str(&value).is_err()
+                || http::header::HeaderValue::from_str(&value).is_err()
             {
                 return Err(Error::invalid(
                     "headers",
