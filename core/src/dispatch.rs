@@ -201,12 +201,13 @@ impl Dispatcher {
                 return result;
             }
         };
+        // The URL as stored: the url crate's normal form (hosts in ASCII, the path escaped),
+        // written when the job was validated, so the request's URI is parsed from it directly.
+        let uri = http::Uri::try_from(c.url.as_str());
         // An IP-literal URL reaches no resolver: it passes the guard here, on every attempt.
-        // Parsed once, for the guard and for the request.
-        let parsed = url::Url::parse(&c.url);
         if let Some(targets) = &self.targets
-            && let Ok(url) = &parsed
-            && let Err(blocked) = targets.check_url(url)
+            && let Ok(uri) = &uri
+            && let Err(blocked) = targets.check_uri(uri)
         {
             result.error = Some(AttemptError::Blocked);
             result.message = Some(blocked.to_string());
@@ -218,12 +219,10 @@ impl Dispatcher {
         let deadline = tokio::time::Instant::now() + c.timeout;
         let answered = match &self.transport {
             Transport::Direct(client) => {
-                self.send_direct(client, method, parsed, headers, c, deadline)
+                self.send_direct(client, method, uri, headers, c, deadline)
                     .await
             }
-            Transport::Proxied(client) => {
-                send_proxied(client, method, parsed, headers, c, deadline).await
-            }
+            Transport::Proxied(client) => send_proxied(client, method, headers, c, deadline).await,
         };
         match answered {
             Ok(answer) => {
@@ -287,21 +286,15 @@ impl Dispatcher {
         &self,
         client: &DirectClient,
         method: http::Method,
-        url: Result<url::Url, url::ParseError>,
+        uri: Result<http::Uri, http::uri::InvalidUri>,
         mut headers: HeaderMap,
         c: &Claimed,
         deadline: tokio::time::Instant,
     ) -> Result<Answer, Failed> {
-        let invalid = |e: &dyn std::fmt::Display| Failed {
+        let uri = uri.map_err(|e| Failed {
             kind: AttemptError::Request,
             message: format!("invalid URL: {e}"),
-        };
-        // The URL as the url crate writes it (hosts in ASCII, the path escaped), as before.
-        let uri: http::Uri = url
-            .map_err(|e| invalid(&e))?
-            .as_str()
-            .parse()
-            .map_err(|e| invalid(&e))?;
+        })?;
         // The defaults reqwest sent (and the proxied path still does), unless the job set its own.
         if !headers.contains_key(http::header::USER_AGENT) {
             headers.insert(http::header::USER_AGENT, self.user_agent.clone());
@@ -405,18 +398,13 @@ impl Dispatcher {
 async fn send_proxied(
     client: &reqwest::Client,
     method: http::Method,
-    url: Result<url::Url, url::ParseError>,
     headers: HeaderMap,
     c: &Claimed,
     deadline: tokio::time::Instant,
 ) -> Result<Answer, Failed> {
     let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
-    let request = match &url {
-        Ok(url) => client.request(method, url.clone()),
-        // reqwest reports what is wrong with it.
-        Err(_) => client.request(method, &c.url),
-    };
-    let sent = request
+    let sent = client
+        .request(method, &c.url)
         .headers(headers)
         .timeout(timeout)
         .body(c.body.clone())

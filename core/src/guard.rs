@@ -171,6 +171,22 @@ impl TargetPolicy {
         }
     }
 
+    /// As [`TargetPolicy::check_url`], for a delivery's URL as stored (the url crate's normal form,
+    /// written when the job was validated), parsed as the request's URI.
+    pub(crate) fn check_uri(&self, uri: &http::Uri) -> std::result::Result<(), Blocked> {
+        let Some(host) = uri.host() else {
+            return Ok(());
+        };
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        match bare.parse::<IpAddr>() {
+            Ok(ip) => self.check(host, ip),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// For a URL whose host is an IP address (which no resolver sees): whether it may be reached.
     pub(crate) fn check_url(&self, url: &url::Url) -> std::result::Result<(), Blocked> {
         let ip = match url.host() {
@@ -408,6 +424,33 @@ mod tests {
         );
         for bad in ["10.0.0.0/33", "", "not a host!", "*."] {
             assert!(TargetPolicy::new(false, &[bad.into()]).is_err(), "{bad:?}");
+        }
+    }
+
+    /// A delivery's stored URL, checked as the request's URI, is judged as the url crate's parse
+    /// of it is: an IP-literal host by its address (IPv6 in brackets), a name not at all (the
+    /// resolver's answer is checked instead).
+    #[test]
+    fn a_stored_url_is_checked_by_its_uri_as_by_its_url() {
+        let p = TargetPolicy::new(false, &["10.1.0.0/16".into()]).unwrap();
+        for (raw, refused) in [
+            ("http://127.0.0.1:8080/hook", true),
+            ("http://[::1]/hook", true),
+            ("http://[::ffff:169.254.169.254]/x", true),
+            ("http://10.1.2.3/x", false),
+            ("https://8.8.8.8/x", false),
+            ("http://localhost/x", false),
+            ("https://hooks.example/x?token=1", false),
+        ] {
+            let url = url::Url::parse(raw).unwrap();
+            let uri: http::Uri = url.as_str().parse().unwrap();
+            let by_uri = p.check_uri(&uri).map_err(|b| b.to_string());
+            assert_eq!(
+                by_uri,
+                p.check_url(&url).map_err(|b| b.to_string()),
+                "{raw}"
+            );
+            assert_eq!(by_uri.is_err(), refused, "{raw}: {by_uri:?}");
         }
     }
 }
