@@ -37,7 +37,7 @@
 //! cron are the same code on either, and one conformance suite tests both.
 //!
 //! With `default-features = false` only [`signing`] remains: secrets, signing and verification, with no
-//! tokio, rusqlite or HTTP client, and it builds for `wasm32-unknown-unknown`.
+//! tokio, rusqlite or an HTTP client, and it builds for `wasm32-unknown-unknown`.
 
 // Without `scheduler` the crate is `no_std` (with `alloc`): what remains, `signing`, needs no
 // operating system, and the WebAssembly verifier (`wasm/`) links no standard library. Unit tests
