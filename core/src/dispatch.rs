@@ -33,7 +33,7 @@ pub(crate) struct Dispatcher {
 /// How requests travel.
 enum Transport {
     /// Straight to receivers: hyper's pooled client (HTTP/1.1, and HTTP/2 where TLS negotiates
-    /// it), its connections resolved through the guard. A third of reqwest's CPU per request on
+    /// it), its connections resolved through the guard. About half of reqwest's CPU per request on
     /// loopback (BENCHMARKS.md), which sends each request through layers (redirects, retries,
     /// the response's URL parsed again) that deliveries do not use.
     Direct(Box<DirectClient>),
