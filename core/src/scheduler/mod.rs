@@ -236,12 +236,20 @@ impl Scheduler {
         // Streamed only when the batch is known to fit in one transaction: a larger one would
         // hold the store thread (and the file's write lock) while the rest of it is validated.
         let fits = specs.size_hint().1.is_some_and(|n| n <= INSERT_CHUNK);
+        // Each part is allocated once at its size where the input says how many jobs are left,
+        // rather than grown (and copied) as it fills.
         let mut validate_next = |n: usize| -> Result<Vec<NewJob>> {
-            specs
-                .by_ref()
-                .take(n)
-                .map(|spec| validate::validate(spec, config, retry, now, &mut seen_urls))
-                .collect()
+            let mut part = Vec::with_capacity(n.min(specs.size_hint().0));
+            for spec in specs.by_ref().take(n) {
+                part.push(validate::validate(
+                    spec,
+                    config,
+                    retry,
+                    now,
+                    &mut seen_urls,
+                )?);
+            }
+            Ok(part)
         };
         let first = validate_next(STREAM_CHUNK)?;
         let now_ms = to_ms(now);
@@ -254,12 +262,21 @@ impl Scheduler {
         {
             return self.stream_batch(db, first, validate_next, now_ms).await;
         }
-        let mut all = first;
-        all.extend(validate_next(usize::MAX)?);
-        let mut ids = Vec::with_capacity(all.len());
-        let mut jobs = all.into_iter();
-        loop {
-            let chunk: Vec<_> = jobs.by_ref().take(INSERT_CHUNK).collect();
+        // Every job is checked before the first transaction, in the transactions' parts.
+        let mut chunks = vec![first];
+        if chunks[0].len() == STREAM_CHUNK {
+            let rest = validate_next(INSERT_CHUNK - STREAM_CHUNK)?;
+            chunks[0].extend(rest);
+            loop {
+                let chunk = validate_next(INSERT_CHUNK)?;
+                if chunk.is_empty() {
+                    break;
+                }
+                chunks.push(chunk);
+            }
+        }
+        let mut ids = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+        for chunk in chunks {
             if chunk.is_empty() {
                 break;
             }

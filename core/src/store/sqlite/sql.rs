@@ -25,6 +25,9 @@ use crate::store::{
 /// exists already is not inserted; the existing job's id is returned in its place.
 pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> SqlResult<Vec<JobId>> {
     let mut find_key = conn.prepare_cached("SELECT id FROM jobs WHERE idempotency_key = ?1")?;
+    // Taken from the statement cache once per batch, not once per statement run.
+    let mut insert_many = None;
+    let mut insert_one = None;
     let mut ids = Vec::with_capacity(jobs.len());
     let mut rest = jobs;
     while !rest.is_empty() {
@@ -36,7 +39,10 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> SqlRe
             .take_while(|j| j.idempotency_key.is_none())
             .count();
         if keyless == INSERT_ROWS {
-            let mut insert = conn.prepare_cached(&INSERT_MANY)?;
+            let insert = match &mut insert_many {
+                Some(statement) => statement,
+                None => insert_many.insert(conn.prepare_cached(&INSERT_MANY)?),
+            };
             let (these, after) = rest.split_at(INSERT_ROWS);
             let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(INSERT_ROWS * 24);
             let columns: Vec<_> = these.iter().map(|job| job_columns(job, now)).collect();
@@ -59,8 +65,11 @@ pub(crate) fn insert_jobs(conn: &Connection, jobs: &[NewJob], now: i64) -> SqlRe
             continue;
         }
         let columns = job_columns(job, now);
-        conn.prepare_cached(&INSERT_ONE)?
-            .execute(columns.as_params().as_slice())?;
+        let insert = match &mut insert_one {
+            Some(statement) => statement,
+            None => insert_one.insert(conn.prepare_cached(&INSERT_ONE)?),
+        };
+        insert.execute(columns.as_params().as_slice())?;
         ids.push(job.id.clone());
     }
     Ok(ids)
