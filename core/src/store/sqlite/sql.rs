@@ -496,6 +496,10 @@ pub(crate) fn save_rates(
 /// cap is applied.
 const CLAIM_SCAN_FACTOR: i64 = 2;
 
+/// Rows of origins that can take no more, met while walking the earliest due jobs, after which
+/// a claim looks per origin instead (when they are also more than the usable rows met).
+const CROWDED_AFTER: usize = 32;
+
 /// A claimable execution: whether it lives in its job's row, its key (job id or execution id),
 /// origin and due time.
 type Candidate = (bool, String, String, i64);
@@ -515,28 +519,19 @@ fn pending_origins(conn: &Connection) -> SqlResult<Vec<String>> {
     Ok(origins)
 }
 
-/// Due one-time jobs to claim from. Usually the `scan` earliest due rows, whatever their origin
-/// (a bounded walk of `jobs_due`). When those are taken up by origins that can take no more of
-/// them (a herd for an endpoint at its bound, the held jobs of a disabled one) and fewer than
-/// `limit` could be claimed from them, the rows behind them are found per origin instead: each
-/// other origin's earliest due rows, so the cost follows the number of origins, not the length of
-/// the backlog in front.
+/// Due one-time jobs to claim from. Usually the earliest due rows, whatever their origin (a
+/// bounded walk of `jobs_due`, at most `scan` rows, stopped once `limit` rows are usable). When
+/// the walk meets more rows of origins that can take no more of them (a herd for an endpoint at
+/// its bound, the held jobs of a disabled one) than it found usable, and at least
+/// [`CROWDED_AFTER`], or reaches `scan` rows with some of them unusable and fewer than `limit`
+/// usable, the rows behind them are found per origin instead: each other origin's earliest due
+/// rows, so the cost follows the number of origins, not the length of the backlog in front.
 fn job_candidates(
     conn: &Connection,
     p: &ClaimParams,
     limit: i64,
     scan: i64,
 ) -> SqlResult<Vec<Candidate>> {
-    let window: Vec<(String, String, i64)> = conn
-        .prepare_cached(
-            "SELECT id, origin, due_at FROM jobs
-             WHERE exec_state = 'pending' AND held = 0 AND due_at <= ?1
-             ORDER BY due_at LIMIT CAST(?2 AS INTEGER)",
-        )?
-        .query_map(params![p.now, scan], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
     let room = |origin: &str| {
         if p.excluded.contains(origin) {
             0
@@ -544,21 +539,42 @@ fn job_candidates(
             p.rooms.get(origin).copied().unwrap_or(p.default_room)
         }
     };
-    let full = i64::try_from(window.len()).unwrap_or(i64::MAX) >= scan;
-    let crowded = full && {
-        let mut in_window: HashMap<&str, usize> = HashMap::new();
-        for (_, origin, _) in &window {
-            *in_window.entry(origin.as_str()).or_default() += 1;
+    let limit_rows = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut window = Vec::new();
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    let mut blocked = 0;
+    let mut crowded = false;
+    {
+        let mut walk = conn.prepare_cached(
+            "SELECT id, origin, due_at FROM jobs
+             WHERE exec_state = 'pending' AND held = 0 AND due_at <= ?1
+             ORDER BY due_at LIMIT CAST(?2 AS INTEGER)",
+        )?;
+        let mut rows = walk.query(params![p.now, scan])?;
+        let mut read: i64 = 0;
+        while window.len() < limit_rows {
+            let Some(r) = rows.next()? else {
+                // The whole window was read: rows behind it may be usable if some of it was not.
+                crowded = blocked > 0 && read >= scan;
+                break;
+            };
+            read += 1;
+            let origin = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            let n = taken.get(origin).copied().unwrap_or(0);
+            if n < room(origin) {
+                taken.insert(origin.to_owned(), n + 1);
+                window.push((true, r.get(0)?, origin.to_owned(), r.get(2)?));
+            } else {
+                blocked += 1;
+                if blocked >= CROWDED_AFTER && blocked > window.len() {
+                    crowded = true;
+                    break;
+                }
+            }
         }
-        let usable: usize = in_window.iter().map(|(o, n)| (*n).min(room(o))).sum();
-        i64::try_from(usable).unwrap_or(i64::MAX) < limit
-    };
+    }
     if !crowded {
-        return Ok(window
-            .into_iter()
-            .filter(|(_, o, _)| !p.excluded.contains(o))
-            .map(|(id, o, due)| (true, id, o, due))
-            .collect());
+        return Ok(window);
     }
     // The origin is cast for the reason `LIMIT` is (see the top): SQLite looks at a bare `?1`
     // compared with a column when it checks which partial indexes apply.
@@ -1370,6 +1386,16 @@ mod claim_tests {
         let picked = pick(&conn, &p, 4).unwrap();
         assert_eq!(origins(&conn, &picked), vec!["http://b:80"]);
         assert_eq!(next_job_due(&conn, &p.excluded).unwrap(), Some(600));
+
+        // A claim whose window is longer than a's blocked rows ahead of b: the walk stops
+        // after `CROWDED_AFTER` of them, and b is still found.
+        let mut p = params_for(&[]);
+        p.rooms.insert("http://a:80".into(), 2);
+        let picked = pick(&conn, &p, 100).unwrap();
+        assert_eq!(
+            origins(&conn, &picked),
+            vec!["http://a:80", "http://a:80", "http://b:80"]
+        );
 
         // a and b both excluded: the next wake is c's due time.
         let p = params_for(&["http://a:80", "http://b:80"]);
