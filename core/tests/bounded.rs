@@ -221,14 +221,25 @@ conformance! {
         let again = s.submit(spec("order-1")).await.unwrap();
         assert!(again.existing);
         assert_eq!(again.id, first.id);
+        // A job without a key among them is always new.
+        let keyless = || JobSpec::post("https://example.com/hook").at(t0() + chrono::Duration::hours(1));
         let batch = s
-            .submit_many([spec("order-1"), spec("order-2"), spec("order-2")])
+            .submit_many([spec("order-1"), keyless(), spec("order-2"), spec("order-2")])
             .await
             .unwrap();
         let flags: Vec<bool> = batch.iter().map(|b| b.existing).collect();
-        assert_eq!(flags, [true, false, true]);
+        assert_eq!(flags, [true, false, false, true]);
         assert_eq!(batch[0].id, first.id);
-        assert_eq!(batch[1].id, batch[2].id);
-        assert_eq!(s.list(&ListFilter::default()).await.unwrap().len(), 2);
+        assert_eq!(batch[2].id, batch[3].id);
+        assert_ne!(batch[1].id, batch[2].id);
+        assert_eq!(s.get(&batch[1].id).await.unwrap().id, batch[1].id);
+        // A batch without keys (stored without looking for conflicts).
+        let plain = s.submit_many([keyless(), keyless()]).await.unwrap();
+        assert!(plain.iter().all(|b| !b.existing));
+        assert_ne!(plain[0].id, plain[1].id);
+        for b in &plain {
+            assert_eq!(s.get(&b.id).await.unwrap().id, b.id);
+        }
+        assert_eq!(s.list(&ListFilter::default()).await.unwrap().len(), 5);
     }
 }

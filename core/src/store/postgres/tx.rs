@@ -188,11 +188,14 @@ fn parse_state(s: &str) -> Result<JobState> {
 }
 
 impl PgTx<'_> {
+    /// Inserts a part of a batch; returns the ids of the jobs with an idempotency key that were
+    /// inserted (the others' keys were taken). A part without keys cannot conflict: it is
+    /// inserted without `ON CONFLICT` (a speculative insertion per row) and returns nothing.
     async fn insert_chunk(&self, jobs: &[&NewJob], now: i64) -> PgResult<HashSet<String>> {
-        let c = InsertColumns::of(jobs);
-        let rows = self
-            .query(
-                "INSERT INTO {s}.jobs (id, kind, state, name, labels, url, method, headers, body,
+        macro_rules! insert_jobs {
+            ($tail:literal) => {
+                concat!(
+                    "INSERT INTO {s}.jobs (id, kind, state, name, labels, url, method, headers, body,
                      timeout_ms, retry, idempotency_key, cron_expr, cron_tz, missed, next_fire_at,
                      signing, origin, on_success_url, on_failure_url, internal, exec_id, exec_state,
                      due_at, created_at, updated_at)
@@ -208,35 +211,50 @@ impl PgTx<'_> {
                       AS u(id, kind, name, labels, url, method, headers, body, timeout_ms, retry,
                            idempotency_key, cron_expr, cron_tz, missed, next_fire_at, signing,
                            origin, on_success_url, on_failure_url, internal, exec_id, exec_state,
-                           due_at)
+                           due_at)",
+                    $tail
+                )
+            };
+        }
+        let c = InsertColumns::of(jobs);
+        let params: &[Param<'_>] = &[
+            &c.id,
+            &c.kind,
+            &c.name,
+            &c.labels,
+            &c.url,
+            &c.method,
+            &c.headers,
+            &c.body,
+            &c.timeout_ms,
+            &c.retry,
+            &c.idempotency_key,
+            &c.cron_expr,
+            &c.cron_tz,
+            &c.missed,
+            &c.next_fire_at,
+            &c.signing,
+            &c.origin,
+            &c.on_success_url,
+            &c.on_failure_url,
+            &c.internal,
+            &c.exec_id,
+            &c.exec_state,
+            &c.due_at,
+            &now,
+        ];
+        if jobs.iter().all(|j| j.idempotency_key.is_none()) {
+            self.execute(insert_jobs!(""), params).await?;
+            return Ok(HashSet::new());
+        }
+        let rows = self
+            .query(
+                insert_jobs!(
+                    "
                  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-                 RETURNING id",
-                &[
-                    &c.id,
-                    &c.kind,
-                    &c.name,
-                    &c.labels,
-                    &c.url,
-                    &c.method,
-                    &c.headers,
-                    &c.body,
-                    &c.timeout_ms,
-                    &c.retry,
-                    &c.idempotency_key,
-                    &c.cron_expr,
-                    &c.cron_tz,
-                    &c.missed,
-                    &c.next_fire_at,
-                    &c.signing,
-                    &c.origin,
-                    &c.on_success_url,
-                    &c.on_failure_url,
-                    &c.internal,
-                    &c.exec_id,
-                    &c.exec_state,
-                    &c.due_at,
-                    &now,
-                ],
+                 RETURNING id"
+                ),
+                params,
             )
             .await?;
         rows.iter()
@@ -356,8 +374,9 @@ impl Tx for PgTx<'_> {
                 );
             }
         }
+        // A job without a key cannot have met a conflict: it was inserted.
         let id_of = |j: &NewJob| -> JobId {
-            if inserted.contains(j.id.as_str()) {
+            if j.idempotency_key.is_none() || inserted.contains(j.id.as_str()) {
                 return j.id.clone();
             }
             j.idempotency_key
