@@ -3,8 +3,8 @@
 # fires) with a small JSON payload: from Python beside APScheduler (`add_job` into a
 # SQLAlchemyJobStore on a SQLite file, the scheduler started paused), from Node beside BullMQ (a
 # Queue without a Worker; Redis from Debian with AOF everysec, on a free loopback port). timehook
-# writes into a fresh SQLite file with its default durability (full) and does not deliver
-# (autostart off). Every figure runs in a process of its own, which counts the jobs stored
+# writes into a fresh SQLite file with its default durability (full; one more Node row with
+# `normal`, the durability of AOF everysec) and does not deliver (autostart off). Every figure runs in a process of its own, which counts the jobs stored
 # afterwards and fails on a wrong count. ROUNDS (default 3) interleaved rounds; prints each round,
 # then each row's median with the ratio timehook ÷ peer (jobs/s over jobs/s; above 1, timehook is
 # faster), and the fdatasync rate of the disk beside them (the floor of single durable commits).
@@ -84,6 +84,7 @@ for round in $(seq "$ROUNDS"); do
   run timehook node bench/peers/timehook-enqueue.mjs concurrent "$NODE_CONCURRENT_JOBS"
   run BullMQ node "$peers/bullmq-enqueue.mjs" concurrent "$redis_port" "$NODE_CONCURRENT_JOBS"
   run timehook node bench/peers/timehook-enqueue.mjs sequential "$NODE_SEQUENTIAL_JOBS"
+  run timehook node bench/peers/timehook-enqueue.mjs sequential-normal "$NODE_SEQUENTIAL_JOBS"
   run BullMQ node "$peers/bullmq-enqueue.mjs" sequential "$redis_port" "$NODE_SEQUENTIAL_JOBS"
   python3 bench/peers/peers_table.py "$results" "$round"
 done

@@ -20,6 +20,12 @@ ROWS = [
     ("Node: scheduleMany vs addBulk", "node_many", "BullMQ", "node_many"),
     ("Node: 64 concurrent schedule vs add", "node_concurrent", "BullMQ", "node_concurrent"),
     ("Node: sequential schedule vs add", "node_sequential", "BullMQ", "node_sequential"),
+    (
+        "Node: sequential, durability normal vs add",
+        "node_sequential_normal",
+        "BullMQ",
+        "node_sequential",
+    ),
 ]
 
 
