@@ -275,11 +275,15 @@ async fn deliveries(n: usize) {
 }
 
 /// `n` jobs due at once for the receiver at `url`, in a process of its own (not sharing this
-/// one), with the default bounds (64 in flight per host).
+/// one), with the default bounds (64 in flight per host), or `TIMEHOOK_BOUND` per host.
 async fn deliveries_external(url: &str, n: usize) {
-    let rate = deliver_all(url, n, None).await;
+    let bound: Option<usize> = std::env::var("TIMEHOOK_BOUND")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let rate = deliver_all(url, n, bound).await;
     println!(
-        "deliveries to the receiver process, signed, each attempt recorded ({n} jobs, 64 in flight): {rate:.0}/s"
+        "deliveries to the receiver process, signed, each attempt recorded ({n} jobs, {} in flight): {rate:.0}/s",
+        bound.unwrap_or(64)
     );
 }
 
