@@ -509,6 +509,7 @@ impl SchedulerBuilder {
             in_flight: Default::default(),
             answered: Default::default(),
             answers: Default::default(),
+            answers_wanted: std::sync::atomic::AtomicUsize::new(usize::MAX),
             answer: Notify::new(),
             recorder: Default::default(),
             events: broadcast::channel(EVENT_CAPACITY).0,

@@ -128,12 +128,14 @@ pub(crate) struct Inner {
     pub(crate) planned_wake: AtomicI64,
     pub(crate) flow: flow::Flow,
     /// Attempts to record, written in batches (one transaction each).
-    pub(crate) recorder: batch::Batcher<runner::ToRecord, Result<engine::Recorded>>,
+    pub(crate) recorder: batch::Batcher<runner::ToRecord, Result<crate::job::Attempt>>,
     /// Deliveries whose request has its answer and whose record is pending: no longer in flight
-    /// for their endpoint's bound. With a count of answers since the loop last looked, and a
-    /// nudge for it.
+    /// for their endpoint's bound. With a count of answers since the loop's last claim, the
+    /// count at which the loop wants to claim again (`usize::MAX`: it does not), and a nudge for
+    /// it once that count is reached.
     pub(crate) answered: Mutex<std::collections::HashSet<ExecutionId>>,
     pub(crate) answers: std::sync::atomic::AtomicUsize,
+    pub(crate) answers_wanted: std::sync::atomic::AtomicUsize,
     pub(crate) answer: Notify,
     /// The executions this worker is delivering: only their leases are renewed.
     pub(crate) in_flight: Mutex<std::collections::HashSet<ExecutionId>>,

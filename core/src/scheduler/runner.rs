@@ -71,8 +71,11 @@ struct Answered<'a> {
 impl<'a> Answered<'a> {
     fn new(inner: &'a Inner, execution: &ExecutionId) -> Self {
         inner.answered().insert(execution.clone());
-        inner.answers.fetch_add(1, Ordering::SeqCst);
-        inner.answer.notify_one();
+        // The loop is nudged only when it wants to claim again, not once per answer.
+        let answers = inner.answers.fetch_add(1, Ordering::SeqCst) + 1;
+        if answers >= inner.answers_wanted.load(Ordering::SeqCst) {
+            inner.answer.notify_one();
+        }
         Answered {
             inner,
             execution: execution.clone(),
@@ -171,7 +174,7 @@ fn spawn_delivery(tasks: &mut JoinSet<()>, inner: &Arc<Inner>, c: Claimed) {
 async fn deliver(inner: Arc<Inner>, c: Claimed, in_flight: Option<InFlight>) {
     let execution = c.execution_id.clone();
     match attempt_and_record(&inner, c).await {
-        Ok(recorded) => publish(&inner, recorded),
+        Ok(_) => {}
         // No longer in flight: the lease runs out and the next claim of any worker delivers it
         // again, with the same webhook-id.
         Err(e) => tracing::warn!(execution = %execution, error = %e, "cannot record attempt"),
@@ -180,7 +183,7 @@ async fn deliver(inner: Arc<Inner>, c: Claimed, in_flight: Option<InFlight>) {
 }
 
 /// Sends one attempt in a tracing span, records it, and counts it in the metrics.
-async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<Recorded> {
+async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<Attempt> {
     let span = tracing::info_span!("timehook.attempt", job = %c.job_id, execution = %c.execution_id,
         attempt = c.attempt, url = %crate::redact::Url(&c.url));
     let result = inner
@@ -235,7 +238,7 @@ async fn attempt_and_record(inner: &Arc<Inner>, c: Claimed) -> Result<Recorded> 
 pub(crate) type ToRecord = (Arc<Claimed>, Arc<engine::AttemptResult>);
 
 /// Records a batch of attempts in one transaction; a failed transaction fails each of them.
-async fn write_records(inner: &Arc<Inner>, batch: Vec<ToRecord>) -> Vec<Result<Recorded>> {
+async fn write_records(inner: &Arc<Inner>, batch: Vec<ToRecord>) -> Vec<Result<Attempt>> {
     let now = to_ms(inner.clock.now());
     let (owner, report) = (inner.owner.clone(), inner.report.clone());
     let n = batch.len();
@@ -244,13 +247,19 @@ async fn write_records(inner: &Arc<Inner>, batch: Vec<ToRecord>) -> Vec<Result<R
         engine::record_many(tx, &owner, &report, &items, now).await
     });
     match written {
-        Ok(recorded) => recorded,
+        // Published here, all of the batch's events one after another, rather than by each
+        // waiting delivery once it is woken: a listener waiting for events is woken once for the
+        // batch, not once per attempt. Each caller gets its attempt back.
+        Ok(recorded) => recorded
+            .into_iter()
+            .map(|r| r.map(|recorded| publish(inner, recorded)))
+            .collect(),
         Err(e) => (0..n).map(|_| Err(e.duplicate())).collect(),
     }
 }
 
-/// Tells listeners about a recorded attempt and the events it raised.
-fn publish(inner: &Inner, recorded: Recorded) {
+/// Tells listeners about a recorded attempt and the events it raised; returns the attempt.
+fn publish(inner: &Inner, recorded: Recorded) -> Attempt {
     let Recorded {
         attempt,
         state,
@@ -259,19 +268,20 @@ fn publish(inner: &Inner, recorded: Recorded) {
     tracing::debug!(job = %attempt.job_id, execution = %attempt.execution_id,
         number = attempt.number, status = ?attempt.status, error = ?attempt.error, "attempt");
     // Nobody listening is fine.
-    let _ = inner.events.send(Event::Attempt { attempt, state });
+    let _ = inner.events.send(Event::Attempt {
+        attempt: attempt.clone(),
+        state,
+    });
     for event in events {
         let _ = inner.events.send(event);
     }
+    attempt
 }
 
 /// Sends a claimed execution at once, outside the loop, and returns its attempt (`send_test`).
 pub(super) async fn attempt_now(inner: &Arc<Inner>, c: Claimed) -> Result<Attempt> {
     let _in_flight = InFlight::new(inner, &c.execution_id);
-    let recorded = attempt_and_record(inner, c).await?;
-    let attempt = recorded.attempt.clone();
-    publish(inner, recorded);
-    Ok(attempt)
+    attempt_and_record(inner, c).await
 }
 
 /// Everything due now, delivered and recorded; returns the number of attempts.
@@ -331,6 +341,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
         // committed after the tick read the store.
         inner.planned_wake.store(i64::MAX, Ordering::SeqCst);
         // Answers from now on free slots the tick below does not know about.
+        inner.answers_wanted.store(usize::MAX, Ordering::SeqCst);
         inner.answers.store(0, Ordering::SeqCst);
         let capacity = inner.config.max_concurrency.saturating_sub(tasks.len());
         let limit = capacity.min(CLAIM_BATCH);
@@ -387,18 +398,25 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
             continue;
         }
         inner.planned_wake.store(to_ms(wake_at), Ordering::SeqCst);
+        // Requests answered since the tick: an endpoint held back by its in-flight bound may have
+        // room again, once enough are free that the claim is shared by several.
+        let wanted = if origins_blocked {
+            refill_blocked
+        } else {
+            usize::MAX
+        };
+        inner.answers_wanted.store(wanted, Ordering::SeqCst);
+        if inner.answers.load(Ordering::SeqCst) >= wanted {
+            continue;
+        }
         let sleep = inner.clock.sleep_until(wake_at);
         tokio::pin!(sleep);
-        let mut finished = 0;
         loop {
             tokio::select! {
                 () = &mut sleep, if !claimed_full => continue 'outer,
                 () = inner.nudge.notified() => continue 'outer,
                 () = inner.answer.notified() => {
-                    // Requests answered: an endpoint held back by its in-flight bound may have
-                    // room again, once enough are free that the claim is shared by several.
-                    finished += inner.answers.swap(0, Ordering::SeqCst);
-                    if origins_blocked && finished >= refill_blocked {
+                    if inner.answers.load(Ordering::SeqCst) >= wanted {
                         continue 'outer;
                     }
                 }
