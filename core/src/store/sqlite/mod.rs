@@ -638,8 +638,10 @@ fn sync_log(conn: &Connection) -> std::result::Result<(), Failure> {
 /// the whole transaction: then the group stops there and every task in it fails, since nothing of
 /// theirs was kept, and none may run on outside a transaction.
 fn run_group(conn: &Connection, group: &mut [Box<dyn Task>]) -> std::result::Result<(), Failure> {
-    conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(|e| Failure::new("cannot begin a transaction", e))?;
+    // Both statements come from the statement cache: a lone caller's commit is short enough for
+    // parsing them each time to show.
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+    run("BEGIN IMMEDIATE").map_err(|e| Failure::new("cannot begin a transaction", e))?;
     for task in group.iter_mut() {
         let failure = task.run(conn);
         if conn.is_autocommit() {
@@ -653,8 +655,8 @@ fn run_group(conn: &Connection, group: &mut [Box<dyn Task>]) -> std::result::Res
             });
         }
     }
-    match conn.execute_batch("COMMIT") {
-        Ok(()) => Ok(()),
+    match run("COMMIT") {
+        Ok(_) => Ok(()),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(Failure::new("commit failed", e))
