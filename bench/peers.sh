@@ -8,6 +8,8 @@
 # afterwards and fails on a wrong count. ROUNDS (default 3) interleaved rounds; prints each round,
 # then each row's median with the ratio timehook ÷ peer (jobs/s over jobs/s; above 1, timehook is
 # faster), and the fdatasync rate of the disk beside them (the floor of single durable commits).
+# Python's and Node's one-call batches are also measured against the same call from Rust
+# (core/examples/bench_enqueue.rs; ratio language ÷ Rust, the bindings' own cost).
 # The peers are installed on first use: APScheduler and SQLAlchemy (pip) into a venv under
 # ~/.cache/timehook, redis-server (apt, as root), bullmq and ioredis (npm).
 #
@@ -39,6 +41,9 @@ if ! "$aps/bin/python" -c "import importlib.metadata as m; assert (m.version('ap
   "$aps/bin/pip" install -q --disable-pip-version-check "apscheduler==$APSCHEDULER_VERSION" "sqlalchemy==$SQLALCHEMY_VERSION" >&2
 fi
 bash node/scripts/build.sh >&2
+# The same schedule_many from Rust, the yardstick of the Python and Node calls.
+cargo build -q --release -p timehook --example bench_enqueue
+enqueue="$CARGO_TARGET_DIR/release/examples/bench_enqueue"
 # The Python package (the venv and wheel python/test.sh uses).
 source python/env.sh
 th_venv >&2
@@ -77,9 +82,11 @@ echo "timehook $(grep -m1 '^version' Cargo.toml | cut -d'"' -f2); APScheduler $A
 for round in $(seq "$ROUNDS"); do
   run disk fsync_floor
   run timehook "$TH_PYTHON" bench/peers/timehook_enqueue.py many "$PYTHON_MANY_JOBS"
+  run Rust "$enqueue" "$PYTHON_MANY_JOBS"
   run APScheduler "$aps/bin/python" bench/peers/apscheduler_enqueue.py "$APSCHEDULER_JOBS"
   run timehook "$TH_PYTHON" bench/peers/timehook_enqueue.py single "$PYTHON_SINGLE_JOBS"
   run timehook node bench/peers/timehook-enqueue.mjs many "$NODE_MANY_JOBS"
+  run Rust "$enqueue" "$NODE_MANY_JOBS"
   run BullMQ node "$peers/bullmq-enqueue.mjs" bulk "$redis_port" "$NODE_MANY_JOBS"
   run timehook node bench/peers/timehook-enqueue.mjs concurrent "$NODE_CONCURRENT_JOBS"
   run BullMQ node "$peers/bullmq-enqueue.mjs" concurrent "$redis_port" "$NODE_CONCURRENT_JOBS"
