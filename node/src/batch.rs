@@ -3,21 +3,36 @@
 //! Reading a job object through napi costs a call per property and a call back into JavaScript
 //! for each payload's `JSON.stringify`: about 5 µs a job, half of what storing it costs. For a
 //! batch whose jobs hold only plain values, a JavaScript function checks every field's type and
-//! serialises the whole array in one `JSON.stringify`, which Rust parses. The check admits only
+//! serialises the jobs in one `JSON.stringify`, which Rust parses. The check admits only
 //! what the two ways read the same: anything else (a `Date`, a `Buffer` payload, `retry`, an
 //! unknown field, a value of the wrong type, a string JSON cannot carry) makes it decline, and
 //! the batch is read object by object (`JobReader::jobs`), which also gives the precise error.
 //! Either way the jobs are the same [`JobInput`]s.
+//!
+//! A batch of [`PIPELINED`] jobs or more is checked and serialised in slices of [`SLICE`], and
+//! each slice's text is parsed on timehook's runtime while the JavaScript thread serialises the
+//! next: the call returns to JavaScript once the last slice is serialised, not parsed. A slice the
+//! check declines stops the parsing (nothing was stored yet), and the batch is read the slow way.
 
-use napi::bindgen_prelude::{Array, FromNapiValue, Function, FunctionRef, JsValue, Unknown};
+use napi::bindgen_prelude::{
+    Array, FnArgs, FromNapiValue, Function, FunctionRef, JsValue, Unknown,
+};
 use napi::{Env, ValueType};
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use timehook_bindings::{JobInput, Payload};
+use timehook_bindings::{BindingError, JobInput, Payload};
 
-/// The JavaScript check and serialisation (evaluated once per environment). It returns the
-/// batch as JSON text, or `undefined` to decline.
+/// Jobs checked and serialised by one call of the check in a batch of [`PIPELINED`] or more.
+const SLICE: u32 = 8_192;
+/// The smallest batch serialised in slices and parsed beside the JavaScript thread.
+const PIPELINED: u32 = 2 * SLICE;
+
+/// The JavaScript check and serialisation (evaluated once per environment), called with the
+/// batch and a range of positions (first with 0). It returns the jobs in the range as JSON text,
+/// or `undefined` to decline. It also declines a text holding a lone surrogate (JSON escapes it
+/// as `\udxxx`, which Rust strings cannot hold; or an escaped backslash before `ud`, read the slow
+/// way to be safe).
 const PLAIN_BATCH: &str = r#"(() => {
   "use strict";
   const OBJECT = Object.prototype;
@@ -54,22 +69,24 @@ const PLAIN_BATCH: &str = r#"(() => {
       default: return false;
     }
   };
-  return (jobs) => {
+  return (jobs, start, end) => {
     if (!Array.isArray(jobs) || Object.getPrototypeOf(jobs) !== Array.prototype || "toJSON" in jobs) {
       return undefined;
     }
-    for (let i = 0; i < jobs.length; i++) {
+    for (let i = start; i < end; i++) {
       const job = jobs[i];
       if (typeof job !== "object" || job === null || !plain(job) || typeof job.url !== "string") {
         return undefined;
       }
       for (const k of Object.keys(job)) if (!field(k, job[k])) return undefined;
     }
+    let text;
     try {
-      return JSON.stringify(jobs);
+      text = JSON.stringify(start === 0 && end === jobs.length ? jobs : jobs.slice(start, end));
     } catch {
       return undefined;
     }
+    return text.includes("\\ud") ? undefined : text;
   };
 })()"#;
 
@@ -82,21 +99,80 @@ pub fn compile(env: &Env) -> napi::Result<PlainBatch> {
     f.create_ref()
 }
 
+/// A batch read the fast way: its jobs, or the task parsing their slices.
+pub enum Batch {
+    /// Every job, read.
+    Jobs(Vec<JobInput>),
+    /// Parsing the slices on the runtime (`None`: a text did not parse).
+    Parsing(tokio::task::JoinHandle<Option<Vec<JobInput>>>),
+}
+
+impl Batch {
+    /// Every job, once parsed.
+    pub async fn jobs(self) -> timehook_bindings::Result<Vec<JobInput>> {
+        match self {
+            Batch::Jobs(jobs) => Ok(jobs),
+            // The check admits only values whose JSON parses: not expected.
+            Batch::Parsing(parsing) => parsing.await.ok().flatten().ok_or_else(|| {
+                BindingError::internal("a batch of plain job objects did not read back")
+            }),
+        }
+    }
+}
+
 /// The jobs of `value` read the fast way, or `None` when the check declines (or the text does
 /// not parse): then read them object by object.
 pub fn read<'e>(
     env: &'e Env,
     check: &PlainBatch,
     value: Unknown<'e>,
-) -> napi::Result<Option<Vec<JobInput>>> {
-    let check: Function<'e, Unknown<'e>, Unknown<'e>> =
-        Function::from_unknown(check.borrow_back(env)?.to_unknown())?;
-    let text = check.call(value)?;
-    if text.get_type()? != ValueType::String {
+) -> napi::Result<Option<Batch>> {
+    if !value.is_array()? {
         return Ok(None);
     }
-    let count = Array::from_unknown(value)?.len() as usize;
-    Ok(parse(&String::from_unknown(text)?, count))
+    let count = Array::from_unknown(value)?.len();
+    let check: Function<'e, FnArgs<(Unknown<'e>, u32, u32)>, Unknown<'e>> =
+        Function::from_unknown(check.borrow_back(env)?.to_unknown())?;
+    let text = |start: u32, end: u32| -> napi::Result<Option<String>> {
+        let text = check.call(FnArgs::from((value, start, end)))?;
+        if text.get_type()? != ValueType::String {
+            return Ok(None);
+        }
+        String::from_unknown(text).map(Some)
+    };
+    let runtime = match timehook_bindings::runtime() {
+        Ok(runtime) if count >= PIPELINED => runtime,
+        // Too small to gain from slices (or no runtime: the call fails its own way).
+        _ => {
+            return Ok(text(0, count)?
+                .and_then(|text| parse(&text, count as usize))
+                .map(Batch::Jobs));
+        }
+    };
+    let (slices, mut texts) = tokio::sync::mpsc::unbounded_channel::<(String, usize)>();
+    let parsing = runtime.spawn(async move {
+        let mut jobs = Vec::with_capacity(count as usize);
+        while let Some((text, n)) = texts.recv().await {
+            jobs.extend(parse(&text, n)?);
+        }
+        Some(jobs)
+    });
+    let mut start = 0;
+    while start < count {
+        let end = start.saturating_add(SLICE).min(count);
+        match text(start, end) {
+            Ok(Some(text)) => {
+                // The task ends only once `slices` is dropped, below.
+                let _ = slices.send((text, (end - start) as usize));
+            }
+            declined => {
+                parsing.abort();
+                return declined.map(|_| None);
+            }
+        }
+        start = end;
+    }
+    Ok(Some(Batch::Parsing(parsing)))
 }
 
 /// The jobs in the text the check produced; `None` if it does not parse as expected (a lone

@@ -161,16 +161,16 @@ impl<'e> JobReader<'e> {
 
     /// An array of job objects, read the fast way when every job holds only plain values
     /// (`batch`), else object by object.
-    pub fn batch(&self, value: Unknown<'e>) -> ConvResult<Vec<JobInput>> {
+    pub fn batch(&self, value: Unknown<'e>) -> ConvResult<crate::batch::Batch> {
         let env = self.ctx.env;
         // The check declining, or failing (a getter that throws), leaves the slow way, which
         // reads the same values and gives the precise error.
-        if let Ok(Some(jobs)) =
+        if let Ok(Some(batch)) =
             crate::errors::plain_batch(env).and_then(|check| crate::batch::read(env, check, value))
         {
-            return Ok(jobs);
+            return Ok(batch);
         }
-        self.jobs(value)
+        self.jobs(value).map(crate::batch::Batch::Jobs)
     }
 
     /// An array of job objects; an error names the position of the job at fault.

@@ -108,9 +108,10 @@ impl Scheduler {
         env: &'env Env,
         jobs: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Vec<Submitted>>> {
+        let handle = self.handle.clone();
         let input = JobReader::new(env)
             .batch(jobs)
-            .map(|jobs| self.handle.submit_many(jobs));
+            .map(|batch| async move { handle.submit_many(batch.jobs().await?).await });
         promise(env, input, |all| {
             all.into_iter()
                 .map(|(id, existing)| Submitted { id, existing })
@@ -128,9 +129,10 @@ impl Scheduler {
         env: &'env Env,
         jobs: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Vec<String>>> {
+        let handle = self.handle.clone();
         let input = JobReader::new(env)
             .batch(jobs)
-            .map(|jobs| self.handle.schedule_many(jobs));
+            .map(|batch| async move { handle.schedule_many(batch.jobs().await?).await });
         promise(env, input, |ids| ids)
     }
 

@@ -163,3 +163,76 @@ test('a plain batch is read as one JSON text; one that is not, object by object'
     await s.close()
   }
 })
+
+// From 16,384 jobs the check serialises slices of 8,192, parsed on timehook's runtime while the
+// next slice is serialised; a slice it declines sends the whole batch the slow way.
+const BIG = 20_000
+
+/** Every job stored, in id order, with its url and body (pages of 1,000, the most with bodies). */
+async function storedBatch(s) {
+  const all = []
+  let after
+  for (;;) {
+    const page = await s.list({ limit: 1000, after, withBodies: true })
+    all.push(...page)
+    if (page.length < 1000) return all
+    after = page[page.length - 1].id
+  }
+}
+
+test('a batch read in slices stores every job in order, or none', async () => {
+  const s = await Scheduler.open(':memory:', { autostart: false })
+  try {
+    const big = Array.from({ length: BIG }, (_, i) => ({
+      url: `${URL_OK}/${i}`, after: 1000 + i, payload: { i, text: 'é😀' },
+    }))
+    const ids = await s.scheduleMany(big)
+    assert.equal(ids.length, BIG)
+    const stored = await storedBatch(s)
+    assert.deepEqual(stored.map((j) => j.id), ids, 'ids in input order')
+    for (const i of [0, 8191, 8192, 16383, 16384, BIG - 1]) {
+      assert.equal(stored[i].url, `${URL_OK}/${i}`)
+      assert.deepEqual(JSON.parse(stored[i].body.toString()), { i, text: 'é😀' })
+    }
+    // A bad job in the last slice: refused, and nothing of the batch stored.
+    const bad = big.map((job) => ({ ...job }))
+    bad[BIG - 7].url = 'ftp://example.com/a'
+    await assert.rejects(s.scheduleMany(bad), (e) => e.code === 'invalid_job' && e.message.includes('"ftp"'))
+    assert.equal((await storedBatch(s)).length, BIG)
+  } finally {
+    await s.close()
+  }
+})
+
+test('a slice the check declines sends the whole batch object by object', async () => {
+  const s = await Scheduler.open(':memory:', { autostart: false })
+  try {
+    for (const [what, odd] of [
+      ['a Buffer payload', { url: `${URL_OK}/odd`, payload: Buffer.from('bytes') }],
+      ['a lone surrogate', { url: `${URL_OK}/odd`, payload: 'a\ud800b' }],
+    ]) {
+      const before = (await storedBatch(s)).length
+      const big = Array.from({ length: BIG }, (_, i) => ({ url: `${URL_OK}/${i}` }))
+      // The first job's getter counts its reads: twice in the first slice (checked,
+      // serialised), then once more object by object.
+      let reads = 0
+      Object.defineProperty(big[0], 'name', {
+        enumerable: true,
+        get() {
+          reads++
+          return 'counted'
+        },
+      })
+      big[BIG - 3] = odd
+      const ids = await s.scheduleMany(big)
+      assert.equal(reads, 3, what)
+      const stored = (await storedBatch(s)).slice(before)
+      assert.deepEqual(stored.map((j) => j.id), ids, `${what}: each job stored once, in order`)
+      assert.equal(stored[0].name, 'counted')
+      assert.equal(stored[BIG - 3].url, `${URL_OK}/odd`)
+      assert.equal(stored[BIG - 1].url, `${URL_OK}/${BIG - 1}`)
+    }
+  } finally {
+    await s.close()
+  }
+})
