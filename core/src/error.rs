@@ -74,6 +74,16 @@ pub enum Error {
     /// The scheduler has been shut down.
     #[error("the scheduler is shut down")]
     Closed,
+    /// A job of a batch (`schedule_many`, `submit_many`) was rejected: its position in the batch
+    /// and why; nothing of the batch was stored. [`Error::code`] and [`Error::field`] are the
+    /// job's own error's, which [`Error::root`] gives. A batch of one job reports that error alone.
+    #[error("job {index}: {error}")]
+    InBatch {
+        /// The job's position in the batch, from 0.
+        index: usize,
+        /// Why it was rejected.
+        error: Box<Error>,
+    },
 }
 
 impl Error {
@@ -91,6 +101,15 @@ impl Error {
             Error::Config(_) => "invalid_config",
             Error::Store(_) => "store_error",
             Error::Closed => "closed",
+            Error::InBatch { error, .. } => error.code(),
+        }
+    }
+
+    /// The error itself: for [`Error::InBatch`], the job's own error, without its position.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::InBatch { error, .. } => error.root(),
+            other => other,
         }
     }
 
@@ -103,6 +122,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => Some("payload"),
             Error::Cron(CronError::InvalidExpression { .. }) => Some("cron"),
             Error::Cron(CronError::InvalidTimezone(_)) => Some("tz"),
+            Error::InBatch { error, .. } => error.field(),
             _ => None,
         }
     }

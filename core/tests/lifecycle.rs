@@ -109,6 +109,40 @@ conformance! {
 }
 
 conformance! {
+    /// A rejected job of a batch is named by its position (the first too, and past a
+    /// transaction's size), with its own code and field; a batch of one job gives that job's
+    /// error alone, as `schedule` does. Nothing of the batch is stored.
+    #[tokio::test]
+    async fn a_rejected_job_of_a_batch_is_named_by_its_position(store) {
+        let clock = ManualClock::new(t0());
+        let s = manual(&store, &clock).await;
+        let good = |i: usize| JobSpec::post(format!("https://example.com/{i}")).name("positions");
+        let bad = || JobSpec::post("https://example.com/").header("bad name", "v").name("positions");
+        let batch = |n: usize, at: usize| -> Vec<JobSpec> {
+            (0..n).map(|i| if i == at { bad() } else { good(i) }).collect()
+        };
+        for (n, at) in [(2, 0), (2, 1), (3, 1), (10_001, 10_000)] {
+            let err = s.schedule_many(batch(n, at)).await.unwrap_err();
+            let timehook::Error::InBatch { index, error } = &err else {
+                panic!("{n} jobs, bad at {at}: {err}");
+            };
+            assert_eq!(*index, at);
+            assert!(matches!(**error, timehook::Error::InvalidJob { field: "headers", .. }));
+            assert_eq!(err.to_string(), format!("job {at}: {error}"));
+            assert_eq!((err.code(), err.field()), ("invalid_job", Some("headers")));
+        }
+        for err in [
+            s.schedule_many(batch(1, 0)).await.unwrap_err(),
+            s.schedule(bad()).await.unwrap_err(),
+        ] {
+            assert!(matches!(err, timehook::Error::InvalidJob { field: "headers", .. }), "{err}");
+        }
+        let filter = ListFilter::default().name("positions").limit(10);
+        assert!(s.list(&filter).await.unwrap().is_empty());
+    }
+}
+
+conformance! {
     /// Large batches: one of a transaction's size (on SQLite fed to the store part by part while
     /// it is validated) and one of two transactions. Keys repeated across parts and across
     /// transactions match, and a bad job anywhere, in the first part, a later part or a later
@@ -133,7 +167,14 @@ conformance! {
                     .map(|i| if i == bad { JobSpec::post("not a url") } else { spec(i) })
                     .collect();
                 let err = s.schedule_many(specs).await.unwrap_err();
-                assert!(matches!(err, timehook::Error::InvalidJob { field: "url", .. }), "{err}");
+                // Named by its position in the batch, with the job's own code and field.
+                assert!(
+                    matches!(&err, timehook::Error::InBatch { index, .. } if *index == bad),
+                    "{err}"
+                );
+                assert!(err.to_string().starts_with(&format!("job {bad}: invalid job: url: ")), "{err}");
+                assert_eq!((err.code(), err.field()), ("invalid_job", Some("url")));
+                assert!(matches!(err.root(), timehook::Error::InvalidJob { field: "url", .. }));
                 let filter = ListFilter::default().name(format!("batch-{n}")).limit(10);
                 assert!(
                     s.list(&filter).await.unwrap().is_empty(),

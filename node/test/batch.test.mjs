@@ -194,10 +194,10 @@ test('a batch read in slices stores every job in order, or none', async () => {
       assert.equal(stored[i].url, `${URL_OK}/${i}`)
       assert.deepEqual(JSON.parse(stored[i].body.toString()), { i, text: 'é😀' })
     }
-    // A bad job in the last slice: refused, and nothing of the batch stored.
+    // A bad job in the last slice: named by its position, and nothing of the batch stored.
     const bad = big.map((job) => ({ ...job }))
     bad[BIG - 7].url = 'ftp://example.com/a'
-    await assert.rejects(s.scheduleMany(bad), (e) => e.code === 'invalid_job' && e.message.includes('"ftp"'))
+    await assert.rejects(s.scheduleMany(bad), (e) => e.code === 'invalid_job' && e.message.startsWith(`job ${BIG - 7}: `))
     assert.equal((await storedBatch(s)).length, BIG)
   } finally {
     await s.close()

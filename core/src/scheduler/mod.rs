@@ -234,22 +234,30 @@ impl Scheduler {
         let now = self.inner.clock.now();
         let mut seen_urls = validate::SeenUrls::default();
         let (config, retry) = (&self.inner.config, &self.inner.default_retry);
-        let mut specs = specs.into_iter();
+        let mut specs = specs.into_iter().peekable();
         // Streamed only when the batch is known to fit in one transaction: a larger one would
         // hold the store thread (and the file's write lock) while the rest of it is validated.
         let fits = specs.size_hint().1.is_some_and(|n| n <= INSERT_CHUNK);
+        let mut index = 0;
         // Each part is allocated once at its size where the input says how many jobs are left,
         // rather than grown (and copied) as it fills.
         let mut validate_next = |n: usize| -> Result<Vec<NewJob>> {
             let mut part = Vec::with_capacity(n.min(specs.size_hint().0));
-            for spec in specs.by_ref().take(n) {
-                part.push(validate::validate(
-                    spec,
-                    config,
-                    retry,
-                    now,
-                    &mut seen_urls,
-                )?);
+            while part.len() < n {
+                let Some(spec) = specs.next() else { break };
+                let job = validate::validate(spec, config, retry, now, &mut seen_urls);
+                // A rejected job of several is named by its position.
+                part.push(job.map_err(|e| {
+                    if index > 0 || specs.peek().is_some() {
+                        Error::InBatch {
+                            index,
+                            error: Box::new(e),
+                        }
+                    } else {
+                        e
+                    }
+                })?);
+                index += 1;
             }
             Ok(part)
         };
