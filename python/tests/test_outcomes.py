@@ -4,6 +4,7 @@ control, send_test and exports; against real receivers on 127.0.0.1 and a manual
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import queue
@@ -227,6 +228,27 @@ def test_listeners_get_typed_events_of_their_kinds(manual, receiver):
         manual.on("job.finished", print)
     with pytest.raises(TypeError):
         manual.add_listener("not callable")  # type: ignore[arg-type]
+
+
+def test_events_are_the_dataclasses_their_init_would_make(manual, receiver):
+    # Events are built without their dataclasses' __init__ (it is slow): each must hold every
+    # field, and equal, hash and show as the instance __init__ makes from the same values.
+    got: queue.Queue[Event] = queue.Queue()
+    manual.add_listener(got.put)
+    manual.schedule(receiver.url("/ok"), name="built")
+    receiver.answer("/fail", 500)
+    manual.schedule(receiver.url("/fail"), retry="none")
+    assert manual.run_due() == 2
+    events = [got.get(timeout=WAIT) for _ in range(4)]
+    parts = [e for e in events] + [x for e in events for x in (e.attempt, e.outcome) if x]
+    assert {type(x).__name__ for x in parts} == {"Event", "Attempt", "Outcome"}
+    for x in parts:
+        names = [f.name for f in dataclasses.fields(x)]
+        assert sorted(vars(x)) == sorted(names), type(x)
+        again = type(x)(**{n: getattr(x, n) for n in names})
+        assert x == again and hash(x) == hash(again) and repr(x) == repr(again)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            x.job_state = None  # type: ignore[misc, union-attr]
 
 
 def test_a_decorated_listener_and_closing_the_scheduler(db, clock, receiver):

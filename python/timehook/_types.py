@@ -46,6 +46,20 @@ def _secs(ms: Optional[int]) -> Optional[float]:
     return None if ms is None else ms / 1000
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _built(cls: Any, fields: dict) -> Any:
+    """An instance of the frozen dataclass ``cls`` holding ``fields`` (every one of its fields),
+    made without its ``__init__``, which sets each field through ``object.__setattr__``: for the
+    event of every attempt a listener receives, that cost more than the rest of the call (5.8 µs
+    an event, 2.5 µs this way). The instance is the same: equal, hashed and shown alike."""
+    obj = _new(cls)
+    _set(obj, "__dict__", fields)
+    return obj
+
+
 class JobState(str, Enum):
     """Where a job is in its life. A ``str``: ``JobState.FAILED == "failed"``.
 
@@ -297,18 +311,21 @@ class Attempt:
 
     @classmethod
     def _from_native(cls, d: dict) -> Attempt:
-        return cls(
-            job_id=d["job_id"],
-            execution_id=d["execution_id"],
-            number=d["number"],
-            started_at=datetime_from_ms(d["started_at_ms"]),
-            duration=timedelta(milliseconds=d["duration_ms"]),
-            status=d["status"],
-            response_body=d["response_body"],
-            error=d["error"],
-            message=d["message"],
-            next_retry_at=_dt(d["next_retry_at_ms"]),
-            cursor=d.get("cursor", ""),
+        return _built(
+            cls,
+            {
+                "job_id": d["job_id"],
+                "execution_id": d["execution_id"],
+                "number": d["number"],
+                "started_at": datetime_from_ms(d["started_at_ms"]),
+                "duration": timedelta(milliseconds=d["duration_ms"]),
+                "status": d["status"],
+                "response_body": d["response_body"],
+                "error": d["error"],
+                "message": d["message"],
+                "next_retry_at": _dt(d["next_retry_at_ms"]),
+                "cursor": d.get("cursor", ""),
+            },
         )
 
 
@@ -385,18 +402,21 @@ class Outcome:
 
     @classmethod
     def _from_native(cls, d: dict) -> Outcome:
-        return cls(
-            job_id=d["job_id"],
-            job_name=d["job_name"],
-            execution_id=d["execution_id"],
-            status=OutcomeStatus(d["status"]),
-            executed_at=datetime_from_ms(d["executed_at_ms"]),
-            response_code=d["response_code"],
-            response_time=timedelta(milliseconds=d["response_time_ms"]),
-            response_body=d["response_body"],
-            error_message=d["error_message"],
-            retry_attempt=d["retry_attempt"],
-            next_retry_at=_dt(d["next_retry_at_ms"]),
+        return _built(
+            cls,
+            {
+                "job_id": d["job_id"],
+                "job_name": d["job_name"],
+                "execution_id": d["execution_id"],
+                "status": _OUTCOME_STATUSES[d["status"]],
+                "executed_at": datetime_from_ms(d["executed_at_ms"]),
+                "response_code": d["response_code"],
+                "response_time": timedelta(milliseconds=d["response_time_ms"]),
+                "response_body": d["response_body"],
+                "error_message": d["error_message"],
+                "retry_attempt": d["retry_attempt"],
+                "next_retry_at": _dt(d["next_retry_at_ms"]),
+            },
         )
 
 
@@ -483,10 +503,19 @@ class Event:
     def _from_native(cls, d: dict) -> Event:
         outcome, endpoint = d["outcome"], d["endpoint"]
         attempt, state = d["attempt"], d["job_state"]
-        return cls(
-            type=EventType(d["type"]),
-            outcome=None if outcome is None else Outcome._from_native(outcome),
-            endpoint=None if endpoint is None else Endpoint._from_native(endpoint),
-            attempt=None if attempt is None else Attempt._from_native(attempt),
-            job_state=None if state is None else JobState(state),
+        return _built(
+            cls,
+            {
+                "type": _EVENT_TYPES[d["type"]],
+                "outcome": None if outcome is None else Outcome._from_native(outcome),
+                "endpoint": None if endpoint is None else Endpoint._from_native(endpoint),
+                "attempt": None if attempt is None else Attempt._from_native(attempt),
+                "job_state": None if state is None else _JOB_STATES[state],
+            },
         )
+
+
+# The enum members by value, looked up per event without the enum's own call.
+_EVENT_TYPES = {t.value: t for t in EventType}
+_JOB_STATES = {s.value: s for s in JobState}
+_OUTCOME_STATUSES = {s.value: s for s in OutcomeStatus}
