@@ -120,8 +120,9 @@ impl Batch {
     }
 }
 
-/// The jobs of `value` read the fast way, or `None` when the check declines (or the text does
-/// not parse): then read them object by object.
+/// The jobs of `value` read the fast way, or `None` when the check declines (or, for a batch
+/// read in one text, the text does not parse): then read them object by object. A batch of
+/// [`PIPELINED`] jobs or more comes back as the task parsing its slices.
 pub fn read<'e>(
     env: &'e Env,
     check: &PlainBatch,
