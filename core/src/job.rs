@@ -411,7 +411,8 @@ pub enum When {
 /// one-time job, or [`JobSpec::cron`] for a cron job, then passed to `Scheduler::schedule`.
 ///
 /// Nothing is checked until the job is scheduled; then every field is validated and a bad one is
-/// reported as [`Error::InvalidJob`] with nothing stored.
+/// reported as [`Error::InvalidJob`] with nothing stored (within a batch of several, wrapped in
+/// [`Error::InBatch`] with the job's position).
 ///
 /// Its `Debug` output hides what may hold credentials: header values, the body, and the URLs'
 /// userinfo and query.
