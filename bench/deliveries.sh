@@ -60,11 +60,15 @@ for round in $(seq "$ROUNDS"); do
   read -r ceiling requests <<<"$(python3 -c "import json; s = json.load(open('$work/oha.json'))['summary']; print(round(s['requestsPerSec']), round(s['requestsPerSec'] * s['total']))")"
   oha_cpu+=("$(awk -v n="$requests" '{ printf "%.1f", ($1 + $2) / n * 1e6 }' "$work/oha.time")")
   receiver_ceiling_cpu+=("$(awk -v a="$after" -v b="$before" -v n="$requests" 'BEGIN { printf "%.1f", (a - b) / n * 1e6 }')")
-  out="$(TIMEHOOK_BENCH_RECEIVER="$url" TIMEHOOK_BENCH_RECEIVER_PID=$receiver cargo bench -q -p timehook --bench scheduler -- deliveries_external 2>/dev/null)"
+  # The receiver only works while timehook delivers to it: its CPU over the whole run is its
+  # CPU for the 20k deliveries.
+  before="$(cpu_of $receiver)"
+  out="$(TIMEHOOK_BENCH_RECEIVER="$url" cargo bench -q -p timehook --bench scheduler -- deliveries_external 2>/dev/null)"
+  after="$(cpu_of $receiver)"
   line="$(grep 'deliveries to the receiver process' <<<"$out")"
   rate="$(sed -E 's/.*: ([0-9]+)\/s$/\1/' <<<"$line")"
   our_cpu+=("$(sed -nE 's/^CPU per delivery: timehook ([0-9.]+) us.*/\1/p' <<<"$out")")
-  receiver_cpu+=("$(sed -nE 's/^CPU per delivery: .*, the receiver ([0-9.]+) us.*/\1/p' <<<"$out")")
+  receiver_cpu+=("$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.1f", (a - b) / 20000 * 1e6 }')")
   node_rate="$(node bench/peers/timehook-deliver.mjs "$url" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')"
   python_rate="$("$TH_PYTHON" bench/peers/timehook_deliver.py "$url" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')"
   bullmq_rate="$(node "$peers/bullmq-deliver.mjs" "$url" "$redis_port" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')"

@@ -276,34 +276,28 @@ async fn deliveries(n: usize) {
 
 /// `n` jobs due at once for the receiver at `url`, in a process of its own (not sharing this
 /// one), with the default bounds (64 in flight per host), or `TIMEHOOK_BOUND` per host. Also the
-/// CPU time each delivery cost this process and, given its pid (`TIMEHOOK_BENCH_RECEIVER_PID`),
-/// the receiver: the two share the machine's cores, as oha and the receiver do for its ceiling.
+/// CPU time each delivery cost this process (`bench/deliveries.sh` adds the receiver's: the two
+/// share the machine's cores, as oha and the receiver do for its ceiling).
 async fn deliveries_external(url: &str, n: usize) {
     let bound: Option<usize> = std::env::var("TIMEHOOK_BOUND")
         .ok()
         .and_then(|v| v.parse().ok());
-    let receiver = std::env::var("TIMEHOOK_BENCH_RECEIVER_PID").ok();
-    let d = deliver_all_timed(url, n, bound, receiver.as_deref()).await;
+    let d = deliver_all_timed(url, n, bound).await;
     println!(
         "deliveries to the receiver process, signed, each attempt recorded ({n} jobs, {} in flight): {:.0}/s",
         bound.unwrap_or(64),
         d.rate
     );
-    let per = |cpu: f64| cpu / n as f64 * 1e6;
-    let receiver = d.receiver_cpu.map_or_else(String::new, |cpu| {
-        format!(", the receiver {:.1} us", per(cpu))
-    });
     println!(
-        "CPU per delivery: timehook {:.1} us{receiver} (CPU time over the {:.2} s from the start of delivering to the last attempt recorded)",
-        per(d.cpu),
+        "CPU per delivery: timehook {:.1} us (CPU time over the {:.2} s from the start of delivering to the last attempt recorded)",
+        d.cpu / n as f64 * 1e6,
         d.secs
     );
 }
 
-/// User and system CPU seconds of the process `pid` (`self` for this one) so far, from
-/// `/proc/<pid>/stat` (Linux).
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+/// User and system CPU seconds of this process so far, from `/proc/self/stat` (Linux).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
     // The fields after the command name (which may hold spaces), from the third on.
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
@@ -314,7 +308,7 @@ fn cpu_seconds(pid: &str) -> f64 {
 /// Schedules `n` jobs due at once for `url` into a new file, starts the scheduler, and returns
 /// the attempts per second until the last one (signed, sent, each attempt recorded durably).
 async fn deliver_all(url: &str, n: usize, per_host: Option<usize>) -> f64 {
-    deliver_all_timed(url, n, per_host, None).await.rate
+    deliver_all_timed(url, n, per_host).await.rate
 }
 
 /// How a [`deliver_all_timed`] went.
@@ -323,18 +317,10 @@ struct Delivered {
     secs: f64,
     /// This process's CPU seconds while delivering.
     cpu: f64,
-    /// The receiver's, given its pid.
-    receiver_cpu: Option<f64>,
 }
 
-/// As [`deliver_all`], also timing the delivering and the CPU it took here and in the process
-/// `receiver` (a pid).
-async fn deliver_all_timed(
-    url: &str,
-    n: usize,
-    per_host: Option<usize>,
-    receiver: Option<&str>,
-) -> Delivered {
+/// As [`deliver_all`], also timing the delivering and the CPU it took.
+async fn deliver_all_timed(url: &str, n: usize, per_host: Option<usize>) -> Delivered {
     let dir = tmp();
     let mut builder = Scheduler::builder(dir.path().join("jobs.db")).allow_private_targets(true);
     if let Some(bound) = per_host {
@@ -347,19 +333,17 @@ async fn deliver_all_timed(
     .await
     .unwrap();
     let events = s.events();
-    let cpu = || (cpu_seconds("self"), receiver.map(cpu_seconds));
-    let before = cpu();
+    let before = cpu_seconds();
     let start = Instant::now();
     s.start().unwrap();
     wait_for_attempts(&s, events, n).await;
     let secs = start.elapsed().as_secs_f64();
-    let after = cpu();
+    let cpu = cpu_seconds() - before;
     s.shutdown(Duration::from_secs(5)).await.unwrap();
     Delivered {
         rate: n as f64 / secs,
         secs,
-        cpu: after.0 - before.0,
-        receiver_cpu: after.1.zip(before.1).map(|(a, b)| a - b),
+        cpu,
     }
 }
 
