@@ -29,7 +29,7 @@ lint:
 # the `timehook` binary run on real files and served on 127.0.0.1 (cli/tests). The behaviour tests
 # run against SQLite and PostgreSQL (TIMEHOOK_TEST_POSTGRES_URL).
 test-rust:
-	$(CARGO) test -p timehook -p timehook-bindings -p timehook-cli
+	$(CARGO) test -p timehook -p timehook-sqlite-vfs -p timehook-bindings -p timehook-cli
 
 # The verifier must build without tokio, rusqlite or reqwest, for wasm32.
 wasm-check:

@@ -296,7 +296,7 @@ impl Db {
         let conn = match &location {
             Location::File(path) => {
                 create_private(path);
-                Connection::open(path)?
+                open_file(path)?
             }
             _ => Connection::open_in_memory()?,
         };
@@ -459,7 +459,7 @@ struct Checkpointer {
 impl Checkpointer {
     /// Starts the thread and replaces the store connection's automatic checkpoint with a nudge to it.
     fn start(conn: &mut Connection, path: &std::path::Path, sync: &str) -> SqlResult<Checkpointer> {
-        let own = Connection::open(path)?;
+        let own = open_file(path)?;
         own.busy_timeout(BUSY_TIMEOUT)?;
         own.execute_batch(&format!("PRAGMA synchronous = {sync};"))?;
         let (nudge, nudged) = mpsc::sync_channel::<()>(1);
@@ -517,6 +517,17 @@ impl Checkpointer {
         );
         let _ = self.thread.join();
     }
+}
+
+/// Opens a store file through the VFS that writes each commit's WAL frames at once.
+fn open_file(path: &std::path::Path) -> SqlResult<Connection> {
+    let vfs = timehook_sqlite_vfs::register()
+        .map_err(|e| Error::store(StoreErrorKind::Other, format!("cannot set up SQLite: {e}")))?;
+    Ok(Connection::open_with_flags_and_vfs(
+        path,
+        rusqlite::OpenFlags::default(),
+        vfs,
+    )?)
 }
 
 fn serve(

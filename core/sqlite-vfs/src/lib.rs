@@ -1,0 +1,383 @@
+//! A SQLite VFS that writes each commit's WAL frames with one system call.
+//!
+//! SQLite appends a commit to its write-ahead log one frame at a time, and each frame with two
+//! writes: its 24-byte header, then the page. A commit of four pages is eight `pwrite`s before its
+//! `fsync`, and on a small VM each costs about as much as copying the whole commit. This VFS is
+//! SQLite's default one (`unix` on Linux) with one change: the writes to a WAL file that follow
+//! each other in the file are gathered in memory and written together, at the latest when the
+//! frame that ends a commit is complete, so before SQLite syncs the log or tells any other
+//! connection that the commit exists. Anything else done to the file (a read, a sync, a size
+//! query, a truncation, a lock, closing it) writes what is gathered first. Database files, journals
+//! and the shared-memory index go straight to the default VFS, untouched.
+//!
+//! What reaches the disk is byte for byte what SQLite would have written, in the same order
+//! relative to every sync; only the number of system calls changes. A failed write is reported
+//! by the call that made it (the commit fails, and SQLite rolls it back as for any write error).
+//!
+//! [`register`] installs the VFS once per process and returns its name, for
+//! `rusqlite::Connection::open_with_flags_and_vfs`.
+
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::sync::OnceLock;
+
+use rusqlite::ffi;
+
+/// The name the VFS is registered under.
+pub const VFS_NAME: &str = "timehook-wal-batch";
+const VFS_CNAME: &CStr = c"timehook-wal-batch";
+
+/// Most bytes gathered before they are written anyway (a large transaction writes in runs of
+/// about this size). Below what the default VFS writes with one call (it takes the low 17 bits
+/// of a write's length: 128 KiB - 1 at most).
+const GATHER_LIMIT: usize = 64 * 1024;
+
+/// The size of a WAL frame's header; SQLite writes each one on its own, before the frame's page.
+const FRAME_HEADER: usize = 24;
+
+/// An open WAL file: SQLite's handle, then the default VFS's own file, which this forwards to.
+#[repr(C)]
+struct WalFile {
+    /// What SQLite sees (its `pMethods` point to [`WAL_METHODS`]). First, so that a pointer to the
+    /// `sqlite3_file` is a pointer to this.
+    base: ffi::sqlite3_file,
+    /// The default VFS's file, in the same allocation, after this struct.
+    inner: *mut ffi::sqlite3_file,
+    /// Writes not yet made, contiguous from `start`.
+    pending: Vec<u8>,
+    start: i64,
+    /// Whether the last write was the header of a frame that ends a commit: the next write (the
+    /// frame's page) completes the commit.
+    commit_next: bool,
+}
+
+/// Where the default VFS's file starts within ours (aligned for any C struct).
+const INNER_OFFSET: usize = std::mem::size_of::<WalFile>().next_multiple_of(16);
+
+/// Installs the VFS (once per process) and returns its name. The default VFS stays the default.
+pub fn register() -> Result<&'static str, String> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            // SAFETY: `sqlite3_initialize` and `sqlite3_vfs_find` are safe to call at any time;
+            // the pointer they return is the default VFS, which lives as long as the process.
+            let real = unsafe {
+                let rc = ffi::sqlite3_initialize();
+                if rc != ffi::SQLITE_OK {
+                    return Err(format!("SQLite failed to initialise ({rc})"));
+                }
+                ffi::sqlite3_vfs_find(std::ptr::null())
+            };
+            if real.is_null() {
+                return Err("SQLite has no default VFS".to_owned());
+            }
+            // SAFETY: `real` points to a registered VFS, valid for the process's lifetime.
+            let (version, size, path_max) =
+                unsafe { ((*real).iVersion, (*real).szOsFile, (*real).mxPathname) };
+            let size = c_int::try_from(INNER_OFFSET)
+                .ok()
+                .and_then(|offset| offset.checked_add(size))
+                .ok_or("the default VFS's files are too large")?;
+            let vfs = Box::leak(Box::new(ffi::sqlite3_vfs {
+                iVersion: version.min(2),
+                szOsFile: size,
+                mxPathname: path_max,
+                pNext: std::ptr::null_mut(),
+                zName: VFS_CNAME.as_ptr(),
+                pAppData: real.cast(),
+                xOpen: Some(open),
+                xDelete: Some(delete),
+                xAccess: Some(access),
+                xFullPathname: Some(full_pathname),
+                xDlOpen: Some(dl_open),
+                xDlError: Some(dl_error),
+                xDlSym: Some(dl_sym),
+                xDlClose: Some(dl_close),
+                xRandomness: Some(randomness),
+                xSleep: Some(sleep),
+                xCurrentTime: Some(current_time),
+                xGetLastError: Some(get_last_error),
+                xCurrentTimeInt64: Some(current_time_int64),
+                xSetSystemCall: None,
+                xGetSystemCall: None,
+                xNextSystemCall: None,
+            }));
+            // SAFETY: `vfs` is leaked, so it outlives every connection; its methods forward to
+            // the default VFS with the default VFS's own pointer.
+            let rc = unsafe { ffi::sqlite3_vfs_register(vfs, 0) };
+            if rc == ffi::SQLITE_OK {
+                Ok(())
+            } else {
+                Err(format!("SQLite refused the VFS ({rc})"))
+            }
+        })
+        .clone()
+        .map(|()| VFS_NAME)
+}
+
+/// The default VFS, which ours wraps.
+///
+/// # Safety
+/// `vfs` is ours (registered by [`register`]).
+unsafe fn real(vfs: *mut ffi::sqlite3_vfs) -> *mut ffi::sqlite3_vfs {
+    // SAFETY: our VFS keeps the default VFS in its `pAppData`.
+    unsafe { (*vfs).pAppData.cast() }
+}
+
+unsafe extern "C" fn open(
+    vfs: *mut ffi::sqlite3_vfs,
+    name: ffi::sqlite3_filename,
+    file: *mut ffi::sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> c_int {
+    // SAFETY: SQLite gives us `szOsFile` bytes at `file`, at least the default VFS's; a file
+    // other than a WAL is the default VFS's own, at the same address, and never seen by us again.
+    unsafe {
+        let real = real(vfs);
+        let Some(real_open) = (*real).xOpen else {
+            return ffi::SQLITE_CANTOPEN;
+        };
+        if flags & ffi::SQLITE_OPEN_WAL == 0 {
+            return real_open(real, name, file, flags, out_flags);
+        }
+        let inner = file
+            .cast::<u8>()
+            .add(INNER_OFFSET)
+            .cast::<ffi::sqlite3_file>();
+        let rc = real_open(real, name, inner, flags, out_flags);
+        if rc != ffi::SQLITE_OK {
+            // SQLite closes a file only if its methods are set.
+            (*file).pMethods = std::ptr::null();
+            return rc;
+        }
+        file.cast::<WalFile>().write(WalFile {
+            base: ffi::sqlite3_file {
+                pMethods: &WAL_METHODS,
+            },
+            inner,
+            pending: Vec::new(),
+            start: 0,
+            commit_next: false,
+        });
+        ffi::SQLITE_OK
+    }
+}
+
+/// The methods of a WAL file.
+static WAL_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
+    iVersion: 1,
+    xClose: Some(wal_close),
+    xRead: Some(wal_read),
+    xWrite: Some(wal_write),
+    xTruncate: Some(wal_truncate),
+    xSync: Some(wal_sync),
+    xFileSize: Some(wal_file_size),
+    xLock: Some(wal_lock),
+    xUnlock: Some(wal_unlock),
+    xCheckReservedLock: Some(wal_check_reserved_lock),
+    xFileControl: Some(wal_file_control),
+    xSectorSize: Some(wal_sector_size),
+    xDeviceCharacteristics: Some(wal_device_characteristics),
+    xShmMap: None,
+    xShmLock: None,
+    xShmBarrier: None,
+    xShmUnmap: None,
+    xFetch: None,
+    xUnfetch: None,
+};
+
+/// Our WAL file behind SQLite's handle, and the default VFS's methods for its own.
+///
+/// # Safety
+/// `file` was opened by [`open`] as a WAL file and not closed; SQLite calls a file's methods from
+/// one thread at a time.
+unsafe fn wal<'a>(file: *mut ffi::sqlite3_file) -> (&'a mut WalFile, &'a ffi::sqlite3_io_methods) {
+    // SAFETY: as the function's contract says; the default VFS's methods live as long as it.
+    unsafe {
+        let w = &mut *file.cast::<WalFile>();
+        let methods = &*(*w.inner).pMethods;
+        (w, methods)
+    }
+}
+
+/// Writes what is gathered, if anything; what failed to be written is dropped (the commit it
+/// belonged to fails).
+///
+/// # Safety
+/// As [`wal`].
+unsafe fn flush(w: &mut WalFile, methods: &ffi::sqlite3_io_methods) -> c_int {
+    w.commit_next = false;
+    if w.pending.is_empty() {
+        return ffi::SQLITE_OK;
+    }
+    let Some(write) = methods.xWrite else {
+        w.pending.clear();
+        return ffi::SQLITE_IOERR_WRITE;
+    };
+    let mut rc = ffi::SQLITE_OK;
+    let mut offset = w.start;
+    // One write, unless a frame pushed the gathered bytes past the limit.
+    for chunk in w.pending.chunks(GATHER_LIMIT) {
+        #[cfg(test)]
+        tests::WAL_WRITES.with(|n| n.set(n.get() + 1));
+        // SAFETY: the default VFS's own file and method; `chunk` is readable, and no longer
+        // than `GATHER_LIMIT`, so its length fits.
+        rc = unsafe { write(w.inner, chunk.as_ptr().cast(), chunk.len() as c_int, offset) };
+        if rc != ffi::SQLITE_OK {
+            break;
+        }
+        offset += chunk.len() as i64;
+    }
+    w.pending.clear();
+    rc
+}
+
+unsafe extern "C" fn wal_write(
+    file: *mut ffi::sqlite3_file,
+    buf: *const c_void,
+    amount: c_int,
+    offset: i64,
+) -> c_int {
+    // SAFETY: SQLite passes our file and `amount` readable bytes at `buf`.
+    unsafe {
+        let (w, methods) = wal(file);
+        let Ok(len) = usize::try_from(amount) else {
+            return ffi::SQLITE_IOERR_WRITE;
+        };
+        let follows = offset == w.start + w.pending.len() as i64;
+        if !w.pending.is_empty() && !follows {
+            let rc = flush(w, methods);
+            if rc != ffi::SQLITE_OK {
+                return rc;
+            }
+        }
+        let bytes = std::slice::from_raw_parts(buf.cast::<u8>(), len);
+        if w.pending.is_empty() {
+            w.start = offset;
+        }
+        w.pending.extend_from_slice(bytes);
+        let ends_commit = w.commit_next;
+        // A frame header: bytes 4..8 hold the database's size after the commit if the frame ends
+        // one, else zero.
+        w.commit_next = len == FRAME_HEADER && bytes[4..8] != [0; 4];
+        if ends_commit || w.pending.len() >= GATHER_LIMIT {
+            return flush(w, methods);
+        }
+        ffi::SQLITE_OK
+    }
+}
+
+/// Forwards a method to the default VFS's file, after writing what is gathered.
+macro_rules! after_flush {
+    ($name:ident, $method:ident, ($($arg:ident: $ty:ty),*)) => {
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file, $($arg: $ty),*) -> c_int {
+            // SAFETY: SQLite passes our file; the arguments go on unchanged.
+            unsafe {
+                let (w, methods) = wal(file);
+                let rc = flush(w, methods);
+                if rc != ffi::SQLITE_OK {
+                    return rc;
+                }
+                match methods.$method {
+                    Some(f) => f(w.inner, $($arg),*),
+                    None => ffi::SQLITE_MISUSE,
+                }
+            }
+        }
+    };
+}
+
+after_flush!(wal_read, xRead, (buf: *mut c_void, amount: c_int, offset: i64));
+after_flush!(wal_truncate, xTruncate, (size: i64));
+after_flush!(wal_sync, xSync, (flags: c_int));
+after_flush!(wal_file_size, xFileSize, (size: *mut i64));
+after_flush!(wal_lock, xLock, (level: c_int));
+after_flush!(wal_unlock, xUnlock, (level: c_int));
+after_flush!(wal_check_reserved_lock, xCheckReservedLock, (out: *mut c_int));
+after_flush!(wal_file_control, xFileControl, (op: c_int, arg: *mut c_void));
+
+unsafe extern "C" fn wal_close(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: SQLite passes our file, and never uses it again after this.
+    unsafe {
+        let (w, methods) = wal(file);
+        let flushed = flush(w, methods);
+        let closed = match methods.xClose {
+            Some(close) => close(w.inner),
+            None => ffi::SQLITE_OK,
+        };
+        std::ptr::drop_in_place(file.cast::<WalFile>());
+        (*file).pMethods = std::ptr::null();
+        if flushed != ffi::SQLITE_OK {
+            flushed
+        } else {
+            closed
+        }
+    }
+}
+
+unsafe extern "C" fn wal_sector_size(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: SQLite passes our file.
+    unsafe {
+        let (w, methods) = wal(file);
+        methods.xSectorSize.map_or(4096, |f| f(w.inner))
+    }
+}
+
+unsafe extern "C" fn wal_device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: SQLite passes our file.
+    unsafe {
+        let (w, methods) = wal(file);
+        methods.xDeviceCharacteristics.map_or(0, |f| f(w.inner))
+    }
+}
+
+/// Forwards a method of the VFS itself to the default VFS.
+macro_rules! forward {
+    ($name:ident, $method:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty, $missing:expr) => {
+        unsafe extern "C" fn $name(vfs: *mut ffi::sqlite3_vfs, $($arg: $ty),*) -> $ret {
+            // SAFETY: SQLite passes our VFS; the arguments go on unchanged.
+            unsafe {
+                let real = real(vfs);
+                match (*real).$method {
+                    Some(f) => f(real, $($arg),*),
+                    None => $missing,
+                }
+            }
+        }
+    };
+}
+
+forward!(delete, xDelete, (name: *const c_char, sync_dir: c_int) -> c_int, ffi::SQLITE_IOERR_DELETE);
+forward!(access, xAccess, (name: *const c_char, flags: c_int, out: *mut c_int) -> c_int, ffi::SQLITE_IOERR_ACCESS);
+forward!(full_pathname, xFullPathname, (name: *const c_char, size: c_int, out: *mut c_char) -> c_int, ffi::SQLITE_CANTOPEN);
+forward!(dl_open, xDlOpen, (name: *const c_char) -> *mut c_void, std::ptr::null_mut());
+forward!(dl_error, xDlError, (size: c_int, out: *mut c_char) -> (), ());
+forward!(dl_close, xDlClose, (handle: *mut c_void) -> (), ());
+forward!(randomness, xRandomness, (size: c_int, out: *mut c_char) -> c_int, 0);
+forward!(sleep, xSleep, (micros: c_int) -> c_int, 0);
+forward!(current_time, xCurrentTime, (out: *mut f64) -> c_int, ffi::SQLITE_ERROR);
+forward!(get_last_error, xGetLastError, (size: c_int, out: *mut c_char) -> c_int, 0);
+forward!(current_time_int64, xCurrentTimeInt64, (out: *mut i64) -> c_int, ffi::SQLITE_ERROR);
+
+/// A symbol of a loaded extension (the default VFS's answer).
+type Symbol = Option<unsafe extern "C" fn(*mut ffi::sqlite3_vfs, *mut c_void, *const c_char)>;
+
+unsafe extern "C" fn dl_sym(
+    vfs: *mut ffi::sqlite3_vfs,
+    handle: *mut c_void,
+    symbol: *const c_char,
+) -> Symbol {
+    // SAFETY: SQLite passes our VFS; the arguments go on unchanged.
+    unsafe {
+        let real = real(vfs);
+        match (*real).xDlSym {
+            Some(f) => f(real, handle, symbol),
+            None => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,217 @@
+//! The VFS against SQLite itself: what a commit writes, what other connections see, and what a
+//! crash leaves on disk.
+
+use std::cell::Cell;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, params};
+
+thread_local! {
+    /// Writes this thread made to WAL files through the VFS.
+    pub(crate) static WAL_WRITES: Cell<usize> = const { Cell::new(0) };
+}
+
+fn wal_writes() -> usize {
+    WAL_WRITES.with(Cell::get)
+}
+
+/// A connection to `path` through the VFS, in WAL mode with `synchronous` set.
+fn open(path: &Path, synchronous: &str) -> Connection {
+    let vfs = super::register().unwrap();
+    let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};
+         PRAGMA wal_autocheckpoint = 0;
+         CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, k TEXT NOT NULL, v BLOB NOT NULL);
+         CREATE INDEX IF NOT EXISTS t_k ON t (k);
+         CREATE INDEX IF NOT EXISTS t_v ON t (length(v), k);"
+    ))
+    .unwrap();
+    conn
+}
+
+/// A row's value: `size` bytes that depend on `id`.
+fn value(id: i64, size: usize) -> Vec<u8> {
+    (0..size)
+        .map(|i| (id as usize * 31 + i * 7) as u8)
+        .collect()
+}
+
+fn insert(conn: &Connection, id: i64, size: usize) {
+    conn.execute(
+        "INSERT INTO t (id, k, v) VALUES (?1, ?2, ?3)",
+        params![
+            id,
+            format!("key-{:08}", id * 7919 % 100_003),
+            value(id, size)
+        ],
+    )
+    .unwrap();
+}
+
+/// Every row, in id order, as (id, key, value).
+fn rows(conn: &Connection) -> Vec<(i64, String, Vec<u8>)> {
+    let mut stmt = conn.prepare("SELECT id, k, v FROM t ORDER BY id").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+fn wal_len(path: &Path) -> u64 {
+    std::fs::metadata(path.with_extension("db-wal"))
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn a_commit_of_several_pages_reaches_the_wal_in_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let conn = open(&path, "FULL");
+    insert(&conn, 1, 100);
+    let (writes, len) = (wal_writes(), wal_len(&path));
+    insert(&conn, 2, 100);
+    let frames = (wal_len(&path) - len) / (4096 + 24);
+    assert!(
+        frames >= 3,
+        "the table and its two indexes: {frames} frames"
+    );
+    assert_eq!(wal_writes() - writes, 1, "{frames} frames in one write");
+}
+
+#[test]
+fn a_large_transaction_is_written_in_runs_the_default_vfs_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let conn = open(&path, "FULL");
+    let writes = wal_writes();
+    let tx = conn.unchecked_transaction().unwrap();
+    // About 3 MiB: far more than one write may carry, and more than the page cache holds, so
+    // SQLite also spills frames before the commit.
+    for id in 0..1500 {
+        insert(&tx, id, 2000);
+    }
+    tx.commit().unwrap();
+    // The default VFS makes two writes a frame; spilled frames are written over and the commit
+    // then goes on elsewhere in the log, so runs are shorter than the limit.
+    let frames = wal_len(&path) / (4096 + 24);
+    let writes = wal_writes() - writes;
+    assert!(
+        writes > 1 && writes < frames as usize / 4,
+        "{frames} frames in {writes} writes"
+    );
+    drop(conn);
+    let reopened = Connection::open(&path).unwrap();
+    let stored = rows(&reopened);
+    assert_eq!(stored.len(), 1500);
+    for (id, _, v) in stored {
+        assert_eq!(v, value(id, 2000), "row {id}");
+    }
+}
+
+/// Another connection (the default VFS, as another process would read the file) sees each commit
+/// as soon as it returns, whole: the VFS has written it before SQLite publishes it in the WAL's
+/// shared index, even without a sync.
+#[test]
+fn each_commit_is_readable_by_another_connection_as_soon_as_it_returns() {
+    for synchronous in ["NORMAL", "FULL"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let writer = open(&path, synchronous);
+        let reader = Connection::open(&path).unwrap();
+        let mut expected = 0;
+        for id in 0..300 {
+            // Now and then a commit larger than one write, and one that changes earlier rows.
+            let size = if id % 50 == 0 { 150_000 } else { 200 };
+            insert(&writer, id, size);
+            expected += 1;
+            if id % 7 == 0 {
+                writer
+                    .execute("UPDATE t SET k = k || 'x' WHERE id % 5 = ?1", [id % 5])
+                    .unwrap();
+            }
+            let (n, v): (i64, Vec<u8>) = reader
+                .query_row(
+                    "SELECT (SELECT count(*) FROM t), v FROM t WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!((n, v.len()), (expected, size), "{synchronous}: row {id}");
+            assert_eq!(v, value(id, size), "{synchronous}: row {id}");
+        }
+        assert_eq!(rows(&reader), rows(&writer), "{synchronous}");
+    }
+}
+
+/// What is on disk after each commit, the database and its WAL copied away as a crash would
+/// leave them (no checkpoint, no shared index), is a log that SQLite recovers every commit from.
+#[test]
+fn the_files_a_crash_leaves_hold_every_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let conn = open(&path, "FULL");
+    for id in 0..200 {
+        insert(&conn, id, if id % 40 == 0 { 100_000 } else { 300 });
+        if id % 25 == 24 {
+            conn.execute("DELETE FROM t WHERE id % 3 = 0", []).unwrap();
+            let copy = tempfile::tempdir().unwrap();
+            let copied = copy.path().join("t.db");
+            std::fs::copy(&path, &copied).unwrap();
+            std::fs::copy(
+                path.with_extension("db-wal"),
+                copied.with_extension("db-wal"),
+            )
+            .unwrap();
+            let recovered = Connection::open(&copied).unwrap();
+            let integrity: String = recovered
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(integrity, "ok", "after row {id}");
+            assert_eq!(rows(&recovered), rows(&conn), "after row {id}");
+        }
+    }
+}
+
+/// The same work through the VFS and through the default VFS leaves the same database file,
+/// byte for byte, once the WAL is checkpointed into it.
+#[test]
+fn the_database_is_the_same_as_the_default_vfs_makes() {
+    let work = |conn: &Connection| {
+        for id in 0..400 {
+            insert(conn, id, (id as usize * 37) % 9000);
+            if id % 9 == 0 {
+                conn.execute("DELETE FROM t WHERE id = ?1 - 5", [id])
+                    .unwrap();
+            }
+        }
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("ours.db");
+    let theirs = dir.path().join("theirs.db");
+    work(&open(&ours, "FULL"));
+    let conn = Connection::open(&theirs).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;
+         CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, k TEXT NOT NULL, v BLOB NOT NULL);
+         CREATE INDEX IF NOT EXISTS t_k ON t (k);
+         CREATE INDEX IF NOT EXISTS t_v ON t (length(v), k);",
+    )
+    .unwrap();
+    work(&conn);
+    let (a, b) = (
+        std::fs::read(&ours).unwrap(),
+        std::fs::read(&theirs).unwrap(),
+    );
+    assert!(a.len() > 200 * 4096, "{} bytes", a.len());
+    assert!(a == b, "the two database files differ");
+}
+
+#[test]
+fn registering_again_returns_the_same_name() {
+    assert_eq!(super::register(), super::register());
+    assert_eq!(super::register().unwrap(), super::VFS_NAME);
+}
