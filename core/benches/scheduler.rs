@@ -155,11 +155,14 @@ async fn schedule_single(n: usize) {
     let dir = tmp();
     let s = Arc::new(open_in(&dir).await);
     let seq = n / 4;
-    // The floors: one 4 KB write and fdatasync after another on the same file system, in the
-    // same run, rewriting one block (the cheapest durable write) and appending (what a commit to
-    // a growing WAL does: the file's size changes each time).
-    let fsyncs = fsync_rate(dir.path(), seq.min(2000), false);
-    let appends = fsync_rate(dir.path(), seq.min(2000), true);
+    // The floors: one write and fdatasync after another on the same file system, in the same
+    // run: 4 KB rewriting one block (the cheapest durable write), 4 KB appending (what a commit
+    // to a growing WAL does: the file's size changes each time), and the bytes a commit of one
+    // job writes to a reused WAL, rewritten (four frames of 4,120 bytes, 32 bytes into the file).
+    let probes = seq.min(2000);
+    let fsyncs = fsync_rate(dir.path(), probes, 4096, 0, false);
+    let appends = fsync_rate(dir.path(), probes, 4096, 0, true);
+    let frames = fsync_rate(dir.path(), probes, 4 * 4120, 32, false);
     // A new file's WAL grows with each commit until the log first restarts from its beginning
     // (after about 4,000 frames; a commit here writes four): each of those fdatasyncs also
     // changes the file's size. From then on a running store rewrites the same file. Both phases
@@ -172,9 +175,10 @@ async fn schedule_single(n: usize) {
         let secs = start.elapsed().as_secs_f64();
         let rate = seq as f64 / secs;
         println!(
-            "single schedule, one caller, durable commit each ({seq} jobs, {phase}): {rate:.0} jobs/s; fdatasync floor {fsyncs:.0}/s rewriting a block, {appends:.0}/s appending: {:.0}% / {:.0}% of them",
+            "single schedule, one caller, durable commit each ({seq} jobs, {phase}): {rate:.0} jobs/s; fdatasync floor {fsyncs:.0}/s rewriting a block, {appends:.0}/s appending, {frames:.0}/s rewriting a commit's 4 frames: {:.0}% / {:.0}% / {:.0}% of them",
             100.0 * rate / fsyncs,
-            100.0 * rate / appends
+            100.0 * rate / appends,
+            100.0 * rate / frames
         );
     }
     let callers = 64;
@@ -198,19 +202,20 @@ async fn schedule_single(n: usize) {
     );
 }
 
-/// Writes 4 KB and `fdatasync`s it, `n` times, in a new file in `dir` (at its start each time,
-/// or appending): the rate.
-fn fsync_rate(dir: &std::path::Path, n: usize, append: bool) -> f64 {
+/// Writes `bytes` bytes and `fdatasync`s them, `n` times, in a new file in `dir` (at `offset` each
+/// time, or appending after it): the rate.
+fn fsync_rate(dir: &std::path::Path, n: usize, bytes: usize, offset: u64, append: bool) -> f64 {
     use std::io::{Seek, Write};
     let path = dir.join("fsync-probe");
     let mut f = std::fs::File::create(&path).unwrap();
-    let page = [7u8; 4096];
+    f.set_len(offset).unwrap();
+    let data = vec![7u8; bytes];
     let start = Instant::now();
-    for _ in 0..n {
-        if !append {
-            f.seek(std::io::SeekFrom::Start(0)).unwrap();
+    for i in 0..n {
+        if !append || i == 0 {
+            f.seek(std::io::SeekFrom::Start(offset)).unwrap();
         }
-        f.write_all(&page).unwrap();
+        f.write_all(&data).unwrap();
         f.sync_data().unwrap();
     }
     let rate = n as f64 / start.elapsed().as_secs_f64();
