@@ -1,24 +1,30 @@
-//! A SQLite VFS that writes each commit's WAL frames with one system call, over bytes the log
-//! file already has.
+//! A SQLite VFS that writes each WAL frame with one system call, over bytes the log file
+//! already has.
 //!
 //! SQLite appends a commit to its write-ahead log one frame at a time, and each frame with two
-//! writes: its 24-byte header, then the page. A commit of four pages is eight `pwrite`s before its
-//! `fdatasync`. This VFS is SQLite's default one (`unix` on Linux) with two changes to WAL files:
+//! writes: its 24-byte header, then the page. This VFS is SQLite's default one (`unix` on Linux)
+//! with two changes to WAL files:
 //!
-//! - Writes that follow each other in the file are gathered in memory and written together, at
-//!   the latest when the frame that ends a commit is complete, so before SQLite syncs the log or
-//!   tells any other connection that the commit exists. Anything else done to the file (a read, a
-//!   sync, a size query, a truncation, a lock, closing it) writes what is gathered first.
+//! - A new frame's header is held until its page comes (SQLite writes the page next, in the same
+//!   call that wrote the header), and the two are written together: one `pwrite` a frame instead
+//!   of two. Only a 24-byte write where the next frame starts (after the last byte this handle
+//!   wrote, on a frame boundary of the log's page size) is held. Anything else (a header written
+//!   over an earlier one: SQLite rewrites checksums in place; a page written over its frame; the
+//!   rest of a page split around a sync) goes straight through, and any other operation on the
+//!   file writes the held header first. So nothing is held between two frames, past a commit, or
+//!   past a rolled-back transaction.
 //! - The file grows ahead of the frames, in steps of zeros, so most commits write over bytes it
 //!   has already and their `fdatasync` has no new file size to record (PostgreSQL zero-fills its
 //!   WAL segments ahead for the same reason). SQLite reads a log only up to its first invalid
 //!   frame; zeros never make one, just as the stale frames of a log restarted from its beginning
-//!   (SQLite's own steady state) do not.
+//!   (SQLite's own steady state) do not. The zeros start where the frame just written ends: the
+//!   writer's own frames are the end of the log, so nothing any connection may read is written
+//!   over, even when another process has grown the file since this handle last saw its size.
 //!
 //! Database files, journals and the shared-memory index go straight to the default VFS, untouched.
 //! What SQLite writes reaches the disk byte for byte, in the same order relative to every sync. A
-//! failed write is reported by the call that made it (the commit fails, and SQLite rolls it back
-//! as for any write error); growing ahead is only a saving, and a failure there is not an error.
+//! failed write is reported by the call that made it (for a held header, by its page's write);
+//! growing ahead is only a saving, and a failure there is not an error.
 //!
 //! [`register`] installs the VFS once per process and returns its name, for
 //! `rusqlite::Connection::open_with_flags_and_vfs`.
@@ -34,13 +40,15 @@ use rusqlite::ffi;
 pub const VFS_NAME: &str = "timehook-wal-batch";
 const VFS_CNAME: &CStr = c"timehook-wal-batch";
 
-/// Most bytes gathered before they are written anyway (a large transaction writes in runs of
-/// about this size). Below what the default VFS writes with one call (it takes the low 17 bits
-/// of a write's length: 128 KiB - 1 at most).
-const GATHER_LIMIT: usize = 64 * 1024;
-
 /// The size of a WAL frame's header; SQLite writes each one on its own, before the frame's page.
 const FRAME_HEADER: usize = 24;
+
+/// The size of the header at the start of a WAL file, written when the log (re)starts.
+const WAL_HEADER: usize = 32;
+
+/// The most zeros written with one call when the file grows (the default VFS writes at most
+/// 128 KiB - 1 bytes a call: it takes the low 17 bits of a write's length).
+const ZERO_RUN: usize = 64 * 1024;
 
 /// A WAL file grows in steps of this size, written with zeros ahead of the frames (see the crate's
 /// documentation). On the machine the benchmarks ran on, an `fdatasync` that also records a new
@@ -49,7 +57,7 @@ const FRAME_HEADER: usize = 24;
 pub const GROW_BY: i64 = 1 << 20;
 
 /// Zeros to grow a WAL file with, one write's worth.
-static ZEROS: [u8; GATHER_LIMIT] = [0; GATHER_LIMIT];
+static ZEROS: [u8; ZERO_RUN] = [0; ZERO_RUN];
 
 /// An open WAL file: SQLite's handle, then the default VFS's own file, which this forwards to.
 #[repr(C)]
@@ -59,15 +67,19 @@ struct WalFile {
     base: ffi::sqlite3_file,
     /// The default VFS's file, in the same allocation, after this struct.
     inner: *mut ffi::sqlite3_file,
-    /// Writes not yet made, contiguous from `start`.
-    pending: Vec<u8>,
-    start: i64,
+    /// A new frame's header and its offset, until its page comes.
+    held: Option<([u8; FRAME_HEADER], i64)>,
+    /// Where the next new frame starts, as far as this handle knows: the end of what it wrote
+    /// since the log last (re)started. A header written there is a new frame's.
+    next_frame: i64,
     /// The file's size as far as this handle knows: grown ahead by [`GROW_BY`], set by its
     /// truncations.
     size: i64,
-    /// Whether the last write was the header of a frame that ends a commit: the next write (the
-    /// frame's page) completes the commit.
-    commit_next: bool,
+    /// The database's page size, from the log's header (written or read by this handle), once
+    /// known: frames start every `page_size + 24` bytes after the header.
+    page_size: Option<i64>,
+    /// A header and its page, put together for one write.
+    frame: Vec<u8>,
 }
 
 /// Where the default VFS's file starts within ours (aligned for any C struct).
@@ -182,10 +194,11 @@ unsafe extern "C" fn open(
                 pMethods: &WAL_METHODS,
             },
             inner,
-            pending: Vec::new(),
-            start: 0,
+            held: None,
+            next_frame: 0,
             size,
-            commit_next: false,
+            page_size: None,
+            frame: Vec::new(),
         });
         ffi::SQLITE_OK
     }
@@ -228,48 +241,63 @@ unsafe fn wal<'a>(file: *mut ffi::sqlite3_file) -> (&'a mut WalFile, &'a ffi::sq
     }
 }
 
-/// Writes what is gathered, if anything; what failed to be written is dropped (the commit it
-/// belonged to fails).
+/// Writes the held header, if any.
 ///
 /// # Safety
 /// As [`wal`].
 unsafe fn flush(w: &mut WalFile, methods: &ffi::sqlite3_io_methods) -> c_int {
-    w.commit_next = false;
-    if w.pending.is_empty() {
+    let Some((header, offset)) = w.held.take() else {
         return ffi::SQLITE_OK;
-    }
+    };
+    // SAFETY: as this function's.
+    unsafe { write_through(w, methods, &header, offset) }
+}
+
+/// Writes `bytes` at `offset` with the default VFS, then notes where the log's frames end and
+/// grows the file ahead if they reach past its end.
+///
+/// # Safety
+/// As [`wal`].
+unsafe fn write_through(
+    w: &mut WalFile,
+    methods: &ffi::sqlite3_io_methods,
+    bytes: &[u8],
+    offset: i64,
+) -> c_int {
     let Some(write) = methods.xWrite else {
-        w.pending.clear();
         return ffi::SQLITE_IOERR_WRITE;
     };
-    let end = w.start + w.pending.len() as i64;
-    let mut rc = ffi::SQLITE_OK;
-    let mut offset = w.start;
-    // One write, unless a frame pushed the gathered bytes past the limit.
-    for chunk in w.pending.chunks(GATHER_LIMIT) {
-        #[cfg(test)]
-        tests::WAL_WRITES.with(|n| n.set(n.get() + 1));
-        // SAFETY: the default VFS's own file and method; `chunk` is readable, and no longer
-        // than `GATHER_LIMIT`, so its length fits.
-        rc = unsafe { write(w.inner, chunk.as_ptr().cast(), chunk.len() as c_int, offset) };
-        if rc != ffi::SQLITE_OK {
-            break;
-        }
-        offset += chunk.len() as i64;
+    let Ok(amount) = c_int::try_from(bytes.len()) else {
+        return ffi::SQLITE_IOERR_WRITE;
+    };
+    #[cfg(test)]
+    tests::WAL_WRITES.with(|n| n.set(n.get() + 1));
+    // SAFETY: the default VFS's own file and method; `bytes` is readable.
+    let rc = unsafe { write(w.inner, bytes.as_ptr().cast(), amount, offset) };
+    if rc != ffi::SQLITE_OK {
+        return rc;
     }
-    w.pending.clear();
-    if rc == ffi::SQLITE_OK && end > w.size {
+    let end = offset + bytes.len() as i64;
+    if offset == 0 && bytes.len() == WAL_HEADER {
+        // The log starts again from its beginning.
+        w.next_frame = end;
+        w.page_size = page_size(bytes);
+    } else {
+        w.next_frame = w.next_frame.max(end);
+    }
+    if end > w.size {
         // SAFETY: as this function's.
         unsafe { grow(w, write, end) };
     }
-    rc
+    ffi::SQLITE_OK
 }
 
-/// Grows the file with zeros from `end`, where the frames just written end, to the next multiple
-/// of [`GROW_BY`]. Past the end of the log, so nothing any connection may read is written over
-/// (another process may have written frames since this handle last saw the file's size, never
-/// past the writer's own). Only a saving: if it fails (a full disk), the file grows by the
-/// frames' own writes, which report their errors.
+/// Grows the file with zeros from `end`, where the bytes just written end, to the next multiple
+/// of [`GROW_BY`]. SQLite writes a WAL only while it holds the log's write lock, and only at or
+/// before the end of the log, so nothing any connection may read lies past `end` (another
+/// process may have written frames since this handle last saw the file's size, never past the
+/// writer's own). Only a saving: if it fails (a full disk), the file grows by the frames' own
+/// writes, which report their errors.
 ///
 /// # Safety
 /// As [`wal`]; `write` is the default VFS's method for `w.inner`.
@@ -278,7 +306,7 @@ unsafe fn grow(w: &mut WalFile, write: Write, end: i64) {
     let mut at = end;
     w.size = end;
     while at < target {
-        let len = (target - at).min(ZEROS.len() as i64);
+        let len = (target - at).min(ZERO_RUN as i64);
         // SAFETY: the default VFS's own file and method; `ZEROS` holds at least `len` bytes.
         if unsafe { write(w.inner, ZEROS.as_ptr().cast(), len as c_int, at) } != ffi::SQLITE_OK {
             return;
@@ -286,6 +314,40 @@ unsafe fn grow(w: &mut WalFile, write: Write, end: i64) {
         at += len;
         w.size = at;
     }
+}
+
+/// The page size a WAL header records (bytes 8..12, big-endian; 65,536 is recorded as 1).
+fn page_size(header: &[u8]) -> Option<i64> {
+    let field = u32::from_be_bytes(header.get(8..12)?.try_into().ok()?);
+    match field {
+        1 => Some(65_536),
+        512..=32_768 if field.is_power_of_two() => Some(i64::from(field)),
+        _ => None,
+    }
+}
+
+/// Whether a frame starts at `offset`: only there may a 24-byte write be a frame's header (the
+/// rest of a page that SQLite split around a sync may be 24 bytes too). The page size comes from
+/// the log's header, read once if this handle did not write it; unknown, nothing is held.
+///
+/// # Safety
+/// As [`wal`].
+unsafe fn frame_starts_at(w: &mut WalFile, methods: &ffi::sqlite3_io_methods, offset: i64) -> bool {
+    if w.page_size.is_none()
+        && w.size >= WAL_HEADER as i64
+        && let Some(read) = methods.xRead
+    {
+        let mut header = [0u8; WAL_HEADER];
+        // SAFETY: the default VFS's own file and method, into a buffer of the length given.
+        let rc = unsafe { read(w.inner, header.as_mut_ptr().cast(), WAL_HEADER as c_int, 0) };
+        if rc == ffi::SQLITE_OK {
+            w.page_size = page_size(&header);
+        }
+    }
+    let header = WAL_HEADER as i64;
+    w.page_size.is_some_and(|page| {
+        offset >= header && (offset - header) % (page + FRAME_HEADER as i64) == 0
+    })
 }
 
 /// The default VFS's `xWrite`.
@@ -303,30 +365,39 @@ unsafe extern "C" fn wal_write(
         let Ok(len) = usize::try_from(amount) else {
             return ffi::SQLITE_IOERR_WRITE;
         };
-        let follows = offset == w.start + w.pending.len() as i64;
-        if !w.pending.is_empty() && !follows {
-            let rc = flush(w, methods);
+        let bytes = if len == 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(buf.cast::<u8>(), len)
+        };
+        if let Some((header, at)) = w.held.take() {
+            if offset == at + FRAME_HEADER as i64 && len > 0 {
+                // The held header's page: the frame in one write.
+                let mut frame = std::mem::take(&mut w.frame);
+                frame.clear();
+                frame.extend_from_slice(&header);
+                frame.extend_from_slice(bytes);
+                let rc = write_through(w, methods, &frame, at);
+                w.frame = frame;
+                return rc;
+            }
+            let rc = write_through(w, methods, &header, at);
             if rc != ffi::SQLITE_OK {
                 return rc;
             }
         }
-        let bytes = std::slice::from_raw_parts(buf.cast::<u8>(), len);
-        if w.pending.is_empty() {
-            w.start = offset;
+        if len == FRAME_HEADER && offset == w.next_frame && frame_starts_at(w, methods, offset) {
+            // A new frame's header, at the end of the log: held for its page.
+            let mut header = [0; FRAME_HEADER];
+            header.copy_from_slice(bytes);
+            w.held = Some((header, offset));
+            return ffi::SQLITE_OK;
         }
-        w.pending.extend_from_slice(bytes);
-        let ends_commit = w.commit_next;
-        // A frame header: bytes 4..8 hold the database's size after the commit if the frame ends
-        // one, else zero.
-        w.commit_next = len == FRAME_HEADER && bytes[4..8] != [0; 4];
-        if ends_commit || w.pending.len() >= GATHER_LIMIT {
-            return flush(w, methods);
-        }
-        ffi::SQLITE_OK
+        write_through(w, methods, bytes, offset)
     }
 }
 
-/// Forwards a method to the default VFS's file, after writing what is gathered.
+/// Forwards a method to the default VFS's file, after writing the held header.
 macro_rules! after_flush {
     ($name:ident, $method:ident, ($($arg:ident: $ty:ty),*)) => {
         unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file, $($arg: $ty),*) -> c_int {
