@@ -37,8 +37,8 @@ use std::sync::OnceLock;
 use rusqlite::ffi;
 
 /// The name the VFS is registered under.
-pub const VFS_NAME: &str = "timehook-wal-batch";
-const VFS_CNAME: &CStr = c"timehook-wal-batch";
+pub const VFS_NAME: &str = "timehook-wal";
+const VFS_CNAME: &CStr = c"timehook-wal";
 
 /// The size of a WAL frame's header; SQLite writes each one on its own, before the frame's page.
 const FRAME_HEADER: usize = 24;

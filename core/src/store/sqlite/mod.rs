@@ -923,7 +923,7 @@ mod tests {
         let db = Db::open(Location::File(path.clone()), Durability::Full).unwrap();
         // The log's length in frames, as its shared index says (the header's `mxFrame`, 16 bytes
         // in: SQLite's file format). The file's own size grows ahead in steps.
-        let wal_len = || {
+        let wal_frames = || {
             let shm = std::fs::read(dir.path().join("jobs.db-shm")).unwrap_or_default();
             shm.get(16..20)
                 .map_or(0, |b| u32::from_ne_bytes(b.try_into().unwrap()))
@@ -947,14 +947,14 @@ mod tests {
         db.call_relaxed(write("relaxed"), needs).await.unwrap();
         db.call_relaxed(write("needs"), needs).await.unwrap();
 
-        let before = wal_len();
+        let before = wal_frames();
         let (level, _) = db.call_relaxed(write("relaxed"), needs).await.unwrap();
-        let relaxed_growth = wal_len() - before;
+        let relaxed_growth = wal_frames() - before;
         assert_eq!(level, 1, "a relaxed group runs with synchronous = NORMAL");
 
-        let before = wal_len();
+        let before = wal_frames();
         let (level, _) = db.call_relaxed(write("needs"), needs).await.unwrap();
-        let synced_growth = wal_len() - before;
+        let synced_growth = wal_frames() - before;
         assert_eq!(level, 1);
         assert!(
             synced_growth > relaxed_growth,
