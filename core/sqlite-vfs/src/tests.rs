@@ -9,6 +9,19 @@ use rusqlite::{Connection, OpenFlags, params};
 thread_local! {
     /// Writes this thread made to WAL files through the VFS.
     pub(crate) static WAL_WRITES: Cell<usize> = const { Cell::new(0) };
+    /// The longest of them, in bytes.
+    pub(crate) static WAL_LONGEST_WRITE: Cell<usize> = const { Cell::new(0) };
+    /// Commits this thread published while frames were still gathered, not on the file.
+    pub(crate) static PUBLISHED_WITH_GATHERED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Every commit so far was on the file when SQLite published it.
+fn assert_each_commit_written_before_published() {
+    assert_eq!(
+        PUBLISHED_WITH_GATHERED.with(Cell::get),
+        0,
+        "commits published with frames not yet written"
+    );
 }
 
 fn wal_writes() -> usize {
@@ -107,25 +120,30 @@ impl Frames {
 }
 
 #[test]
-fn each_frame_of_a_commit_reaches_the_wal_in_one_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let mut conn = open(&path, "FULL");
-    let log = count_frames(&mut conn);
-    insert(&conn, 1, 100);
-    let (writes, before) = (wal_writes(), log.get());
-    insert(&conn, 2, 100);
-    let frames = log.get() - before;
-    assert!(
-        frames >= 3,
-        "the table and its two indexes: {frames} frames"
-    );
-    // The default VFS writes a frame's header and page apart: two writes a frame.
-    assert_eq!(
-        wal_writes() - writes,
-        frames as usize,
-        "{frames} frames, one write each"
-    );
+fn a_commit_reaches_the_wal_in_one_write() {
+    for synchronous in ["NORMAL", "FULL"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = open(&path, synchronous);
+        let log = count_frames(&mut conn);
+        insert(&conn, 1, 100);
+        for id in 2..20 {
+            let (writes, before) = (wal_writes(), log.get());
+            insert(&conn, id, 100 * id as usize);
+            let frames = log.get() - before;
+            assert!(
+                frames >= 3,
+                "the table and its two indexes: {frames} frames"
+            );
+            // The default VFS writes a frame's header and page apart: two writes a frame.
+            assert_eq!(
+                wal_writes() - writes,
+                1,
+                "{synchronous}: {frames} frames in one write"
+            );
+        }
+    }
+    assert_each_commit_written_before_published();
 }
 
 #[test]
@@ -135,19 +153,26 @@ fn a_large_transaction_with_spilled_pages_is_written_and_reads_back() {
     let mut conn = open(&path, "FULL");
     let log = count_frames(&mut conn);
     let writes = wal_writes();
+    WAL_LONGEST_WRITE.with(|n| n.set(0));
     let tx = conn.unchecked_transaction().unwrap();
     // About 3 MiB: more than the page cache holds, so SQLite spills frames before the commit.
     for id in 0..1500 {
         insert(&tx, id, 2000);
     }
     tx.commit().unwrap();
-    // The default VFS makes two writes a frame; pages spilled and then changed again are written
-    // over in place, and their headers rewritten, one write each.
+    // The default VFS makes two writes a frame. Gathered, as many frames as one write of the
+    // default VFS's takes (under 128 KiB) go together; pages spilled and then changed again are
+    // written over in place, and their headers rewritten, one write each.
     let frames = log.get();
     let writes = wal_writes() - writes;
+    let longest = WAL_LONGEST_WRITE.with(Cell::get);
     assert!(
-        frames > 700 && writes < 2 * frames as usize,
+        frames > 700 && writes < frames as usize / 4,
         "{frames} frames in {writes} writes"
+    );
+    assert!(
+        longest > 120_000 && longest <= 0x1_ffff,
+        "the longest write: {longest} bytes"
     );
     drop(conn);
     let reopened = Connection::open(&path).unwrap();
@@ -156,6 +181,7 @@ fn a_large_transaction_with_spilled_pages_is_written_and_reads_back() {
     for (id, _, v) in stored {
         assert_eq!(v, value(id, 2000), "row {id}");
     }
+    assert_each_commit_written_before_published();
 }
 
 /// Another connection (the default VFS, as another process would read the file) sees each commit
@@ -191,6 +217,7 @@ fn each_commit_is_readable_by_another_connection_as_soon_as_it_returns() {
         }
         assert_eq!(rows(&reader), rows(&writer), "{synchronous}");
     }
+    assert_each_commit_written_before_published();
 }
 
 /// What is on disk after each commit, the database and its WAL copied away as a crash would
@@ -213,6 +240,7 @@ fn the_files_a_crash_leaves_hold_every_commit() {
             assert_eq!(rows(&recovered), rows(&conn), "after row {id}");
         }
     }
+    assert_each_commit_written_before_published();
 }
 
 /// The same work through the VFS and through the default VFS leaves the same database file,
@@ -249,6 +277,7 @@ fn the_database_is_the_same_as_the_default_vfs_makes() {
     );
     assert!(a.len() > 200 * 4096, "{} bytes", a.len());
     assert!(a == b, "the two database files differ");
+    assert_each_commit_written_before_published();
 }
 
 #[test]
@@ -284,6 +313,7 @@ fn the_wal_grows_ahead_in_steps_and_recovers_with_its_zeros() {
     drop(conn);
     let reopened = Connection::open(&path).unwrap();
     assert_eq!(rows(&reopened).len(), 301);
+    assert_each_commit_written_before_published();
 }
 
 /// Two writers through the VFS, each with its own idea of the log's size, take turns (as two
@@ -311,6 +341,7 @@ fn writers_taking_turns_never_write_over_each_others_frames() {
     let recovered = rows(&Connection::open(&copied).unwrap());
     assert_eq!(recovered.len(), 400);
     assert_eq!(recovered, rows(&reader));
+    assert_each_commit_written_before_published();
 }
 
 /// With `synchronous = NORMAL` a commit is not synced, but it must survive the process: a large
@@ -319,27 +350,43 @@ fn writers_taking_turns_never_write_over_each_others_frames() {
 /// leaves.
 #[test]
 fn an_unsynced_commit_with_rewritten_frames_is_whole_in_the_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let conn = open_with_cache(&path, "NORMAL", 20);
-    insert(&conn, 0, 100);
-    let tx = conn.unchecked_transaction().unwrap();
-    for id in 1..400 {
-        insert(&tx, id, 500);
+    // A small cache: spilled pages leave it, and are read back from the log before they change
+    // again. A small spill threshold in a large cache: they stay, and change again at once.
+    for (cache, spill) in [(20, 20), (2000, 20)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = open_with_cache(&path, "NORMAL", cache);
+        conn.execute_batch(&format!("PRAGMA cache_spill = {spill}"))
+            .unwrap();
+        insert(&conn, 0, 100);
+        let tx = conn.unchecked_transaction().unwrap();
+        for id in 1..400 {
+            insert(&tx, id, 500);
+            if id % 50 == 0 {
+                tx.execute("UPDATE t SET k = k || 'x' WHERE id % 3 = 0", [])
+                    .unwrap();
+            }
+        }
+        tx.execute("UPDATE t SET k = k || 'y'", []).unwrap();
+        tx.commit().unwrap();
+        let (_copy, copied) = crash_copy(&path);
+        let recovered = Connection::open(&copied).unwrap();
+        let expected = rows(&conn);
+        assert_eq!(expected.len(), 400);
+        assert!(expected.iter().all(|(_, k, _)| k.ends_with('y')));
+        assert_eq!(rows(&recovered), expected, "cache {cache}, spill {spill}");
     }
-    tx.execute("UPDATE t SET k = k || 'y'", []).unwrap();
-    tx.commit().unwrap();
-    let (_copy, copied) = crash_copy(&path);
-    let recovered = Connection::open(&copied).unwrap();
-    assert_eq!(rows(&recovered), rows(&conn));
+    assert_each_commit_written_before_published();
 }
 
 /// A transaction that spilled frames into the log and was rolled back leaves nothing behind to
 /// be written later: another writer's commits in the same part of the log (after a truncation,
-/// from the log's start) stay whole, in the database and in the files a crash leaves.
+/// from the log's start) stay whole, in the database and in the files a crash leaves. The other
+/// writer is the default VFS, or this one (gathering its own frames).
 #[test]
 fn a_rolled_back_transaction_never_writes_over_a_later_commit() {
-    for truncate in [false, true] {
+    for (truncate, other_is_ours) in [(false, false), (true, false), (false, true), (true, true)] {
+        let case = format!("truncate: {truncate}, other writer ours: {other_is_ours}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let a = open_with_cache(&path, "FULL", 20);
@@ -347,7 +394,11 @@ fn a_rolled_back_transaction_never_writes_over_a_later_commit() {
         if truncate {
             a.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
         }
-        let b = Connection::open(&path).unwrap();
+        let b = if other_is_ours {
+            open(&path, "NORMAL")
+        } else {
+            Connection::open(&path).unwrap()
+        };
         let tx = a.unchecked_transaction().unwrap();
         for id in 1..300 {
             insert(&tx, id, 700);
@@ -366,14 +417,68 @@ fn a_rolled_back_transaction_never_writes_over_a_later_commit() {
         let integrity: String = c
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(integrity, "ok", "truncate: {truncate}");
+        assert_eq!(integrity, "ok", "{case}");
         let stored = rows(&c);
-        assert_eq!(stored.len(), 1001, "truncate: {truncate}");
+        assert_eq!(stored.len(), 1001, "{case}");
         for (id, _, v) in &stored {
-            assert_eq!(*v, value(*id, v.len()), "truncate: {truncate}, row {id}");
+            assert_eq!(*v, value(*id, v.len()), "{case}, row {id}");
         }
-        assert_eq!(rows(&Connection::open(&copied).unwrap()), stored);
+        assert_eq!(rows(&Connection::open(&copied).unwrap()), stored, "{case}");
     }
+    assert_each_commit_written_before_published();
+}
+
+/// Savepoints rolled back inside a transaction that spills: SQLite then writes new frames from
+/// an earlier point of the log, over frames it had gathered (a few spilled after the savepoint)
+/// or written (many). Each commit is read back as the transactions left it, by another
+/// connection and from the files a crash leaves.
+#[test]
+fn savepoints_rolled_back_after_a_spill_leave_each_commit_whole() {
+    // Rows before the savepoint (filling most of the small cache), rows undone after it (a
+    // few: their frames are still gathered when SQLite writes over them).
+    for (before, undone) in [(40, 150), (40, 5), (50, 8), (60, 2), (30, 3)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = open_with_cache(&path, "NORMAL", 20);
+        let reader = Connection::open(&path).unwrap();
+        let mut expected = std::collections::BTreeMap::new();
+        let mut next = 0;
+        for round in 0..5 {
+            let case = format!("{before} rows, {undone} undone, round {round}");
+            conn.execute_batch("BEGIN").unwrap();
+            for _ in 0..before {
+                insert(&conn, next, 900);
+                expected.insert(next, 900);
+                next += 1;
+            }
+            conn.execute_batch("SAVEPOINT s").unwrap();
+            for id in next..next + undone {
+                insert(&conn, id, 1500);
+            }
+            if undone > 100 {
+                conn.execute("UPDATE t SET k = k || 'z' WHERE id % 2 = 0", [])
+                    .unwrap();
+            }
+            conn.execute_batch("ROLLBACK TO s; RELEASE s").unwrap();
+            for _ in 0..(5 + round * 10) {
+                insert(&conn, next, 300);
+                expected.insert(next, 300);
+                next += 1;
+            }
+            conn.execute_batch("COMMIT").unwrap();
+            let stored = rows(&reader);
+            let sizes: std::collections::BTreeMap<i64, usize> =
+                stored.iter().map(|(id, _, v)| (*id, v.len())).collect();
+            assert_eq!(sizes, expected, "{case}");
+            for (id, k, v) in &stored {
+                assert!(!k.ends_with('z'), "{case}: row {id}'s key {k}");
+                assert_eq!(*v, value(*id, v.len()), "{case}: row {id}");
+            }
+            let (_copy, copied) = crash_copy(&path);
+            assert_eq!(rows(&Connection::open(&copied).unwrap()), stored, "{case}");
+        }
+    }
+    assert_each_commit_written_before_published();
 }
 
 /// Where the device may not overwrite a sector safely (`psow=0`), SQLite pads a synced commit
@@ -411,4 +516,328 @@ fn padded_commits_are_read_back_whole() {
             }
         }
     }
+    assert_each_commit_written_before_published();
+}
+
+/// Pages spilled into the log, changed again and spilled again over their own frames (often
+/// read back from the log in between): each row's last version wins, in the database and in the
+/// files a crash leaves.
+#[test]
+fn a_page_spilled_twice_keeps_its_last_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let conn = open_with_cache(&path, "NORMAL", 200);
+    let tx = conn.unchecked_transaction().unwrap();
+    for id in 0..2000 {
+        insert(&tx, id, 500);
+    }
+    tx.commit().unwrap();
+    // Checkpointed: unchanged pages come from the database file, changed ones from the log.
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let tx = conn.unchecked_transaction().unwrap();
+    let mut hot = std::collections::BTreeMap::new();
+    for i in 0..3000i64 {
+        // Rows all over the table change once, and keep the small cache spilling; a row changes
+        // every other time, ten times, then the next, and is left alone after its last change.
+        let cold = (i * 13) % 2000;
+        let id = if i % 2 == 0 { 7 + (i / 20) * 13 } else { cold };
+        tx.execute(
+            "UPDATE t SET v = ?2 WHERE id = ?1",
+            params![id, value(i, 500)],
+        )
+        .unwrap();
+        hot.insert(id, value(i, 500));
+    }
+    tx.commit().unwrap();
+    let (_copy, copied) = crash_copy(&path);
+    for conn in [
+        Connection::open(&path).unwrap(),
+        Connection::open(&copied).unwrap(),
+    ] {
+        let stored = rows(&conn);
+        assert_eq!(stored.len(), 2000);
+        for (id, _, v) in stored {
+            let expected = hot.get(&id).cloned().unwrap_or_else(|| value(id, 500));
+            assert_eq!(v, expected, "row {id}");
+        }
+    }
+    assert_each_commit_written_before_published();
+}
+
+/// In exclusive locking mode (set before the log opens, SQLite keeps its index in memory and
+/// takes no shared-memory locks at all; set after, it keeps them): transactions that spill and
+/// roll back, savepoints undone, commits and a truncation leave every commit whole, in the files
+/// a crash leaves and once the connection closes.
+#[test]
+fn exclusive_locking_mode_keeps_each_commit_whole() {
+    for before_the_log in [true, false] {
+        let case = format!("exclusive before the log opens: {before_the_log}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let vfs = super::register().unwrap();
+        let conn = Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), vfs).unwrap();
+        if before_the_log {
+            conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE")
+                .unwrap();
+        }
+        drop(conn);
+        let conn = open_with_cache(&path, "NORMAL", 20);
+        conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE; SELECT count(*) FROM t;")
+            .unwrap();
+        let mut expected = std::collections::BTreeMap::new();
+        let mut next = 0;
+        for round in 0..6 {
+            conn.execute_batch("BEGIN").unwrap();
+            for id in 100_000 + next..100_000 + next + 120 {
+                insert(&conn, id, 900);
+            }
+            conn.execute_batch("ROLLBACK; BEGIN").unwrap();
+            for _ in 0..30 {
+                insert(&conn, next, 700);
+                expected.insert(next, 700);
+                next += 1;
+            }
+            conn.execute_batch("SAVEPOINT s").unwrap();
+            for id in 200_000 + next..200_000 + next + 4 {
+                insert(&conn, id, 1500);
+            }
+            conn.execute_batch("ROLLBACK TO s; RELEASE s").unwrap();
+            for _ in 0..(3 + round) {
+                insert(&conn, next, 300);
+                expected.insert(next, 300);
+                next += 1;
+            }
+            conn.execute_batch("COMMIT").unwrap();
+            if round == 3 {
+                conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .unwrap();
+            }
+            let sizes = |conn: &Connection| -> std::collections::BTreeMap<i64, usize> {
+                rows(conn)
+                    .into_iter()
+                    .map(|(id, _, v)| {
+                        assert_eq!(v, value(id, v.len()), "{case}: row {id}");
+                        (id, v.len())
+                    })
+                    .collect()
+            };
+            assert_eq!(sizes(&conn), expected, "{case}, round {round}");
+            let (_copy, copied) = crash_copy(&path);
+            let recovered = Connection::open(&copied).unwrap();
+            assert_eq!(
+                sizes(&recovered),
+                expected,
+                "{case}, round {round}: crash copy"
+            );
+        }
+        drop(conn);
+        assert_eq!(
+            rows(&Connection::open(&path).unwrap()).len(),
+            expected.len(),
+            "{case}"
+        );
+    }
+    assert_each_commit_written_before_published();
+}
+
+/// A connection leaving WAL mode closes its log; back in WAL mode it opens a new one, linked to
+/// the database file again: a commit is one write once more, and every row is kept.
+#[test]
+fn a_log_opened_again_after_a_journal_mode_change_gathers_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let conn = open(&path, "FULL");
+    for id in 0..50 {
+        insert(&conn, id, 300);
+    }
+    for round in 0..3 {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+        insert(&conn, 1000 + round, 300);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        insert(&conn, 2000 + round, 300);
+        let writes = wal_writes();
+        insert(&conn, 3000 + round, 300);
+        assert_eq!(wal_writes() - writes, 1, "round {round}");
+    }
+    drop(conn);
+    let stored = rows(&Connection::open(&path).unwrap());
+    assert_eq!(stored.len(), 59);
+    for (id, _, v) in stored {
+        assert_eq!(v, value(id, 300), "row {id}");
+    }
+    assert_each_commit_written_before_published();
+}
+
+/// The calling thread's writes to WAL files under one directory fail as on a full disk
+/// (`ENOSPC`), through the default VFS's own `pwrite`, which SQLite lets a program replace
+/// (`xSetSystemCall`). Other threads (other tests' among them) and other files are written as
+/// ever.
+mod full_disk {
+    use std::cell::{Cell, RefCell};
+    use std::ffi::{c_int, c_void};
+    use std::path::{Path, PathBuf};
+    use std::sync::Once;
+
+    use rusqlite::ffi;
+
+    thread_local! {
+        static FULL: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+        pub(super) static FAILED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    unsafe extern "C" fn pwrite(
+        fd: c_int,
+        buf: *const c_void,
+        len: libc::size_t,
+        offset: libc::off_t,
+    ) -> libc::ssize_t {
+        if let Some(dir) = FULL.with_borrow(Clone::clone)
+            && let Ok(path) = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            && path.starts_with(&dir)
+            && path.to_string_lossy().ends_with("-wal")
+        {
+            FAILED.with(|n| n.set(n.get() + 1));
+            // SAFETY: the calling thread's errno.
+            unsafe { *libc::__errno_location() = libc::ENOSPC };
+            return -1;
+        }
+        // SAFETY: SQLite's arguments, passed on.
+        unsafe { libc::pwrite(fd, buf, len, offset) }
+    }
+
+    /// Makes the WAL files under `dir` full for this thread (or none, with `None`).
+    pub(super) fn set(dir: Option<&Path>) {
+        static INSTALLED: Once = Once::new();
+        INSTALLED.call_once(|| {
+            super::super::register().unwrap();
+            // SAFETY: the default VFS lives as long as the process; `pwrite` has the signature
+            // of the system call it replaces.
+            unsafe {
+                let unix = ffi::sqlite3_vfs_find(c"unix".as_ptr());
+                let set = (*unix).xSetSystemCall.unwrap();
+                let ours: unsafe extern "C" fn(
+                    c_int,
+                    *const c_void,
+                    libc::size_t,
+                    libc::off_t,
+                ) -> libc::ssize_t = pwrite;
+                let rc = set(
+                    unix,
+                    c"pwrite".as_ptr(),
+                    Some(std::mem::transmute::<
+                        unsafe extern "C" fn(
+                            c_int,
+                            *const c_void,
+                            libc::size_t,
+                            libc::off_t,
+                        ) -> libc::ssize_t,
+                        unsafe extern "C" fn(),
+                    >(ours)),
+                );
+                assert_eq!(rc, ffi::SQLITE_OK);
+            }
+        });
+        FULL.set(dir.map(Path::to_path_buf));
+    }
+
+    /// The bytes `conn`'s WAL has gathered, not yet written.
+    pub(super) fn gathered(conn: &rusqlite::Connection) -> usize {
+        let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+        // SAFETY: the connection's own handle; the journal pointer is its open WAL, one of ours.
+        unsafe {
+            let rc = ffi::sqlite3_file_control(
+                conn.handle(),
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_JOURNAL_POINTER,
+                (&raw mut file).cast(),
+            );
+            assert_eq!(rc, ffi::SQLITE_OK);
+            assert!(std::ptr::eq((*file).pMethods, &super::super::WAL_METHODS));
+            (*file.cast::<super::super::WalFile>()).gathered.len()
+        }
+    }
+}
+
+/// The disk fills up while a transaction has frames gathered, and a statement of it reads the
+/// log: the write fails, SQLite undoes that statement only, and the transaction goes on. Its
+/// frames stay gathered, so its commit writes them, or fails (and they are let go of with the
+/// log's write lock, never written over another writer's frames); either way the database holds
+/// each row as the transactions left it.
+#[test]
+fn frames_a_full_disk_left_unwritten_are_never_lost_from_a_commit() {
+    for disk_frees_up in [true, false] {
+        let case = format!("the disk frees up: {disk_frees_up}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = open_with_cache(&path, "FULL", 20);
+        let tx = conn.unchecked_transaction().unwrap();
+        for id in 0..300 {
+            insert(&tx, id, 500);
+        }
+        tx.commit().unwrap();
+        // Pages come from the database file now, so spilled frames stay gathered a while.
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
+        conn.execute_batch("BEGIN").unwrap();
+        for id in 300..600 {
+            insert(&conn, id, 500);
+        }
+        assert!(full_disk::gathered(&conn) > 0, "{case}: nothing gathered");
+        let failed = full_disk::FAILED.with(Cell::get);
+        full_disk::set(Some(dir.path()));
+        let update = conn.execute("UPDATE t SET k = k || 'x' WHERE id BETWEEN 300 AND 310", []);
+        if disk_frees_up {
+            full_disk::set(None);
+        }
+        assert!(
+            full_disk::FAILED.with(Cell::get) > failed,
+            "{case}: no write failed"
+        );
+        assert!(update.is_err(), "{case}: the update went through");
+        let commit = conn.execute_batch("COMMIT");
+        assert_eq!(commit.is_ok(), disk_frees_up, "{case}: {commit:?}");
+        // Another writer (on another thread, whose disk is not full) commits where the failed
+        // transaction's frames would have gone; nothing of that transaction is written over
+        // them once this thread's disk frees up.
+        let other_path = path.clone();
+        std::thread::spawn(move || {
+            let other = Connection::open(&other_path).unwrap();
+            for id in 1000..1050 {
+                insert(&other, id, 500);
+            }
+        })
+        .join()
+        .unwrap();
+        full_disk::set(None);
+        let _ = conn.execute_batch("ROLLBACK");
+        let check = |reader: &Connection, what: &str| {
+            let integrity: String = reader
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(integrity, "ok", "{case}: {what}");
+            let stored = rows(reader);
+            let expected = if disk_frees_up { 650 } else { 350 };
+            assert_eq!(stored.len(), expected, "{case}: {what}");
+            for (id, k, v) in stored {
+                assert!(!k.ends_with('x'), "{case}: {what}, row {id}");
+                assert_eq!(v, value(id, 500), "{case}: {what}, row {id}");
+            }
+        };
+        check(&conn, "the writer");
+        check(&Connection::open(&path).unwrap(), "another connection");
+        // The log as a crash would leave it now, recovered frame by frame.
+        let (_copy, copied) = crash_copy(&path);
+        check(
+            &Connection::open(&copied).unwrap(),
+            "the files a crash leaves",
+        );
+    }
+    assert_each_commit_written_before_published();
 }

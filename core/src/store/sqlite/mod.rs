@@ -519,7 +519,7 @@ impl Checkpointer {
     }
 }
 
-/// Opens a store file through the VFS that writes each WAL frame at once and grows the log ahead.
+/// Opens a store file through the VFS that writes each commit's WAL frames at once.
 fn open_file(path: &std::path::Path) -> SqlResult<Connection> {
     let vfs = timehook_sqlite_vfs::register()
         .map_err(|e| Error::store(StoreErrorKind::Other, format!("cannot set up SQLite: {e}")))?;
