@@ -13,7 +13,8 @@
 //!     in the shared index, so another connection never reads a frame that is not on the file;
 //!   - before any other write (SQLite rewriting a frame in place, a header or a page split around
 //!     a sync), so the file sees every write in SQLite's order;
-//!   - before any other operation on the log (a read, a sync, a truncation, a lock, closing);
+//!   - before any other operation on the log (a read of them, a sync, a truncation, a lock,
+//!     closing);
 //!   - before any lock or unlock of the database file or of its shared index: a transaction that
 //!     spilled frames and rolled back releases the log's write lock that way, and its frames are
 //!     written before another writer may append over them;
@@ -32,10 +33,11 @@
 //! Journals and the shared-memory index go straight to the default VFS, untouched; database files
 //! are forwarded method for method. What SQLite writes reaches the file byte for byte, in the same
 //! order, and before every sync. A failed write is reported by the call that wrote it (for
-//! gathered frames, by the commit frame's page, or by the operation that wrote them first), and
-//! what it left unwritten stays gathered: every later operation that needs it fails until it is
-//! written, the commit among them. Growing ahead is only a saving, and a failure there is not an
-//! error.
+//! gathered frames, by the commit frame's page, or by the operation that wrote them first). If
+//! that call was a write to the log, SQLite's transaction is over and what was gathered is let
+//! go of (a commit that failed never reaches the file later); otherwise it stays gathered, and
+//! every later operation that needs it fails until it is written, the commit among them. Growing
+//! ahead is only a saving, and a failure there is not an error.
 //!
 //! [`register`] installs the VFS once per process and returns its name, for
 //! `rusqlite::Connection::open_with_flags_and_vfs`.
@@ -317,9 +319,10 @@ unsafe fn wal<'a>(file: *mut ffi::sqlite3_file) -> (&'a mut WalFile, &'a ffi::sq
 
 /// Writes the gathered frames, if any, in writes of at most [`MAX_WRITE`] bytes. Whatever a
 /// failed write leaves unwritten stays gathered: SQLite was told it was written (a frame its
-/// transaction may still commit), so it is written before anything that depends on it, or each
-/// such operation fails too, the commit among them. Only when SQLite lets go of the log's write
-/// lock are frames still unwritten let go of too (see [`db_shm_lock`]).
+/// transaction may still commit, if the operation that failed was not a write: a read fails only
+/// its statement), so it is written before anything that depends on it, or each such operation
+/// fails too, the commit among them. It is let go of when a write to the log fails (see
+/// [`let_go`]), and when SQLite lets go of the log's write lock (see [`db_shm_lock`]).
 ///
 /// # Safety
 /// As [`wal`].
@@ -347,6 +350,20 @@ unsafe fn flush(w: &mut WalFile, methods: &ffi::sqlite3_io_methods) -> c_int {
         w.commit_gathered = false;
     }
     rc
+}
+
+/// Lets go of the gathered frames. SQLite writes a log only while it appends a transaction's frames
+/// (`walFrames`), and a failed write there ends the transaction: a spill puts the pager in its
+/// error state, a commit rolls back. So when a write to the log fails, nothing gathered is needed
+/// any more, and a commit frame among it must never reach the file later: a crash would recover
+/// the transaction SQLite said had failed.
+fn let_go(w: &mut WalFile) {
+    w.gathered.clear();
+    w.page_due = None;
+    #[cfg(test)]
+    {
+        w.commit_gathered = false;
+    }
 }
 
 /// Writes `bytes` at `offset` with the default VFS, then notes where the log's frames end and
@@ -485,7 +502,11 @@ unsafe extern "C" fn wal_write(
             w.gathered.extend_from_slice(bytes);
             w.next_frame = offset + len as i64;
             if commit || w.db.is_null() || w.gathered.len() + FRAME_HEADER + len > MAX_WRITE {
-                return flush(w, methods);
+                let rc = flush(w, methods);
+                if rc != ffi::SQLITE_OK {
+                    let_go(w);
+                }
+                return rc;
             }
             return ffi::SQLITE_OK;
         }
@@ -510,9 +531,14 @@ unsafe extern "C" fn wal_write(
         // Any other write: what was gathered goes first, in SQLite's order.
         let rc = flush(w, methods);
         if rc != ffi::SQLITE_OK {
+            let_go(w);
             return rc;
         }
-        write_through(w, methods, bytes, offset)
+        let rc = write_through(w, methods, bytes, offset);
+        if rc != ffi::SQLITE_OK {
+            let_go(w);
+        }
+        rc
     }
 }
 
@@ -536,7 +562,35 @@ macro_rules! after_flush {
     };
 }
 
-after_flush!(wal_read, xRead, (buf: *mut c_void, amount: c_int, offset: i64));
+/// A read of the log. Only a read of gathered bytes (a page spilled earlier in the transaction)
+/// needs them written first; a read of committed frames never waits for them, nor fails because
+/// they cannot be written.
+unsafe extern "C" fn wal_read(
+    file: *mut ffi::sqlite3_file,
+    buf: *mut c_void,
+    amount: c_int,
+    offset: i64,
+) -> c_int {
+    // SAFETY: SQLite passes our file and `amount` writable bytes at `buf`.
+    unsafe {
+        let (w, methods) = wal(file);
+        let gathered_end = w.gathered_at + w.gathered.len() as i64;
+        if !w.gathered.is_empty()
+            && offset < gathered_end
+            && offset + i64::from(amount) > w.gathered_at
+        {
+            let rc = flush(w, methods);
+            if rc != ffi::SQLITE_OK {
+                return rc;
+            }
+        }
+        match methods.xRead {
+            Some(read) => read(w.inner, buf, amount, offset),
+            None => ffi::SQLITE_MISUSE,
+        }
+    }
+}
+
 after_flush!(wal_sync, xSync, (flags: c_int));
 after_flush!(wal_file_size, xFileSize, (size: *mut i64));
 after_flush!(wal_lock, xLock, (level: c_int));
@@ -749,13 +803,7 @@ unsafe extern "C" fn db_shm_lock(
                 return flushed;
             }
             if offset == 0 {
-                let w = &mut *d.wal;
-                w.gathered.clear();
-                w.page_due = None;
-                #[cfg(test)]
-                {
-                    w.commit_gathered = false;
-                }
+                let_go(&mut *d.wal);
             }
         }
         let rc = lock(d.inner, offset, n, flags);
