@@ -356,7 +356,9 @@ unsafe fn flush(w: &mut WalFile, methods: &ffi::sqlite3_io_methods) -> c_int {
 /// (`walFrames`), and a failed write there ends the transaction: a spill puts the pager in its
 /// error state, a commit rolls back. So when a write to the log fails, nothing gathered is needed
 /// any more, and a commit frame among it must never reach the file later: a crash would recover
-/// the transaction SQLite said had failed.
+/// the transaction SQLite said had failed. (One path relies on SQLite's documented rules instead:
+/// a backup into a database whose commit fails leaves the transaction open until
+/// `sqlite3_backup_finish` rolls it back, and the destination must not be used in between.)
 fn let_go(w: &mut WalFile) {
     w.gathered.clear();
     w.page_due = None;
@@ -432,14 +434,11 @@ unsafe fn grow(w: &mut WalFile, write: Write, end: i64) {
     }
 }
 
-/// The page size a WAL header records (bytes 8..12, big-endian; 65,536 is recorded as 1).
+/// The page size a WAL header records (bytes 8..12, big-endian, as a whole number: unlike the
+/// database's header, which records 65,536 as 1).
 fn page_size(header: &[u8]) -> Option<i64> {
     let field = u32::from_be_bytes(header.get(8..12)?.try_into().ok()?);
-    match field {
-        1 => Some(65_536),
-        512..=32_768 if field.is_power_of_two() => Some(i64::from(field)),
-        _ => None,
-    }
+    (field.is_power_of_two() && (512..=65_536).contains(&field)).then_some(i64::from(field))
 }
 
 /// Whether a frame's header marks the last frame of a commit (bytes 4..8, the database's size in

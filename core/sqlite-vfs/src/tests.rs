@@ -481,6 +481,38 @@ fn savepoints_rolled_back_after_a_spill_leave_each_commit_whole() {
     assert_each_commit_written_before_published();
 }
 
+/// With the largest pages (64 KiB, which a log's header records as a whole number), a frame is
+/// still written in one write: one frame is as much as one write of the default VFS's takes.
+#[test]
+fn the_largest_pages_are_written_a_frame_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let vfs = super::register().unwrap();
+    let mut conn = Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), vfs).unwrap();
+    conn.execute_batch(
+        "PRAGMA page_size = 65536; PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+         CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT NOT NULL, v BLOB NOT NULL);
+         CREATE INDEX t_k ON t (k);",
+    )
+    .unwrap();
+    let log = count_frames(&mut conn);
+    insert(&conn, 0, 100);
+    for id in 1..10 {
+        let (writes, before) = (wal_writes(), log.get());
+        insert(&conn, id, 1000);
+        let frames = log.get() - before;
+        assert!(frames >= 2, "the table and its index: {frames} frames");
+        assert_eq!(wal_writes() - writes, frames as usize, "row {id}");
+    }
+    drop(conn);
+    let stored = rows(&Connection::open(&path).unwrap());
+    assert_eq!(stored.len(), 10);
+    for (id, _, v) in stored {
+        assert_eq!(v, value(id, v.len()), "row {id}");
+    }
+    assert_each_commit_written_before_published();
+}
+
 /// Where the device may not overwrite a sector safely (`psow=0`), SQLite pads a synced commit
 /// with copies of its last frame up to a sector boundary, syncing in the middle of one (whose rest
 /// may be 24 bytes, as long as a header, with pages smaller than a sector): every commit is still
