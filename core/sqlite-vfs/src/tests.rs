@@ -707,6 +707,116 @@ fn a_log_opened_again_after_a_journal_mode_change_gathers_again() {
     assert_each_commit_written_before_published();
 }
 
+/// A log's frames as (page number, database size if it ends a commit, page), read from its bytes
+/// up to `len`; each frame's salts are checked against the log's header (they are random, so two
+/// logs are compared without them, nor the checksums they seed).
+fn decoded_frames(log: &[u8], len: usize) -> Vec<(u32, u32, Vec<u8>)> {
+    let be = |b: &[u8]| u32::from_be_bytes(b.try_into().unwrap());
+    if len < 32 {
+        return Vec::new();
+    }
+    let page = be(&log[8..12]) as usize;
+    let salts = &log[16..24];
+    let mut frames = Vec::new();
+    let mut at = 32;
+    while at + 24 + page <= len {
+        let header = &log[at..at + 24];
+        // A frame of an earlier generation of the log (before it restarted) ends what is current.
+        if &header[8..16] != salts {
+            break;
+        }
+        frames.push((
+            be(&header[0..4]),
+            be(&header[4..8]),
+            log[at + 24..at + 24 + page].to_vec(),
+        ));
+        at += 24 + page;
+    }
+    frames
+}
+
+/// The same work, step by step, through this VFS and through the default one: after every step
+/// the two logs hold the same frames (page numbers, commit marks, pages; salts and checksums are
+/// random) as far as the default VFS's log reaches, what lies beyond it in ours is zeros or the
+/// same stale bytes, and the two databases are the same bytes. The work mixes small and large
+/// commits, spills, savepoints undone, transactions rolled back, and checkpoints that restart and
+/// truncate the log.
+#[test]
+fn the_files_match_the_default_vfs_after_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ours_path, theirs_path) = (dir.path().join("ours.db"), dir.path().join("theirs.db"));
+    let ours = open_with_cache(&ours_path, "FULL", 20);
+    let theirs = Connection::open(&theirs_path).unwrap();
+    theirs
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = 20;
+             PRAGMA wal_autocheckpoint = 0;
+             CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, k TEXT NOT NULL, v BLOB NOT NULL);
+             CREATE INDEX IF NOT EXISTS t_k ON t (k);
+             CREATE INDEX IF NOT EXISTS t_v ON t (length(v), k);",
+        )
+        .unwrap();
+    let step = |conn: &Connection, i: i64| match i % 9 {
+        0..=3 => insert(conn, i, (i as usize * 37) % 3000),
+        4 => {
+            conn.execute("UPDATE t SET k = k || 'u' WHERE id % 7 = ?1", [i % 7])
+                .unwrap();
+        }
+        5 => {
+            // A large transaction, spilling, with a savepoint undone in the middle.
+            conn.execute_batch("BEGIN").unwrap();
+            for id in 0..40 {
+                insert(conn, 100_000 + i * 100 + id, 900);
+            }
+            conn.execute_batch("SAVEPOINT s").unwrap();
+            for id in 40..(40 + i % 50) {
+                insert(conn, 100_000 + i * 100 + id, 1500);
+            }
+            conn.execute_batch("ROLLBACK TO s; RELEASE s; COMMIT")
+                .unwrap();
+        }
+        6 => {
+            // A spilling transaction rolled back.
+            conn.execute_batch("BEGIN").unwrap();
+            for id in 0..(10 + i % 60) {
+                insert(conn, 200_000 + i * 100 + id, 1200);
+            }
+            conn.execute_batch("ROLLBACK").unwrap();
+        }
+        7 => {
+            conn.execute("DELETE FROM t WHERE id % 11 = ?1", [i % 11])
+                .unwrap();
+        }
+        _ => {
+            let mode = if i % 4 == 0 { "TRUNCATE" } else { "PASSIVE" };
+            conn.execute_batch(&format!("PRAGMA wal_checkpoint({mode})"))
+                .unwrap();
+        }
+    };
+    for i in 0..120 {
+        step(&ours, i);
+        step(&theirs, i);
+        let read = |path: &Path| std::fs::read(path.with_extension("db-wal")).unwrap_or_default();
+        let (our_log, their_log) = (read(&ours_path), read(&theirs_path));
+        let len = their_log.len();
+        assert!(our_log.len() >= len, "step {i}: our log is shorter");
+        assert_eq!(
+            decoded_frames(&our_log, len),
+            decoded_frames(&their_log, len),
+            "step {i}: the logs' frames differ"
+        );
+        assert!(
+            our_log[len..].iter().all(|&b| b == 0) || our_log.len() == len,
+            "step {i}: past the default VFS's log, ours holds more than zeros"
+        );
+        assert!(
+            std::fs::read(&ours_path).unwrap() == std::fs::read(&theirs_path).unwrap(),
+            "step {i}: the databases differ"
+        );
+    }
+    assert_each_commit_written_before_published();
+}
+
 /// The calling thread's writes to WAL files under one directory fail as on a full disk
 /// (`ENOSPC`), through the default VFS's own `pwrite`, which SQLite lets a program replace
 /// (`xSetSystemCall`): all of them, or the next few. Other threads (other tests' among them) and
