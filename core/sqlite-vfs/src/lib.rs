@@ -110,6 +110,13 @@ struct WalFile {
     commit_gathered: bool,
 }
 
+impl WalFile {
+    /// Where the gathered bytes end in the file.
+    fn gathered_end(&self) -> i64 {
+        self.gathered_at + self.gathered.len() as i64
+    }
+}
+
 /// An open main database file: SQLite's handle, then the default VFS's own file, which this
 /// forwards to.
 #[repr(C)]
@@ -511,7 +518,7 @@ unsafe extern "C" fn wal_write(
         }
         if len == FRAME_HEADER
             && offset == w.next_frame
-            && (w.gathered.is_empty() || offset == w.gathered_at + w.gathered.len() as i64)
+            && (w.gathered.is_empty() || offset == w.gathered_end())
             && frame_starts_at(w, methods, offset)
         {
             // A new frame's header, at the end of the log: gathered, its page due next.
@@ -573,9 +580,8 @@ unsafe extern "C" fn wal_read(
     // SAFETY: SQLite passes our file and `amount` writable bytes at `buf`.
     unsafe {
         let (w, methods) = wal(file);
-        let gathered_end = w.gathered_at + w.gathered.len() as i64;
         if !w.gathered.is_empty()
-            && offset < gathered_end
+            && offset < w.gathered_end()
             && offset + i64::from(amount) > w.gathered_at
         {
             let rc = flush(w, methods);
