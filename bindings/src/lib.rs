@@ -37,8 +37,8 @@ pub use error::{BindingError, ErrorCode, ErrorKind, Result};
 pub use jobs::{JobInput, ListQuery, Payload};
 pub use options::{DEFAULT_CLOSE_GRACE, MEMORY_PATH, SchedulerOptions};
 pub use outcomes::{
-    DeadLetterQuery, EndpointLimitInput, EndpointRecord, EventRecord, ExportQuery, ExportStream,
-    LISTENER_EVENTS, Listener, OutcomeRecord, SubscriptionRecord,
+    DeadLetterQuery, EndpointLimitInput, EndpointRecord, EventBatch, EventRecord, ExportQuery,
+    ExportStream, LISTENER_BATCH, LISTENER_EVENTS, Listener, OutcomeRecord, SubscriptionRecord,
 };
 pub use runtime::{Pollable, Poller, block_on, runtime, spawn_then, start_polled_by};
 pub use scheduler::SchedulerHandle;

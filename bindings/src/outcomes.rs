@@ -322,8 +322,47 @@ pub struct EndpointLimitInput {
     pub per_second: Option<f64>,
 }
 
+/// The most events a listener's thread hands to the language's function at once: the events
+/// already waiting when it wakes, so a language pays its own per-call cost (taking the GIL, a hop
+/// to the JavaScript thread) once per batch rather than once per event.
+pub const LISTENER_BATCH: usize = 256;
+
+/// The events a listener's thread took at once, in the order they happened. As an iterator it
+/// ends early once the listener is stopped, so a function that stops its own listener is not
+/// called with the rest.
+#[derive(Debug)]
+pub struct EventBatch<'a> {
+    records: std::vec::Drain<'a, EventRecord>,
+    stopped: &'a AtomicBool,
+}
+
+impl EventBatch<'_> {
+    /// How many events are left in the batch (stopped or not).
+    pub fn remaining(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The events left, for a language that dispatches them on another thread (and applies its
+    /// own stop rule there).
+    pub fn into_records(self) -> Vec<EventRecord> {
+        self.records.collect()
+    }
+}
+
+impl Iterator for EventBatch<'_> {
+    type Item = EventRecord;
+
+    fn next(&mut self) -> Option<EventRecord> {
+        if self.stopped.load(Ordering::Acquire) {
+            return None;
+        }
+        self.records.next()
+    }
+}
+
 /// A running listener: a thread of its own that receives the scheduler's events and calls the
-/// language's function, so a slow function only delays later events for itself and never holds up
+/// language's function with each batch of them (the events waiting when it wakes, at most
+/// [`LISTENER_BATCH`]), so a slow function only delays later events for itself and never holds up
 /// delivery. A listener that falls more than 1024 events behind skips the oldest
 /// ([`skipped`](Self::skipped) counts them). It ends at [`stop`](Self::stop), when dropped, or when
 /// the scheduler closes.
@@ -336,12 +375,31 @@ pub struct Listener {
 
 impl Listener {
     pub(crate) fn spawn<F>(
-        mut rx: broadcast::Receiver<Event>,
+        rx: broadcast::Receiver<Event>,
         kinds: Vec<&'static str>,
+        call: F,
+    ) -> Result<Listener>
+    where
+        F: FnMut(EventBatch<'_>) + Send + 'static,
+    {
+        let wanted = move |event: Event| {
+            EventRecord::from_event(event)
+                .filter(|record| kinds.is_empty() || kinds.contains(&record.kind))
+        };
+        Listener::spawn_with(rx, wanted, call)
+    }
+
+    /// [`spawn`](Self::spawn) for a channel of any message, `wanted` turning each into the record
+    /// the function gets (or `None` to pass it over).
+    fn spawn_with<T, W, F>(
+        mut rx: broadcast::Receiver<T>,
+        wanted: W,
         mut call: F,
     ) -> Result<Listener>
     where
-        F: FnMut(EventRecord) + Send + 'static,
+        T: Clone + Send + 'static,
+        W: Fn(T) -> Option<EventRecord> + Send + 'static,
+        F: FnMut(EventBatch<'_>) + Send + 'static,
     {
         let rt = runtime::runtime()?;
         let stop = Arc::new(Notify::new());
@@ -351,7 +409,9 @@ impl Listener {
         std::thread::Builder::new()
             .name("timehook-listener".to_owned())
             .spawn(move || {
-                loop {
+                let mut batch = Vec::with_capacity(LISTENER_BATCH);
+                let mut open = true;
+                while open {
                     let next = rt.block_on(async {
                         tokio::select! {
                             biased;
@@ -364,14 +424,29 @@ impl Listener {
                         Some(Err(broadcast::error::RecvError::Lagged(n))) => {
                             skipped2.fetch_add(n, Ordering::Relaxed);
                         }
-                        Some(Ok(event)) => {
-                            if let Some(record) = EventRecord::from_event(event)
-                                && (kinds.is_empty() || kinds.contains(&record.kind))
-                            {
-                                call(record);
+                        Some(Ok(event)) => batch.extend(wanted(event)),
+                    }
+                    // Whatever else is waiting already joins the batch.
+                    while batch.len() < LISTENER_BATCH {
+                        match rx.try_recv() {
+                            Ok(event) => batch.extend(wanted(event)),
+                            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                                skipped2.fetch_add(n, Ordering::Relaxed);
+                            }
+                            Err(broadcast::error::TryRecvError::Empty) => break,
+                            Err(broadcast::error::TryRecvError::Closed) => {
+                                open = false;
+                                break;
                             }
                         }
                     }
+                    if !batch.is_empty() && !stopped2.load(Ordering::Acquire) {
+                        call(EventBatch {
+                            records: batch.drain(..),
+                            stopped: &stopped2,
+                        });
+                    }
+                    batch.clear();
                     if stopped2.load(Ordering::Acquire) {
                         break;
                     }
@@ -489,5 +564,123 @@ impl ExportStream {
             .await
             .map_err(|e| BindingError::internal(format!("export reader failed: {e}")))?
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::Receiver;
+    use std::time::Duration;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    fn disabled(i: usize) -> EventRecord {
+        EventRecord {
+            endpoint: Some(EndpointRecord {
+                origin: format!("http://h{i}:80"),
+                failing_since_ms: None,
+                failures: 1,
+                disabled_at_ms: None,
+            }),
+            ..EventRecord::empty("endpoint.disabled")
+        }
+    }
+
+    /// A channel holding events `0..n`, sent before anyone listens, and its receiver.
+    fn waiting(
+        capacity: usize,
+        n: usize,
+    ) -> (
+        broadcast::Sender<EventRecord>,
+        broadcast::Receiver<EventRecord>,
+    ) {
+        let (tx, rx) = broadcast::channel(capacity);
+        for i in 0..n {
+            tx.send(disabled(i)).unwrap();
+        }
+        (tx, rx)
+    }
+
+    /// A listener that reports each batch as the origins' numbers.
+    fn batches(rx: broadcast::Receiver<EventRecord>) -> (Listener, Receiver<Vec<usize>>) {
+        let (out, got) = mpsc::channel();
+        let listener = Listener::spawn_with(rx, Some, move |batch| {
+            let numbers = batch
+                .map(|r| {
+                    let origin = r.endpoint.unwrap().origin;
+                    origin["http://h".len()..origin.len() - ":80".len()]
+                        .parse()
+                        .unwrap()
+                })
+                .collect();
+            out.send(numbers).unwrap();
+        })
+        .unwrap();
+        (listener, got)
+    }
+
+    #[test]
+    fn events_waiting_together_come_in_one_batch_in_order() {
+        let (tx, rx) = waiting(1024, 600);
+        let (listener, got) = batches(rx);
+        let sizes: Vec<Vec<usize>> = (0..3).map(|_| got.recv_timeout(WAIT).unwrap()).collect();
+        assert_eq!(
+            sizes.iter().map(Vec::len).collect::<Vec<_>>(),
+            [LISTENER_BATCH, LISTENER_BATCH, 600 - 2 * LISTENER_BATCH]
+        );
+        assert_eq!(sizes.concat(), (0..600).collect::<Vec<_>>());
+        // One sent while it waits comes alone.
+        tx.send(disabled(600)).unwrap();
+        assert_eq!(got.recv_timeout(WAIT).unwrap(), [600]);
+        assert_eq!(listener.skipped(), 0);
+    }
+
+    #[test]
+    fn a_listener_behind_the_channel_skips_the_oldest_and_counts_them() {
+        let (_tx, rx) = waiting(16, 40);
+        let (listener, got) = batches(rx);
+        assert_eq!(
+            got.recv_timeout(WAIT).unwrap(),
+            (24..40).collect::<Vec<_>>()
+        );
+        assert_eq!(listener.skipped(), 24);
+    }
+
+    #[test]
+    fn a_function_that_stops_its_listener_mid_batch_is_not_called_again() {
+        let (tx, rx) = waiting(1024, 50);
+        let slot: Arc<Mutex<Option<Listener>>> = Arc::default();
+        let (ready, wait_ready) = mpsc::channel::<()>();
+        let (out, got) = mpsc::channel();
+        let me = slot.clone();
+        let mut calls = 0;
+        let listener = Listener::spawn_with(rx, Some, move |batch| {
+            wait_ready.recv_timeout(WAIT).unwrap();
+            assert_eq!(batch.remaining(), 50, "all 50 were waiting");
+            for record in batch {
+                out.send(record.endpoint.unwrap().origin).unwrap();
+                calls += 1;
+                if calls == 10 {
+                    me.lock().unwrap().as_ref().unwrap().stop();
+                }
+            }
+        })
+        .unwrap();
+        *slot.lock().unwrap() = Some(listener);
+        ready.send(()).unwrap();
+        tx.send(disabled(50)).unwrap();
+        // The function (and its sender) is dropped when the listener's thread ends.
+        let mut seen = Vec::new();
+        loop {
+            match got.recv_timeout(WAIT) {
+                Ok(origin) => seen.push(origin),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("the listener never ended"),
+            }
+        }
+        let first_ten: Vec<String> = (0..10).map(|i| format!("http://h{i}:80")).collect();
+        assert_eq!(seen, first_ten);
+        assert!(slot.lock().unwrap().as_ref().unwrap().is_stopped());
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{BindingError, ErrorCode, Result};
 use crate::jobs::{JobInput, ListQuery, into_specs, parse_job_id};
 use crate::options::SchedulerOptions;
 use crate::outcomes::{
-    DeadLetterQuery, EndpointRecord, EventRecord, ExportQuery, ExportStream, Listener,
+    DeadLetterQuery, EndpointRecord, EventBatch, ExportQuery, ExportStream, Listener,
     SubscriptionRecord, parse_event_type, parse_event_types, parse_export_format,
     parse_listener_kinds,
 };
@@ -375,14 +375,15 @@ impl SchedulerHandle {
     }
 
     /// Calls `call` with every event of the given kinds (see
-    /// [`LISTENER_EVENTS`](crate::outcomes::LISTENER_EVENTS); empty means all), on a thread of its
-    /// own, until the listener is stopped or dropped or the scheduler closes.
+    /// [`LISTENER_EVENTS`](crate::outcomes::LISTENER_EVENTS); empty means all), in batches of the
+    /// events waiting at once, on a thread of its own, until the listener is stopped or dropped or
+    /// the scheduler closes.
     ///
     /// # Errors
     /// `closed`, or `invalid_config` for an unknown kind.
     pub fn listen<F>(&self, kinds: &[String], call: F) -> Result<Listener>
     where
-        F: FnMut(EventRecord) + Send + 'static,
+        F: FnMut(EventBatch<'_>) + Send + 'static,
     {
         let kinds = parse_listener_kinds(kinds)?;
         let rx = self.current()?.events();

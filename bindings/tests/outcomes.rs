@@ -95,8 +95,8 @@ fn callbacks_subscriptions_and_listeners_report_outcomes() {
     let (tx, rx) = mpsc::channel();
     let got = events.clone();
     let listener = s
-        .listen(&["job.completed".into()], move |e| {
-            got.lock().expect("events").push(e);
+        .listen(&["job.completed".into()], move |batch| {
+            got.lock().expect("events").extend(batch);
             let _ = tx.send(());
         })
         .expect("listen");

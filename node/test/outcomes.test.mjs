@@ -198,6 +198,40 @@ test('subscriptions: Standard Webhooks events, persisted in the file, listed and
   }
 })
 
+test('a burst of events: every one reaches each listener once, in batches; once and off hold inside a batch', async () => {
+  const hook = await statusReceiver()
+  const { s } = await open()
+  try {
+    const n = 300
+    // Listeners called from one batch run in one task: no microtask runs between them.
+    let task = 0
+    const seen = []
+    s.on('attempt', (e) => {
+      seen.push({ id: e.attempt.jobId, task })
+      queueMicrotask(() => task++)
+    })
+    let onceCalls = 0
+    s.once('attempt', () => onceCalls++)
+    let tenCalls = 0
+    const ten = () => {
+      if (++tenCalls === 10) s.off('attempt', ten)
+    }
+    s.on('attempt', ten)
+    const ids = await s.scheduleMany(Array.from({ length: n }, (_, i) => ({ url: `${hook.url}/b/${i}` })))
+    assert.equal(await s.runDue(), n)
+    await waitFor(() => seen.length === n, 'every attempt event')
+    assert.deepEqual(seen.map((e) => e.id).sort(), [...ids].sort(), 'each attempt once')
+    const tasks = new Set(seen.map((e) => e.task))
+    assert.ok(tasks.size < n, `events came in batches (${tasks.size} tasks for ${n} events)`)
+    assert.equal(onceCalls, 1)
+    assert.equal(tenCalls, 10)
+    assert.equal(s.listenerCount('attempt'), 1)
+  } finally {
+    await s.close()
+    await hook.close()
+  }
+})
+
 test('listeners: typed events with Dates, on / once / off, listenerCount, bad arguments', async () => {
   const hook = await statusReceiver()
   const { s } = await open()

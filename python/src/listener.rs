@@ -20,22 +20,25 @@ pub struct NativeListener {
 }
 
 /// Starts a listener that calls `callback` with each event's dict. The GIL is taken on the
-/// listener's thread only for the call, never by delivery; an exception is reported through
-/// `sys.unraisablehook` and the listener goes on.
+/// listener's thread only for the calls, once for each batch of events waiting together, never by
+/// delivery; an exception is reported through `sys.unraisablehook` and the listener goes on.
 pub fn listen(
     handle: &SchedulerHandle,
     kinds: &[String],
     callback: Py<PyAny>,
 ) -> PyResult<NativeListener> {
     let inner = handle
-        .listen(kinds, move |record| {
+        .listen(kinds, move |batch| {
             keep_thread_state();
             // While the interpreter shuts down there is nobody left to tell.
             Python::try_attach(|py| {
-                let called =
-                    records::event_record(py, record).and_then(|e| callback.call1(py, (e,)));
-                if let Err(e) = called {
-                    e.write_unraisable(py, Some(callback.bind(py)));
+                // The batch ends early if a call stops the listener.
+                for record in batch {
+                    let called =
+                        records::event_record(py, record).and_then(|e| callback.call1(py, (e,)));
+                    if let Err(e) = called {
+                        e.write_unraisable(py, Some(callback.bind(py)));
+                    }
                 }
             });
         })

@@ -251,6 +251,31 @@ def test_events_are_the_dataclasses_their_init_would_make(manual, receiver):
             x.job_state = None  # type: ignore[misc, union-attr]
 
 
+def test_a_burst_reaches_every_listener_once_and_a_removed_one_is_not_called_again(
+    manual, receiver
+):
+    # The listener thread hands over the events waiting together as one batch, under one GIL.
+    n = 300
+    every: queue.Queue[str] = queue.Queue()
+    manual.on("attempt", lambda e: every.put(e.attempt.job_id))
+    calls: list[Event] = []
+    tenth = threading.Event()
+
+    def ten(event: Event) -> None:
+        calls.append(event)
+        if len(calls) == 10:
+            handle.remove()
+            tenth.set()
+
+    handle = manual.on("attempt", ten)
+    ids = manual.schedule_many([{"url": receiver.url(f"/b/{i}")} for i in range(n)])
+    assert manual.run_due() == n
+    got = [every.get(timeout=WAIT) for _ in range(n)]
+    assert sorted(got) == sorted(ids)
+    assert tenth.wait(WAIT)
+    assert len(calls) == 10 and not handle.active
+
+
 def test_a_decorated_listener_and_closing_the_scheduler(db, clock, receiver):
     s = open_manual(db, clock)
     seen: queue.Queue[Event] = queue.Queue()
