@@ -651,11 +651,13 @@ mod tests {
     fn a_function_that_stops_its_listener_mid_batch_is_not_called_again() {
         let (tx, rx) = waiting(1024, 50);
         let slot: Arc<Mutex<Option<Listener>>> = Arc::default();
+        let (entered, wait_entered) = mpsc::channel::<()>();
         let (ready, wait_ready) = mpsc::channel::<()>();
         let (out, got) = mpsc::channel();
         let me = slot.clone();
         let mut calls = 0;
         let listener = Listener::spawn_with(rx, Some, move |batch| {
+            entered.send(()).unwrap();
             wait_ready.recv_timeout(WAIT).unwrap();
             assert_eq!(batch.remaining(), 50, "all 50 were waiting");
             for record in batch {
@@ -668,6 +670,8 @@ mod tests {
         })
         .unwrap();
         *slot.lock().unwrap() = Some(listener);
+        // The first batch is taken (the function has it) before anything else is sent.
+        wait_entered.recv_timeout(WAIT).unwrap();
         ready.send(()).unwrap();
         tx.send(disabled(50)).unwrap();
         // The function (and its sender) is dropped when the listener's thread ends.

@@ -1,27 +1,29 @@
 //! In-process events for JavaScript: `scheduler.on(type, listener)`.
 //!
 //! Each event type listened to gets one feed: a bindings [`Listener`] (a thread of its own that
-//! receives the scheduler's events) that hands each batch of events (those waiting together) to a
-//! threadsafe function in non-blocking mode, so delivery never waits for JavaScript, and a busy
-//! feed costs one hop to the JavaScript thread per batch rather than per event. The threadsafe
-//! function is weak (it never keeps the process alive), and a feed is bounded: one with
-//! [`QUEUE_SIZE`] events waiting for the JavaScript thread skips events rather than grow without
-//! end.
+//! receives the scheduler's events) that hands every event to a threadsafe function in
+//! non-blocking mode, so delivery never waits for JavaScript. The threadsafe function is weak (it
+//! never keeps the process alive) and its queue is bounded: a feed [`QUEUE_SIZE`] events behind
+//! the JavaScript thread skips events rather than grow without end.
+//!
+//! Each event is a call of its own, even when the listener's thread takes several at once: Node
+//! runs pending promise callbacks after each call, so code that awaits one event and then
+//! listens again (`await new Promise((r) => s.once('attempt', r))` in a loop) sees every event.
+//! Handing a batch in one call would be cheaper, and would make such loops miss events.
 //!
 //! On the JavaScript thread an event goes to the listeners of its type in the order they were
-//! added (the list as it stood when the event came to be dispatched). A listener that throws, or returns a
+//! added (the list as it stood when the event arrived). A listener that throws, or returns a
 //! promise that rejects, stops neither the others nor later events: the error goes to the
 //! `'error'` listeners as `(error, event)`, or, when there are none, to `process.emitWarning`
 //! (type [`WARNING_TYPE`]). The last listener of a type removed stops its feed; `close()` stops
 //! them all.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use napi::bindgen_prelude::JsObjectValue as _;
 use napi::bindgen_prelude::Unknown;
-use napi::bindgen_prelude::{Array, FnArgs, FromNapiValue, Function, FunctionRef, JsValue, Object};
+use napi::bindgen_prelude::{FnArgs, FromNapiValue, Function, FunctionRef, JsValue, Object};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, JsError, Status, ValueType};
 use timehook_bindings::{EventRecord, Listener, SchedulerHandle};
@@ -33,16 +35,15 @@ use crate::value::ConvResult;
 pub const ERROR_EVENT: &str = "error";
 /// The `type` of the warning emitted for a listener's error when no `'error'` listener exists.
 pub const WARNING_TYPE: &str = "TimehookListenerError";
-/// How many events a feed may have waiting for the JavaScript thread before it skips events.
+/// How many events a feed may queue for the JavaScript thread before it skips events.
 pub const QUEUE_SIZE: usize = 1024;
 
 /// A listener as stored: its arguments are re-typed at each call.
 type Callback = FunctionRef<Unknown<'static>, Unknown<'static>>;
 /// The handler of a listener's rejected promise, called with the event as `this`.
 type Rejected = FunctionRef<Unknown<'static>, ()>;
-/// A feed's threadsafe function: weak, not error-first; bounded by the feed's count of events
-/// waiting, not by its own queue (which holds batches).
-type Feed = ThreadsafeFunction<Vec<EventRecord>, (), Vec<TimehookEvent>, Status, false, true>;
+/// A feed's threadsafe function: weak, not error-first, bounded.
+type Feed = ThreadsafeFunction<EventRecord, (), TimehookEvent, Status, false, true, QUEUE_SIZE>;
 
 struct Entry {
     event: String,
@@ -170,38 +171,24 @@ impl Hub {
             .create_ref()?;
         let hub = Arc::clone(self);
         let feed = event.to_owned();
-        // Events handed to the JavaScript thread and not yet dispatched.
-        let waiting = Arc::new(AtomicUsize::new(0));
-        let dispatched = Arc::clone(&waiting);
-        let dispatcher =
-            env.create_function_from_closure::<Array<'_>, (), _>("timehookDispatch", move |ctx| {
-                let events = ctx.get::<Array<'_>>(0)?;
-                dispatched.fetch_sub(events.len() as usize, Ordering::AcqRel);
-                for i in 0..events.len() {
-                    if let Some(event) = events.get::<Object<'_>>(i)? {
-                        hub.dispatch(ctx.env, &feed, event, &rejected);
-                    }
-                }
+        let dispatcher = env.create_function_from_closure::<TimehookEvent, (), _>(
+            "timehookDispatch",
+            move |ctx| {
+                let event = ctx.get::<Object<'_>>(0)?;
+                hub.dispatch(ctx.env, &feed, event, &rejected);
                 Ok(())
-            })?;
+            },
+        )?;
         let tsfn: Feed = dispatcher
-            .build_threadsafe_function::<Vec<EventRecord>>()
+            .build_threadsafe_function::<EventRecord>()
             .weak::<true>()
             .callee_handled::<false>()
-            .build_callback(|ctx| Ok(ctx.value.into_iter().map(TimehookEvent::from).collect()))?;
+            .max_queue_size::<QUEUE_SIZE>()
+            .build_callback(|ctx| Ok(TimehookEvent::from(ctx.value)))?;
         let listener = handle.listen(&[event.to_owned()], move |batch| {
-            let mut records = batch.into_records();
-            // Beyond the bound, the newest events of the batch are skipped.
-            let room = QUEUE_SIZE.saturating_sub(waiting.load(Ordering::Acquire));
-            records.truncate(room);
-            let n = records.len();
-            if n == 0 {
-                return;
-            }
-            waiting.fetch_add(n, Ordering::AcqRel);
-            // `Closing` means the environment is going away, and nothing waits for these events.
-            if tsfn.call(records, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
-                waiting.fetch_sub(n, Ordering::AcqRel);
+            for record in batch {
+                // `QueueFull` skips the event; `Closing` means the environment is going away.
+                let _ = tsfn.call(record, ThreadsafeFunctionCallMode::NonBlocking);
             }
         })?;
         Ok(listener)
