@@ -28,7 +28,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, JsError, Status, ValueType};
 use timehook_bindings::{EventRecord, Listener, SchedulerHandle};
 
-use crate::records::TimehookEvent;
+use crate::records::{EVENT_FROM_ARGS, EventArgs, TimehookEvent, event_args};
 use crate::value::ConvResult;
 
 /// The event that receives the errors of other listeners.
@@ -43,7 +43,7 @@ type Callback = FunctionRef<Unknown<'static>, Unknown<'static>>;
 /// The handler of a listener's rejected promise, called with the event as `this`.
 type Rejected = FunctionRef<Unknown<'static>, ()>;
 /// A feed's threadsafe function: weak, not error-first, bounded.
-type Feed = ThreadsafeFunction<EventRecord, (), TimehookEvent, Status, false, true, QUEUE_SIZE>;
+type Feed = ThreadsafeFunction<EventRecord, (), EventArgs, Status, false, true, QUEUE_SIZE>;
 
 struct Entry {
     event: String,
@@ -179,12 +179,18 @@ impl Hub {
                 Ok(())
             },
         )?;
-        let tsfn: Feed = dispatcher
+        // The threadsafe function calls the dispatcher through a JavaScript function that builds
+        // attempt events from their fields.
+        let wrap: Function<'_, Function<'_, TimehookEvent, ()>, Unknown<'_>> =
+            env.run_script(EVENT_FROM_ARGS)?;
+        let from_args: Function<'_, EventArgs, ()> =
+            Function::from_unknown(wrap.call(dispatcher)?)?;
+        let tsfn: Feed = from_args
             .build_threadsafe_function::<EventRecord>()
             .weak::<true>()
             .callee_handled::<false>()
             .max_queue_size::<QUEUE_SIZE>()
-            .build_callback(|ctx| Ok(TimehookEvent::from(ctx.value)))?;
+            .build_callback(|ctx| Ok(event_args(ctx.value)))?;
         let listener = handle.listen(&[event.to_owned()], move |batch| {
             for record in batch {
                 // `QueueFull` skips the event; `Closing` means the environment is going away.

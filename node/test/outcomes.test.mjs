@@ -235,6 +235,37 @@ test('a burst of events: each reaches every listener once, and a loop that await
   }
 })
 
+test('an attempt event holds the same attempt as attempts(): every field, the same keys in the same order', async () => {
+  const hook = await statusReceiver()
+  const gone = await receiver()
+  const refused = `${gone.url}/refused`
+  await gone.close()
+  const { s } = await open()
+  try {
+    const events = collect(s, 'attempt', 5)
+    for (const path of ['/ok', '/status/204', '/flaky/a', '/status/404']) await s.schedule({ url: `${hook.url}${path}` })
+    await s.schedule({ url: refused })
+    assert.equal(await s.runDue(), 5)
+    const got = await events
+    for (const e of got) {
+      assert.deepEqual(Object.keys(e), ['type', 'attempt', 'jobState'])
+      const [listed] = await s.attempts(e.attempt.jobId)
+      assert.deepStrictEqual(e.attempt, listed)
+      assert.deepEqual(Object.keys(e.attempt), Object.keys(listed), 'keys in the same order')
+    }
+    // Each shape an attempt takes: a body, an empty body, a retry to come, no answer at all.
+    const bodies = got.map((e) => e.attempt.responseBody?.toString())
+    assert.deepEqual([...bodies].sort(), ['', 'nope', 'nope', 'ok', undefined])
+    assert.ok(got.some((e) => e.attempt.status === 500 && e.attempt.nextRetryAt instanceof Date))
+    const noAnswer = got.find((e) => e.attempt.status === undefined)
+    assert.equal(noAnswer.attempt.error, 'connect')
+    assert.ok(noAnswer.attempt.message)
+  } finally {
+    await s.close()
+    await hook.close()
+  }
+})
+
 test('listeners: typed events with Dates, on / once / off, listenerCount, bad arguments', async () => {
   const hook = await statusReceiver()
   const { s } = await open()
