@@ -60,18 +60,27 @@ for round in $(seq "$ROUNDS"); do
   read -r ceiling requests <<<"$(python3 -c "import json; s = json.load(open('$work/oha.json'))['summary']; print(round(s['requestsPerSec']), round(s['requestsPerSec'] * s['total']))")"
   oha_cpu+=("$(awk -v n="$requests" '{ printf "%.1f", ($1 + $2) / n * 1e6 }' "$work/oha.time")")
   receiver_ceiling_cpu+=("$(awk -v a="$after" -v b="$before" -v n="$requests" 'BEGIN { printf "%.1f", (a - b) / n * 1e6 }')")
-  # The receiver only works while timehook delivers to it: its CPU over the whole run is its
-  # CPU for the 20k deliveries.
-  before="$(cpu_of $receiver)"
-  out="$(TIMEHOOK_BENCH_RECEIVER="$url" cargo bench -q -p timehook --bench scheduler -- deliveries_external 2>/dev/null)"
-  after="$(cpu_of $receiver)"
-  line="$(grep 'deliveries to the receiver process' <<<"$out")"
-  rate="$(sed -E 's/.*: ([0-9]+)\/s$/\1/' <<<"$line")"
-  our_cpu+=("$(sed -nE 's/^CPU per delivery: timehook ([0-9.]+) us.*/\1/p' <<<"$out")")
-  receiver_cpu+=("$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.1f", (a - b) / 20000 * 1e6 }')")
-  node_rate="$(node bench/peers/timehook-deliver.mjs "$url" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')"
-  python_rate="$("$TH_PYTHON" bench/peers/timehook_deliver.py "$url" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')"
-  bullmq_rate="$(node "$peers/bullmq-deliver.mjs" "$url" "$redis_port" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')"
+  # The four deliverers run in an order that turns by one each round, so none always runs first
+  # or last while the shared machine's load drifts.
+  deliverers=(rust node python bullmq)
+  for i in 0 1 2 3; do
+    case "${deliverers[$(((round - 1 + i) % 4))]}" in
+      rust)
+        # The receiver only works while timehook delivers to it: its CPU over the whole run is
+        # its CPU for the 20k deliveries.
+        before="$(cpu_of $receiver)"
+        out="$(TIMEHOOK_BENCH_RECEIVER="$url" cargo bench -q -p timehook --bench scheduler -- deliveries_external 2>/dev/null)"
+        after="$(cpu_of $receiver)"
+        line="$(grep 'deliveries to the receiver process' <<<"$out")"
+        rate="$(sed -E 's/.*: ([0-9]+)\/s$/\1/' <<<"$line")"
+        our_cpu+=("$(sed -nE 's/^CPU per delivery: timehook ([0-9.]+) us.*/\1/p' <<<"$out")")
+        receiver_cpu+=("$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.1f", (a - b) / 20000 * 1e6 }')")
+        ;;
+      node) node_rate="$(node bench/peers/timehook-deliver.mjs "$url" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')" ;;
+      python) python_rate="$("$TH_PYTHON" bench/peers/timehook_deliver.py "$url" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')" ;;
+      bullmq) bullmq_rate="$(node "$peers/bullmq-deliver.mjs" "$url" "$redis_port" 20000 | sed -E 's/.* ([0-9]+)\/s$/\1/')" ;;
+    esac
+  done
   echo "round $round: receiver ceiling (oha, c=64) ${ceiling}/s; timehook ${rate}/s (Rust), ${node_rate}/s (Node), ${python_rate}/s (Python); BullMQ ${bullmq_rate}/s"
   echo "  CPU per request: oha ${oha_cpu[-1]} us + receiver ${receiver_ceiling_cpu[-1]} us at the ceiling; timehook ${our_cpu[-1]} us + receiver ${receiver_cpu[-1]} us per delivery"
   ceilings+=("$ceiling")
@@ -85,6 +94,7 @@ python3 - "${ceilings[*]}" "${ours[*]}" "${nodes[*]}" "${bullmqs[*]}" "${pythons
 import statistics, sys
 c, o, n, b, p = ([int(x) for x in a.split()] for a in sys.argv[1:6])
 mc, mo, mn, mb, mp = (statistics.median(x) for x in (c, o, n, b, p))
+
 oha, rc, ours, rd = (statistics.median(float(x) for x in a.split()) for a in sys.argv[6:10])
 cores = int(sys.argv[10])
 print(f"receiver ceiling (oha, 64 keep-alive connections): median {mc:.0f}/s  (runs: {c})")
@@ -92,10 +102,18 @@ print(f"timehook from Rust, 20k jobs, 64 in flight:         median {mo:.0f}/s  (
 print(f"timehook from Node, 20k jobs, 64 in flight:         median {mn:.0f}/s  (runs: {n})")
 print(f"timehook from Python, 20k jobs, 64 in flight:       median {mp:.0f}/s  (runs: {p})")
 print(f"BullMQ Worker, concurrency 64, keep-alive Agent:    median {mb:.0f}/s  (runs: {b})")
-print(f"timehook (Rust) / ceiling: {mo / mc:.0%} (goal >= 60%)")
-print(f"timehook (Node) / timehook (Rust): {mn / mo:.0%} (goal: within 10%)")
-print(f"timehook (Python) / timehook (Rust): {mp / mo:.0%} (goal: within 10%)")
-print(f"timehook (Node) / BullMQ: {mn / mb:.2f}x (goal >= 2x)")
+
+# Each ratio is the median of the rounds' own ratios: the two runs of a round are minutes apart,
+# the rounds' medians may not be.
+def ratio(top, bottom):
+    rounds = [t / u for t, u in zip(top, bottom)]
+    return statistics.median(rounds), ", ".join(f"{r:.2f}" for r in rounds)
+
+
+print(f"timehook (Rust) / ceiling: {ratio(o, c)[0]:.0%} (goal >= 60%; rounds {ratio(o, c)[1]})")
+print(f"timehook (Node) / timehook (Rust): {ratio(n, o)[0]:.0%} (goal: within 10%; rounds {ratio(n, o)[1]})")
+print(f"timehook (Python) / timehook (Rust): {ratio(p, o)[0]:.0%} (goal: within 10%; rounds {ratio(p, o)[1]})")
+print(f"timehook (Node) / BullMQ: {ratio(n, b)[0]:.2f}x (goal >= 2x; rounds {ratio(n, b)[1]})")
 # Both sides of each measurement share the cores: the CPU a request takes on the two sides
 # bounds its rate at cores / that.
 print(
