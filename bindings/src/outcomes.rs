@@ -322,9 +322,9 @@ pub struct EndpointLimitInput {
     pub per_second: Option<f64>,
 }
 
-/// The most events a listener's thread hands to the language's function at once: the events
-/// already waiting when it wakes, so a language pays its own per-call cost (taking the GIL, a hop
-/// to the JavaScript thread) once per batch rather than once per event.
+/// The most events a listener's thread takes from the channel at once: the events already
+/// waiting when it wakes, handed to the language's function together, so a language pays its own
+/// per-call cost (Python's taking the GIL) once per batch rather than once per event.
 pub const LISTENER_BATCH: usize = 256;
 
 /// The events a listener's thread took at once, in the order they happened. As an iterator it
@@ -340,12 +340,6 @@ impl EventBatch<'_> {
     /// How many events are left in the batch (stopped or not).
     pub fn remaining(&self) -> usize {
         self.records.len()
-    }
-
-    /// The events left, for a language that dispatches them on another thread (and applies its
-    /// own stop rule there).
-    pub fn into_records(self) -> Vec<EventRecord> {
-        self.records.collect()
     }
 }
 
@@ -426,10 +420,15 @@ impl Listener {
                         }
                         Some(Ok(event)) => batch.extend(wanted(event)),
                     }
-                    // Whatever else is waiting already joins the batch.
-                    while batch.len() < LISTENER_BATCH {
+                    // Whatever else is waiting already joins the batch. Events of other kinds
+                    // count too, so a wanted one never waits behind a flood of them.
+                    let mut taken = 1;
+                    while taken < LISTENER_BATCH {
                         match rx.try_recv() {
-                            Ok(event) => batch.extend(wanted(event)),
+                            Ok(event) => {
+                                taken += 1;
+                                batch.extend(wanted(event));
+                            }
                             Err(broadcast::error::TryRecvError::Lagged(n)) => {
                                 skipped2.fetch_add(n, Ordering::Relaxed);
                             }
@@ -637,6 +636,33 @@ mod tests {
     }
 
     #[test]
+    fn events_of_other_kinds_count_toward_a_batch() {
+        // Only every 100th event is wanted: a batch still ends after LISTENER_BATCH events taken,
+        // so a wanted event never waits for the channel to run dry.
+        let (_tx, rx) = waiting(1024, 600);
+        let (out, got) = mpsc::channel();
+        let wanted = |r: EventRecord| {
+            let origin = &r.endpoint.as_ref().unwrap().origin;
+            let i: usize = origin["http://h".len()..origin.len() - ":80".len()]
+                .parse()
+                .unwrap();
+            (i % 100 == 0).then_some(r)
+        };
+        let _listener = Listener::spawn_with(rx, wanted, move |batch| {
+            let origins: Vec<String> = batch.map(|r| r.endpoint.unwrap().origin).collect();
+            out.send(origins).unwrap();
+        })
+        .unwrap();
+        let first = got.recv_timeout(WAIT).unwrap();
+        let second = got.recv_timeout(WAIT).unwrap();
+        assert_eq!(first, ["http://h0:80", "http://h100:80", "http://h200:80"]);
+        assert_eq!(
+            second,
+            ["http://h300:80", "http://h400:80", "http://h500:80"]
+        );
+    }
+
+    #[test]
     fn a_listener_behind_the_channel_skips_the_oldest_and_counts_them() {
         let (_tx, rx) = waiting(16, 40);
         let (listener, got) = batches(rx);
@@ -673,7 +699,9 @@ mod tests {
         // The first batch is taken (the function has it) before anything else is sent.
         wait_entered.recv_timeout(WAIT).unwrap();
         ready.send(()).unwrap();
-        tx.send(disabled(50)).unwrap();
+        // One more, which must not reach the function either (unless the listener has already
+        // ended and dropped its receiver, when sending fails).
+        let _ = tx.send(disabled(50));
         // The function (and its sender) is dropped when the listener's thread ends.
         let mut seen = Vec::new();
         loop {
