@@ -42,7 +42,8 @@ def event_kinds(events: Events) -> List[str]:
 
 class ThreadCall:
     """Calls ``fn`` with each :class:`Event`, on the listener's own thread (with the GIL taken
-    only for the call). An exception goes to ``sys.unraisablehook`` (from the native side)."""
+    only for the calls, once for the events waiting together). An exception goes to
+    ``sys.unraisablehook`` (from the native side)."""
 
     __slots__ = ("fn",)
 

@@ -477,10 +477,11 @@ class Scheduler:
         ``"job.completed"``, ...; ``"*"`` or None for all) until :meth:`Listener.remove` or
         :meth:`close`.
 
-        ``fn`` runs on a thread of the listener's own, with the GIL taken only for the call:
-        it never delays delivery, even while it blocks (later events wait for it). An exception
-        it raises is reported through :func:`sys.unraisablehook` and the listener goes on.
-        Raises :class:`ConfigError` for an unknown kind."""
+        ``fn`` runs on a thread of the listener's own, with the GIL taken only for the calls
+        (once for the events waiting together; Python still switches threads between and
+        during them as usual): it never delays delivery, even while it blocks (later events
+        wait for it). An exception it raises is reported through :func:`sys.unraisablehook`
+        and the listener goes on. Raises :class:`ConfigError` for an unknown kind."""
         return self._listeners.add(self._native.listen, fn, events, ThreadCall(fn))
 
     @overload
