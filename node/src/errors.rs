@@ -117,6 +117,7 @@ struct Instance {
     error_class: ErrorClass,
     plain_batch: crate::batch::PlainBatch,
     poller: timehook_bindings::Poller,
+    event_from_args: crate::records::EventFromArgs,
 }
 
 /// Defines `TimehookError`, keeps it for later, and adds it with the code tables to `exports`.
@@ -127,6 +128,7 @@ pub fn register(env: &Env, exports: &mut Object<'_>) -> napi::Result<()> {
             error_class: class.create_ref()?,
             plain_batch: crate::batch::compile(env)?,
             poller: crate::bridge::make_poller(env)?,
+            event_from_args: crate::records::compile_event_from_args(env)?,
         },
         (),
         |_| {},
@@ -172,6 +174,12 @@ fn instance(env: &Env) -> napi::Result<&'static Instance> {
 /// The check of plain job batches (`batch`), as evaluated in this environment.
 pub fn plain_batch(env: &Env) -> napi::Result<&'static crate::batch::PlainBatch> {
     Ok(&instance(env)?.plain_batch)
+}
+
+/// The function that builds attempt events from their fields (`records::EVENT_FROM_ARGS`), as
+/// compiled when the module loaded.
+pub fn event_from_args(env: &Env) -> napi::Result<&'static crate::records::EventFromArgs> {
+    Ok(&instance(env)?.event_from_args)
 }
 
 /// The poller of this environment's JavaScript thread (`bridge`).

@@ -28,7 +28,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, JsError, Status, ValueType};
 use timehook_bindings::{EventRecord, Listener, SchedulerHandle};
 
-use crate::records::{EVENT_FROM_ARGS, EventArgs, TimehookEvent, event_args};
+use crate::records::{EventArgs, TimehookEvent, event_args};
 use crate::value::ConvResult;
 
 /// The event that receives the errors of other listeners.
@@ -181,10 +181,10 @@ impl Hub {
         )?;
         // The threadsafe function calls the dispatcher through a JavaScript function that builds
         // attempt events from their fields.
-        let wrap: Function<'_, Function<'_, TimehookEvent, ()>, Unknown<'_>> =
-            env.run_script(EVENT_FROM_ARGS)?;
+        let maker = crate::errors::event_from_args(env)?.borrow_back(env)?;
+        let dispatcher = Function::from_unknown(dispatcher.to_unknown())?;
         let from_args: Function<'_, EventArgs, ()> =
-            Function::from_unknown(wrap.call(dispatcher)?)?;
+            Function::from_unknown(maker.call(dispatcher)?)?;
         let tsfn: Feed = from_args
             .build_threadsafe_function::<EventRecord>()
             .weak::<true>()

@@ -5,7 +5,8 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use napi::bindgen_prelude::{Buffer, FnArgs};
+use napi::Env;
+use napi::bindgen_prelude::{Buffer, FnArgs, Function, FunctionRef, Unknown};
 use napi_derive::napi;
 use timehook_bindings::outcomes::ATTEMPT_EVENT;
 use timehook_bindings::{
@@ -377,7 +378,9 @@ pub type EventArgs = FnArgs<(
 /// The function that turns [`EventArgs`] back into one event object and hands it to `dispatch`.
 /// Keys come in the order napi gives [`TimehookEvent`] and [`Attempt`] (required fields, then the
 /// optional ones present, in declaration order); an empty body is made here, where it is cheap.
-pub const EVENT_FROM_ARGS: &str = r"(function (dispatch) {
+/// Compiled once, when the module loads (`Buffer` is read then).
+const EVENT_FROM_ARGS: &str = r"//# sourceURL=timehook/events.js
+(function (dispatch) {
   const { alloc } = Buffer
   return function timehookEvent(event, jobState, jobId, executionId, number, startedAt, duration,
     cursor, status, responseBody, emptyBody, error, message, nextRetryAt) {
@@ -394,6 +397,16 @@ pub const EVENT_FROM_ARGS: &str = r"(function (dispatch) {
     return dispatch(built)
   }
 })";
+
+/// [`EVENT_FROM_ARGS`], kept: called with a feed's dispatcher, it returns the feed's function.
+pub type EventFromArgs = FunctionRef<Function<'static, (), ()>, Unknown<'static>>;
+
+/// Compiles [`EVENT_FROM_ARGS`].
+pub fn compile_event_from_args(env: &Env) -> napi::Result<EventFromArgs> {
+    let maker: Function<'_, Function<'static, (), ()>, Unknown<'static>> =
+        env.run_script(EVENT_FROM_ARGS)?;
+    maker.create_ref()
+}
 
 /// The arguments for `record` (see [`EventArgs`]).
 pub fn event_args(record: EventRecord) -> EventArgs {

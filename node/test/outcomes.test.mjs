@@ -237,14 +237,14 @@ test('a burst of events: each reaches every listener once, and a loop that await
 
 test('an attempt event holds the same attempt as attempts(): every field, the same keys in the same order', async () => {
   const hook = await statusReceiver()
-  const gone = await receiver()
-  const refused = `${gone.url}/refused`
-  await gone.close()
+  // A receiver that hangs up on every request: an attempt with no answer at all.
+  const hangUp = createServer((req) => req.socket.destroy())
+  await new Promise((resolve) => hangUp.listen(0, '127.0.0.1', resolve))
   const { s } = await open()
   try {
     const events = collect(s, 'attempt', 5)
     for (const path of ['/ok', '/status/204', '/flaky/a', '/status/404']) await s.schedule({ url: `${hook.url}${path}` })
-    await s.schedule({ url: refused })
+    await s.schedule({ url: `http://127.0.0.1:${hangUp.address().port}/hang-up` })
     assert.equal(await s.runDue(), 5)
     const got = await events
     for (const e of got) {
@@ -258,11 +258,14 @@ test('an attempt event holds the same attempt as attempts(): every field, the sa
     assert.deepEqual([...bodies].sort(), ['', 'nope', 'nope', 'ok', undefined])
     assert.ok(got.some((e) => e.attempt.status === 500 && e.attempt.nextRetryAt instanceof Date))
     const noAnswer = got.find((e) => e.attempt.status === undefined)
-    assert.equal(noAnswer.attempt.error, 'connect')
+    assert.equal(typeof noAnswer.attempt.error, 'string')
     assert.ok(noAnswer.attempt.message)
+    assert.ok(noAnswer.attempt.nextRetryAt instanceof Date)
+    assert.equal(noAnswer.jobState, 'retrying')
   } finally {
     await s.close()
     await hook.close()
+    await new Promise((resolve) => hangUp.close(resolve))
   }
 })
 
