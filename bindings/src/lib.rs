@@ -38,7 +38,7 @@ pub use jobs::{JobInput, ListQuery, Payload};
 pub use options::{DEFAULT_CLOSE_GRACE, MEMORY_PATH, SchedulerOptions};
 pub use outcomes::{
     DeadLetterQuery, EndpointLimitInput, EndpointRecord, EventBatch, EventRecord, ExportQuery,
-    ExportStream, LISTENER_BATCH, LISTENER_EVENTS, Listener, OutcomeRecord, SubscriptionRecord,
+    ExportStream, LISTENER_EVENTS, Listener, OutcomeRecord, SubscriptionRecord,
 };
 pub use runtime::{Pollable, Poller, block_on, runtime, spawn_then, start_polled_by};
 pub use scheduler::SchedulerHandle;

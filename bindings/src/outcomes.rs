@@ -336,13 +336,6 @@ pub struct EventBatch<'a> {
     stopped: &'a AtomicBool,
 }
 
-impl EventBatch<'_> {
-    /// How many events are left in the batch (stopped or not).
-    pub fn remaining(&self) -> usize {
-        self.records.len()
-    }
-}
-
 impl Iterator for EventBatch<'_> {
     type Item = EventRecord;
 
@@ -351,6 +344,11 @@ impl Iterator for EventBatch<'_> {
             return None;
         }
         self.records.next()
+    }
+
+    /// At most the events left; none, once the listener is stopped (which may happen at any time).
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.records.len()))
     }
 }
 
@@ -685,7 +683,7 @@ mod tests {
         let listener = Listener::spawn_with(rx, Some, move |batch| {
             entered.send(()).unwrap();
             wait_ready.recv_timeout(WAIT).unwrap();
-            assert_eq!(batch.remaining(), 50, "all 50 were waiting");
+            assert_eq!(batch.size_hint().1, Some(50), "all 50 were waiting");
             for record in batch {
                 out.send(record.endpoint.unwrap().origin).unwrap();
                 calls += 1;
